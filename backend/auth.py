@@ -1,0 +1,179 @@
+"""Who is calling: user JWTs (ours or Supabase's), session cookies, and the route decorators."""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import jwt
+from flask import current_app, g, request
+
+from backend.config import Config
+from backend.errors import Forbidden, Unauthorized
+from backend.net import client_ip
+from backend.services import accounts
+from backend.services.audit import RequestInfo
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
+PASSWORD_CHANGE_CLAIM = "qb_must_change_password"  # noqa: S105 (a claim name)
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: uuid.UUID
+    email: str | None
+    claims: dict = field(default_factory=dict)
+    must_change_password: bool = False
+    via: str = "bearer"  # or "session"
+
+
+class TokenVerifier:
+    """Verifies Supabase-shaped user JWTs: HS256 with JWT_SECRET, or asymmetric keys via JWKS."""
+
+    def __init__(self, config: Config):
+        self.secret = config.jwt_secret
+        self.jwks_url = f"{config.supabase_url}/auth/v1/.well-known/jwks.json" if config.supabase_url else None
+        self._jwks_client: jwt.PyJWKClient | None = None
+
+    def _jwks(self) -> jwt.PyJWKClient:
+        if self._jwks_client is None:
+            self._jwks_client = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=600, timeout=5)
+        return self._jwks_client
+
+    def verify(self, token: str) -> dict:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("the bearer token is malformed") from None
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            key = self.secret
+        elif algorithm in ASYMMETRIC_ALGORITHMS and self.jwks_url:
+            try:
+                key = self._jwks().get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientError:
+                raise Unauthorized("the bearer token's signing key is unknown") from None
+        else:
+            raise Unauthorized(f"tokens signed with {algorithm!r} are not accepted") from None
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience="authenticated",
+                options={"require": ["exp", "sub", "aud"]},
+                leeway=30,
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the bearer token has expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("the bearer token is invalid") from None
+        if claims.get("role") != "authenticated":
+            raise Unauthorized("the bearer token is not a user token")
+        try:
+            uuid.UUID(str(claims["sub"]))
+        except ValueError:
+            raise Unauthorized("the bearer token's subject is not a user id") from None
+        return claims
+
+
+def issue_access_token(config: Config, user_id, email: str, *, session_id=None, must_change_password=False) -> str:
+    """A Supabase-shaped HS256 access token for a local login."""
+    now = int(time.time())
+    claims = {
+        "iss": config.jwt_issuer,
+        "sub": str(user_id),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": email,
+        "iat": now,
+        "exp": now + config.jwt_ttl_seconds,
+        "jti": str(uuid.uuid4()),
+        "aal": "aal1",
+        "amr": [{"method": "password", "timestamp": now}],
+    }
+    if session_id is not None:
+        claims["session_id"] = str(session_id)
+    if must_change_password:
+        claims[PASSWORD_CHANGE_CLAIM] = True
+    return jwt.encode(claims, config.jwt_secret, algorithm="HS256")
+
+
+def user_claims(user_id, email: str | None) -> dict:
+    """The claims a session-cookie request runs with, shaped like a JWT's."""
+    return {"sub": str(user_id), "role": "authenticated", "aud": "authenticated", "email": email}
+
+
+def request_origin() -> RequestInfo:
+    config: Config = current_app.extensions["questbridge"].config
+    return RequestInfo(
+        ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxies),
+        user_agent=request.headers.get("User-Agent"),
+    )
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def authenticate_request() -> Identity | None:
+    """The caller's identity from a bearer token or the session cookie; None when anonymous."""
+    runtime = current_app.extensions["questbridge"]
+    token = _bearer_token()
+    if token is not None:
+        claims = runtime.verifier.verify(token)
+        return Identity(
+            user_id=uuid.UUID(claims["sub"]),
+            email=claims.get("email"),
+            claims=claims,
+            must_change_password=bool(claims.get(PASSWORD_CHANGE_CLAIM)),
+        )
+    cookie = request.cookies.get(runtime.config.session_cookie_name)
+    if cookie:
+        with runtime.db.transaction("service_role") as conn:
+            session = accounts.find_session(conn, cookie)
+        if session is not None:
+            return Identity(
+                user_id=session["user_id"],
+                email=session["email"],
+                claims=user_claims(session["user_id"], session["email"]),
+                must_change_password=session["must_change_password"],
+                via="session",
+            )
+    return None
+
+
+def login_required(view=None, *, allow_password_change: bool = False):
+    """Require a signed-in user; g.identity is set. A pending password change blocks the rest."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            identity = authenticate_request()
+            if identity is None:
+                raise Unauthorized("sign in first: send a bearer token or the session cookie")
+            if identity.must_change_password and not allow_password_change:
+                raise Forbidden(
+                    "you must change your password before doing anything else",
+                    slug="password-change-required",
+                )
+            g.identity = identity
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+def user_transaction():
+    """The signed-in user's transaction: role authenticated with their claims, so RLS decides."""
+    runtime = current_app.extensions["questbridge"]
+    return runtime.db.transaction("authenticated", g.identity.claims)

@@ -1,0 +1,154 @@
+"""`flask --app backend …` commands: migrations, accounts and the demo data of `make run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import uuid
+
+import click
+from flask import Flask
+
+from backend import migrate
+from backend.services import accounts, audit
+from backend.services.audit import RequestInfo
+from backend.services.passwords import password_problem
+
+CLI_ORIGIN = RequestInfo(ip=None, user_agent="questbridge-cli")
+DEMO_EMAIL = "admin@demo.questbridge.local"
+DEMO_ORG = "Demo Academy"
+
+
+def _runtime(app: Flask):
+    return app.extensions["questbridge"]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _validate_password(password: str, email: str) -> None:
+    problem = password_problem(password, email)
+    if problem:
+        _fail(f"--password {problem}")
+
+
+def _create_admin(runtime, email: str, password: str, org_name: str) -> dict:
+    with runtime.db.transaction("service_role") as conn:
+        if accounts.find_by_email(conn, email):
+            _fail(f"a user with email {email} already exists")
+        user_id = accounts.create_user(conn, runtime.hasher, email, password)
+        org_id = uuid.uuid4()
+        conn.execute(
+            "insert into public.organizations (id, name, created_by) values (%s, %s, %s)",
+            (org_id, org_name.strip(), user_id),
+        )
+        audit.record(
+            conn,
+            "organization.created",
+            organization_id=org_id,
+            target_type="organization",
+            target_id=org_id,
+            metadata={"name": org_name.strip(), "via": "cli"},
+            origin=CLI_ORIGIN,
+            actor_id=user_id,
+        )
+    return {"user_id": str(user_id), "organization_id": str(org_id)}
+
+
+def register(app: Flask) -> None:
+    db_group = click.Group("db", help="Database migrations.")
+
+    @db_group.command("upgrade", help="Apply every pending migration.")
+    def db_upgrade():
+        try:
+            applied = migrate.upgrade(_runtime(app).db.conninfo, log=click.echo)
+        except migrate.MigrationError as exc:
+            _fail(str(exc))
+        click.echo(f"database is current ({len(applied)} migration(s) applied now)")
+
+    @db_group.command("status", help="List applied and pending migrations.")
+    def db_status():
+        with _runtime(app).db.connection() as conn:
+            done = migrate.applied_versions(conn)
+        for migration in migrate.discover():
+            click.echo(f"{'applied' if migration.version in done else 'pending'}  {migration.path.name}")
+
+    app.cli.add_command(db_group)
+
+    @app.cli.command("create-admin", help="Create an organization and its first admin.")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--org", "org_name", required=True, help="Name of the new organization.")
+    def create_admin(email, password, org_name):
+        _validate_password(password, email)
+        click.echo(json.dumps(_create_admin(_runtime(app), email, password, org_name)))
+
+    @app.cli.command("create-user", help="Add a user with a password to an existing organization.")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--org-id", required=True, type=click.UUID)
+    @click.option("--role", type=click.Choice(["admin", "member"]), default="member", show_default=True)
+    def create_user(email, password, org_id, role):
+        _validate_password(password, email)
+        runtime = _runtime(app)
+        with runtime.db.transaction("service_role") as conn:
+            if conn.execute("select 1 from public.organizations where id = %s", (org_id,)).fetchone() is None:
+                _fail(f"organization {org_id} does not exist")
+            if accounts.find_by_email(conn, email):
+                _fail(f"a user with email {email} already exists")
+            user_id = accounts.create_user(conn, runtime.hasher, email, password)
+            conn.execute(
+                "insert into public.memberships (organization_id, user_id, role) values (%s, %s, %s)",
+                (org_id, user_id, role),
+            )
+        click.echo(json.dumps({"user_id": str(user_id), "organization_id": str(org_id), "role": role}))
+
+    @app.cli.command("seed-demo", help="On first start, create a demo org, admin and quest; print the login.")
+    def seed_demo():
+        runtime = _runtime(app)
+        credentials_path = runtime.config.data_dir / "demo-login.json"
+        with runtime.db.transaction("service_role") as conn:
+            existing = accounts.find_by_email(conn, DEMO_EMAIL)
+        if existing is None:
+            password = secrets.token_urlsafe(12)
+            ids = _create_admin(runtime, DEMO_EMAIL, password, DEMO_ORG)
+            _seed_quest(runtime, ids)
+            credentials_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"email": DEMO_EMAIL, "password": password, **ids}, handle)
+        try:
+            saved = json.loads(credentials_path.read_text())
+        except FileNotFoundError:
+            click.echo(
+                f"demo admin {DEMO_EMAIL} exists but {credentials_path} is gone; "
+                "reset its password with create-user or the admin UI"
+            )
+            return
+        click.echo(f"Questbridge is at {runtime.config.public_url}")
+        click.echo(f"  admin login: {saved['email']} / {saved['password']}  (stored in {credentials_path})")
+
+
+def _seed_quest(runtime, ids: dict) -> None:
+    """A quest with three tasks so the demo org has something to complete."""
+    claims = {"sub": ids["user_id"], "role": "authenticated", "aud": "authenticated"}
+    with runtime.db.transaction("authenticated", claims) as conn:
+        quest_id = uuid.uuid4()
+        conn.execute(
+            "insert into public.quests (id, organization_id, title, description, created_by) "
+            "values (%s, %s, %s, %s, %s)",
+            (quest_id, ids["organization_id"], "Getting started", "Three first steps on the platform.", ids["user_id"]),
+        )
+        for title, pillar, xp in (
+            ("Introduce yourself", "community", 10),
+            ("Read the handbook", "knowledge", 20),
+            ("Submit your first project", "creativity", 50),
+        ):
+            conn.execute(
+                "insert into public.tasks (quest_id, organization_id, title, pillar, xp) values (%s, %s, %s, %s, %s)",
+                (quest_id, ids["organization_id"], title, pillar, xp),
+            )

@@ -1,0 +1,179 @@
+"""Every setting Questbridge reads, taken from the environment once and documented in README."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _networks(name: str, raw: str) -> tuple:
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an IP address or CIDR") from None
+    return tuple(networks)
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str = "development"
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".data"
+    secret_key: str = ""
+    jwt_secret: str = ""
+    jwt_issuer: str = "questbridge"
+    jwt_ttl_seconds: int = 3600
+    supabase_url: str | None = None
+    session_cookie_name: str = "qb_session"
+    session_ttl_seconds: int = 7 * 24 * 3600
+    session_cookie_secure: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    max_content_length: int = 1024 * 1024
+    login_window_seconds: int = 900
+    login_max_failures_per_email: int = 10
+    login_max_failures_per_ip: int = 100
+    password_reset_ttl_seconds: int = 3600
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Questbridge <no-reply@questbridge.local>"
+    smtp_starttls: bool = True
+    trusted_proxies: tuple = ()
+    scheduler_enabled: bool = False
+    cron_secret: str | None = None
+    log_format: str = "console"
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, **overrides) -> Config:
+        env = dict(os.environ if environ is None else environ)
+        qb_env = env.get("QB_ENV", "development").strip() or "development"
+        if qb_env not in ENVIRONMENTS:
+            raise ConfigError(f"QB_ENV must be one of {', '.join(ENVIRONMENTS)}, got {qb_env!r}")
+        database_url = env.get("DATABASE_URL") or None
+        if qb_env == "test":
+            database_url = env.get("TEST_DATABASE_URL") or database_url
+        values = dict(
+            env=qb_env,
+            database_url=database_url,
+            data_dir=Path(env.get("QB_DATA_DIR") or PROJECT_ROOT / ".data"),
+            secret_key=env.get("SECRET_KEY", ""),
+            jwt_secret=env.get("JWT_SECRET") or env.get("SUPABASE_JWT_SECRET") or "",
+            jwt_issuer=env.get("JWT_ISSUER", "questbridge"),
+            jwt_ttl_seconds=_int("JWT_TTL_SECONDS", env.get("JWT_TTL_SECONDS", "3600"), 60),
+            supabase_url=(env.get("SUPABASE_URL") or "").rstrip("/") or None,
+            session_cookie_secure=_bool(
+                "SESSION_COOKIE_SECURE",
+                env.get("SESSION_COOKIE_SECURE", "true" if qb_env == "production" else "false"),
+            ),
+            public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            pool_min_size=_int("DB_POOL_MIN_SIZE", env.get("DB_POOL_MIN_SIZE", "1"), 0),
+            pool_max_size=_int("DB_POOL_MAX_SIZE", env.get("DB_POOL_MAX_SIZE", "10"), 1),
+            login_window_seconds=_int("LOGIN_WINDOW_SECONDS", env.get("LOGIN_WINDOW_SECONDS", "900"), 1),
+            login_max_failures_per_email=_int(
+                "LOGIN_MAX_FAILURES_PER_EMAIL", env.get("LOGIN_MAX_FAILURES_PER_EMAIL", "10"), 1
+            ),
+            login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", env.get("LOGIN_MAX_FAILURES_PER_IP", "100"), 1),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1),
+            smtp_user=env.get("SMTP_USER") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_from=env.get("SMTP_FROM", "Questbridge <no-reply@questbridge.local>"),
+            smtp_starttls=_bool("SMTP_STARTTLS", env.get("SMTP_STARTTLS", "true")),
+            trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
+            scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "false")),
+            cron_secret=env.get("CRON_SECRET") or None,
+            log_format=env.get("LOG_FORMAT") or ("console" if qb_env == "development" else "json"),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        )
+        names = {f.name for f in fields(cls)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ConfigError(f"unknown config overrides: {', '.join(sorted(unknown))}")
+        values.update(overrides)
+        return cls(**values).validated()
+
+    def validated(self) -> Config:
+        if self.log_format not in ("console", "json"):
+            raise ConfigError(f"LOG_FORMAT must be console or json, got {self.log_format!r}")
+        if self.is_production:
+            missing = [
+                name
+                for name, value in (
+                    ("DATABASE_URL", self.database_url),
+                    ("SECRET_KEY", self.secret_key),
+                    ("JWT_SECRET", self.jwt_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError(f"production requires {', '.join(missing)}")
+            return self
+        # Development and tests get per-data-dir random secrets so nothing guessable signs tokens.
+        secret_key = self.secret_key or _local_secret(self.data_dir, "secret_key")
+        jwt_secret = self.jwt_secret or _local_secret(self.data_dir, "jwt_secret")
+        return replace(self, secret_key=secret_key, jwt_secret=jwt_secret)
+
+
+def _local_secret(data_dir: Path, name: str) -> str:
+    """A random secret kept in the data dir (mode 600), so sessions survive restarts in dev."""
+    path = data_dir / "secrets" / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; its value is the one to use
+        return path.read_text().strip()
+    try:
+        os.write(fd, value.encode())
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return value

@@ -1,0 +1,157 @@
+"""The Postgres pool, transactions that carry an identity, named SQL blocks and the embedded server."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from backend.config import Config
+
+ROLES = ("anon", "authenticated", "service_role")
+EMBEDDED_DATABASE = "questbridge"
+
+_embedded_lock = threading.Lock()
+
+
+def embedded_server_uri(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under data_dir/postgres and return its admin URI.
+
+    The server is left running on exit (cleanup_mode=None) so the next run, and every gunicorn
+    worker, reuses it instead of paying the start-up again.
+    """
+    with _embedded_lock, warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver copes.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
+
+        pgdata = data_dir / "postgres"
+        pgdata.mkdir(parents=True, exist_ok=True)
+        return pgserver.get_server(pgdata, cleanup_mode=None).get_uri()
+
+
+def with_database(uri: str, dbname: str) -> str:
+    """The same server URI pointing at another database."""
+    return psycopg.conninfo.make_conninfo(uri, dbname=dbname)
+
+
+def ensure_database(admin_uri: str, dbname: str) -> None:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(dbname)))
+
+
+def resolve_database_url(config: Config) -> str:
+    """DATABASE_URL when set, otherwise the embedded server's `questbridge` database."""
+    if config.database_url:
+        return config.database_url
+    admin_uri = embedded_server_uri(config.data_dir)
+    ensure_database(admin_uri, EMBEDDED_DATABASE)
+    return with_database(admin_uri, EMBEDDED_DATABASE)
+
+
+class Database:
+    """A connection pool whose units of work are transactions run as a Supabase role."""
+
+    def __init__(self, conninfo: str, min_size: int = 1, max_size: int = 10):
+        self.conninfo = conninfo
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+            name="questbridge",
+        )
+        self._opened = False
+        self._open_lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._open_lock:
+            if not self._opened:
+                self.pool.open(wait=False)
+                self._opened = True
+
+    def close(self) -> None:
+        with self._open_lock:
+            if self._opened:
+                self.pool.close()
+                self._opened = False
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A raw pooled connection for work that manages its own transactions (LISTEN, locks)."""
+        self.open()
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self, role: str, claims: dict | None = None) -> Iterator[psycopg.Connection]:
+        """One transaction run as `role` with `request.jwt.claims` set, committed on success.
+
+        User requests pass role="authenticated" (or "anon") so RLS decides; system work passes
+        role="service_role" explicitly. The login role itself is never used for queries.
+        """
+        with self.connection() as conn, conn.transaction():
+            set_identity(conn, role, claims)
+            yield conn
+
+
+def set_identity(conn: psycopg.Connection, role: str, claims: dict | None) -> None:
+    """SET LOCAL ROLE and request.jwt.claims for the rest of the current transaction."""
+    if role not in ROLES:
+        raise ValueError(f"unknown database role {role!r}")
+    claims = dict(claims or {})
+    claims.setdefault("role", role)
+    conn.execute(
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+        (role, json.dumps(claims, separators=(",", ":"))),
+    )
+
+
+@contextmanager
+def as_service_role(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """Run system work inside the caller's transaction as service_role, then restore identity.
+
+    For the few steps of a user's request that only the system may do (creating an account for
+    an invited member, writing a token hash) while staying atomic with the rest of the request.
+    """
+    row = conn.execute(
+        "select current_setting('role') as role, current_setting('request.jwt.claims', true) as claims"
+    ).fetchone()
+    previous_claims = json.loads(row["claims"]) if row["claims"] else {}
+    set_identity(conn, "service_role", {})
+    try:
+        yield conn
+    finally:
+        if not conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            set_identity(conn, row["role"], previous_claims)
+
+
+_BLOCK = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*--\s*$", re.MULTILINE)
+
+
+def load_queries(path: str | Path) -> dict[str, str]:
+    """Named SQL blocks (`-- name: claim_due --`) from a .sql file beside a service."""
+    text = Path(path).read_text()
+    parts = _BLOCK.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=False):
+        if name in queries:
+            raise ValueError(f"{path}: query {name!r} defined twice")
+        queries[name] = body.strip()
+    return queries
+
+
+def queries_beside(module_file: str) -> dict[str, str]:
+    """The named blocks of the .sql file that sits beside a service module."""
+    return load_queries(Path(module_file).with_suffix(".sql"))

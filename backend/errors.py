@@ -1,0 +1,210 @@
+"""One error hierarchy, rendered as RFC 9457 application/problem+json for every failure."""
+
+from __future__ import annotations
+
+import json
+
+import marshmallow
+import psycopg
+import psycopg_pool
+import structlog
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class APIError(Exception):
+    status = 500
+    title = "Internal Server Error"
+    slug = "internal-error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: dict | None = None,
+        headers: dict | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        slug: str | None = None,
+        extra: dict | None = None,
+    ):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        if slug is not None:
+            self.slug = slug
+
+    def to_dict(self) -> dict:
+        body = {
+            "type": f"urn:questbridge:problem:{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(APIError):
+    status, title, slug = 400, "Bad Request", "bad-request"
+
+
+class ValidationFailed(APIError):
+    status, title, slug = 422, "Validation Failed", "validation-error"
+
+    @classmethod
+    def field(cls, name: str, message: str, status: int | None = None) -> ValidationFailed:
+        return cls(f"{name}: {message}", errors={name: [message]}, status=status)
+
+
+class Unauthorized(APIError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+    def __init__(self, detail: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="questbridge"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(APIError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(APIError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(APIError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(APIError):
+    status, title, slug = 413, "Payload Too Large", "payload-too-large"
+
+
+class UnsupportedMediaType(APIError):
+    status, title, slug = 415, "Unsupported Media Type", "unsupported-media-type"
+
+
+class TooManyRequests(APIError):
+    status, title, slug = 429, "Too Many Requests", "rate-limited"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Retry-After"] = str(max(1, int(retry_after)))
+        super().__init__(detail, headers=headers, **kwargs)
+
+
+class ServiceUnavailable(APIError):
+    status, title, slug = 503, "Service Unavailable", "unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Retry-After"] = str(retry_after)
+        super().__init__(detail, headers=headers, **kwargs)
+
+
+# Database constraint names -> (status, field, message). One table for the whole schema.
+CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
+    "profiles_email_key": (409, "email", "a user with this email already exists"),
+    "profiles_email_format": (422, "email", "is not a valid email address"),
+    "organizations_name_length": (422, "name", "must be 1 to 200 characters"),
+    "memberships_pkey": (409, "email", "is already a member of this organization"),
+    "memberships_role_check": (422, "role", "must be admin or member"),
+    "quests_title_length": (422, "title", "must be 1 to 200 characters"),
+    "quests_organization_id_fkey": (404, "organization_id", "organization not found"),
+    "tasks_title_length": (422, "title", "must be 1 to 200 characters"),
+    "tasks_pillar_length": (422, "pillar", "must be 1 to 64 characters"),
+    "tasks_xp_range": (422, "xp", "must be between 0 and 100000"),
+    "task_completions_task_id_user_id_key": (409, "task_id", "task already completed"),
+    "badges_quest_id_user_id_key": (409, "quest_id", "badge already earned"),
+    "submissions_content_length": (422, "content", "must be 1 to 100000 characters"),
+}
+
+
+def from_database_error(exc: psycopg.Error) -> APIError | None:
+    """The API error a database error stands for, or None when it is a server fault."""
+    sqlstate = exc.sqlstate or ""
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        name = exc.diag.constraint_name or ""
+        if name in CONSTRAINT_ERRORS:
+            status, field, message = CONSTRAINT_ERRORS[name]
+            cls = Conflict if status == 409 else NotFound if status == 404 else ValidationFailed
+            return cls(f"{field}: {message}", errors={field: [message]})
+        if isinstance(exc, psycopg.errors.UniqueViolation):
+            return Conflict("the resource already exists", extra={"constraint": name or None})
+        if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+            return ValidationFailed("a referenced resource does not exist", extra={"constraint": name or None})
+        return ValidationFailed("the request violates a data constraint", extra={"constraint": name or None})
+    if sqlstate == "42501":  # insufficient_privilege, which includes row-level security refusals
+        return Forbidden("you are not allowed to do this")
+    if sqlstate in ("40001", "40P01", "55P03"):
+        return ServiceUnavailable("the request conflicted with another; retry it", retry_after=1)
+    if sqlstate == "22P02":  # invalid_text_representation reaching SQL (a malformed id)
+        return ValidationFailed("a value has the wrong format")
+    if isinstance(exc, psycopg.OperationalError):
+        return ServiceUnavailable("the database is unavailable; retry shortly", retry_after=2)
+    return None
+
+
+def problem_response(error: APIError) -> Response:
+    response = Response(json.dumps(error.to_dict()), status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(APIError)
+    def _api_error(error: APIError):
+        return problem_response(error)
+
+    @app.errorhandler(marshmallow.ValidationError)
+    def _validation_error(error: marshmallow.ValidationError):
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        fields = ", ".join(sorted(str(k) for k in messages))
+        return problem_response(ValidationFailed(f"invalid fields: {fields}", errors=messages))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        problem = APIError(
+            error.description,
+            status=error.code or 500,
+            title=error.name,
+            slug=error.name.lower().replace(" ", "-"),
+        )
+        response = problem_response(problem)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(psycopg.Error)
+    def _database_error(error: psycopg.Error):
+        problem = from_database_error(error)
+        if problem is None:
+            log.error("database_error", sqlstate=error.sqlstate, error_type=type(error).__name__)
+            problem = APIError("an unexpected error occurred")
+        elif problem.status >= 500:
+            log.warning("database_unavailable", sqlstate=error.sqlstate, error_type=type(error).__name__)
+        return problem_response(problem)
+
+    @app.errorhandler(psycopg_pool.PoolTimeout)
+    def _pool_timeout(error: psycopg_pool.PoolTimeout):
+        log.warning("database_pool_exhausted")
+        return problem_response(ServiceUnavailable("the server is busy; retry shortly", retry_after=1))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled_error", error_type=type(error).__name__)
+        return problem_response(APIError("an unexpected error occurred"))

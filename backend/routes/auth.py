@@ -1,0 +1,171 @@
+"""Local sign-in: login, logout, me, password change and password reset."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import Schema, fields, validate
+
+from backend.auth import issue_access_token, login_required, request_origin, user_transaction
+from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
+from backend.routes.common import json_body
+from backend.services import accounts, audit
+from backend.services.passwords import password_problem
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+
+class LoginSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class PasswordResetSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=16, max=256))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+def _runtime():
+    return current_app.extensions["questbridge"]
+
+
+def _limits():
+    config = _runtime().config
+    return accounts.LoginLimits(
+        window_seconds=config.login_window_seconds,
+        max_failures_per_email=config.login_max_failures_per_email,
+        max_failures_per_ip=config.login_max_failures_per_ip,
+    )
+
+
+def _signed_in_response(user_id, email: str, session_token: str, must_change_password: bool, status=200):
+    config = _runtime().config
+    body = {
+        "access_token": issue_access_token(config, user_id, email, must_change_password=must_change_password),
+        "token_type": "Bearer",
+        "expires_in": config.jwt_ttl_seconds,
+        "user": {"id": str(user_id), "email": email},
+        "must_change_password": must_change_password,
+    }
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.set_cookie(
+        config.session_cookie_name,
+        session_token,
+        max_age=config.session_ttl_seconds,
+        httponly=True,
+        samesite="Lax",
+        secure=config.session_cookie_secure,
+        path="/",
+    )
+    return response
+
+
+def _check_new_password(field: str, password: str, email: str | None) -> None:
+    problem = password_problem(password, email)
+    if problem:
+        raise ValidationFailed.field(field, problem)
+
+
+@bp.post("/login")
+def login():
+    data = json_body(LoginSchema())
+    runtime = _runtime()
+    origin = request_origin()
+    with runtime.db.transaction("service_role") as conn:
+        result = accounts.authenticate(conn, runtime.hasher, data["email"], data["password"], _limits(), origin)
+        session_token = (
+            accounts.create_session(conn, result.user["id"], runtime.config.session_ttl_seconds, origin)
+            if result.user
+            else None
+        )
+    if result.throttled:
+        raise TooManyRequests("too many failed sign-ins; try again later", retry_after=result.retry_after)
+    if result.user is None:
+        raise Unauthorized("invalid email or password")
+    user = result.user
+    return _signed_in_response(user["id"], user["email"], session_token, user["must_change_password"])
+
+
+@bp.post("/logout")
+def logout():
+    runtime = _runtime()
+    cookie = request.cookies.get(runtime.config.session_cookie_name)
+    if cookie:
+        with runtime.db.transaction("service_role") as conn:
+            user_id = accounts.revoke_session(conn, cookie)
+            if user_id:
+                audit.record(
+                    conn,
+                    "auth.logout",
+                    target_type="user",
+                    target_id=user_id,
+                    origin=request_origin(),
+                    actor_id=user_id,
+                )
+    response = current_app.response_class(status=204)
+    response.delete_cookie(runtime.config.session_cookie_name, path="/", httponly=True, samesite="Lax")
+    return response
+
+
+@bp.get("/me")
+@login_required(allow_password_change=True)
+def me():
+    with user_transaction() as conn:
+        profile = accounts.my_profile(conn)
+        organizations = accounts.my_organizations(conn)
+    return jsonify(
+        id=str(g.identity.user_id),
+        email=profile["email"] if profile else g.identity.email,
+        display_name=profile["display_name"] if profile else None,
+        platform_admin=bool(profile and profile["platform_admin"]),
+        must_change_password=g.identity.must_change_password,
+        organizations=organizations,
+    )
+
+
+@bp.post("/password")
+@login_required(allow_password_change=True)
+def change_password():
+    """Change one's own password (required first when must_change_password is set)."""
+    data = json_body(PasswordChangeSchema())
+    runtime = _runtime()
+    origin = request_origin()
+    with runtime.db.transaction("service_role") as conn:
+        user = accounts.find_by_id(conn, g.identity.user_id)
+        if user is None or not runtime.hasher.verify(user["password_hash"], data["current_password"]):
+            raise ValidationFailed.field("current_password", "is not your current password", status=403)
+        _check_new_password("new_password", data["new_password"], user["email"])
+        accounts.set_password(conn, runtime.hasher, user["id"], data["new_password"])
+        audit.record(
+            conn, "auth.password_changed", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
+        )
+        session_token = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
+    return _signed_in_response(user["id"], user["email"], session_token, False)
+
+
+@bp.post("/password-reset")
+def reset_password():
+    """Set a new password with the single-use token an admin had sent by email."""
+    data = json_body(PasswordResetSchema())
+    runtime = _runtime()
+    _check_new_password("password", data["password"], None)
+    with runtime.db.transaction("service_role") as conn:
+        user_id = accounts.reset_password(conn, runtime.hasher, data["token"], data["password"])
+        if user_id is not None:
+            audit.record(
+                conn,
+                "auth.password_reset_completed",
+                target_type="user",
+                target_id=user_id,
+                origin=request_origin(),
+                actor_id=user_id,
+            )
+    if user_id is None:
+        raise ValidationFailed.field("token", "is invalid, expired or already used", status=400)
+    return current_app.response_class(status=204)

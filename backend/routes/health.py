@@ -1,0 +1,32 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from backend import migrate
+from backend.errors import ServiceUnavailable
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers and every migration file has been applied."""
+    runtime = current_app.extensions["questbridge"]
+    try:
+        with runtime.db.connection() as conn:
+            conn.execute("select 1")
+            pending = [m.path.name for m in migrate.pending(conn)]
+    except Exception as exc:  # any failure to reach the database means not ready
+        raise ServiceUnavailable(
+            "the database is unreachable", extra={"database": "unreachable", "error": type(exc).__name__}
+        ) from exc
+    if pending:
+        raise ServiceUnavailable("migrations are pending", extra={"database": "ok", "pending_migrations": pending})
+    return jsonify(status="ok", database="ok", pending_migrations=[])

@@ -1,0 +1,110 @@
+"""Organizations, their members, and admin-triggered password resets."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify
+from marshmallow import Schema, fields, validate
+
+from backend.auth import login_required, request_origin, user_transaction
+from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.services import mailer, organizations
+
+bp = Blueprint("organizations", __name__, url_prefix="/api/organizations")
+
+
+class OrganizationSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class MemberSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    role = fields.String(required=True, validate=validate.OneOf(["admin", "member"]))
+
+
+def _runtime():
+    return current_app.extensions["questbridge"]
+
+
+def _mail_settings() -> mailer.MailSettings:
+    config = _runtime().config
+    return mailer.MailSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        user=config.smtp_user,
+        password=config.smtp_password,
+        sender=config.smtp_from,
+        starttls=config.smtp_starttls,
+    )
+
+
+def _send_password_link(email: str, token: str, invited: bool) -> None:
+    config = _runtime().config
+    link = f"{config.public_url}/admin/reset-password?token={token}"
+    hours = config.password_reset_ttl_seconds // 3600 or 1
+    if invited:
+        subject = "You have been invited to Questbridge"
+        intro = "An organization admin added you to Questbridge. Choose your password here:"
+    else:
+        subject = "Reset your Questbridge password"
+        intro = "An organization admin asked for your Questbridge password to be reset. Choose a new one here:"
+    body = f"{intro}\n\n{link}\n\nThe link works once and expires in {hours} hour(s).\n"
+    mailer.send(_mail_settings(), email, subject, body)
+
+
+@bp.post("")
+@login_required
+def create_organization():
+    data = json_body(OrganizationSchema())
+    with user_transaction() as conn:
+        organization = organizations.create_organization(conn, g.identity.user_id, data["name"], request_origin())
+    return jsonify(organization), 201
+
+
+@bp.get("")
+@login_required
+def list_organizations():
+    args = query_args(PageQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = organizations.list_organizations(conn, args["limit"], args["cursor"])
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.post("/<uuid:org_id>/members")
+@login_required
+def add_member(org_id):
+    data = json_body(MemberSchema())
+    runtime = _runtime()
+    with user_transaction() as conn:
+        result = organizations.add_member(
+            conn,
+            runtime.hasher,
+            org_id,
+            data["email"],
+            data["role"],
+            request_origin(),
+            runtime.config.password_reset_ttl_seconds,
+        )
+    if result.reset_token:
+        _send_password_link(result.membership["email"], result.reset_token, invited=True)
+    return jsonify(result.membership | {"invited": result.created_account}), 201
+
+
+@bp.get("/<uuid:org_id>/members")
+@login_required
+def list_members(org_id):
+    args = query_args(PageQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = organizations.list_members(conn, org_id, args["limit"], args["cursor"])
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.post("/<uuid:org_id>/members/<uuid:user_id>/password-reset")
+@login_required
+def request_password_reset(org_id, user_id):
+    runtime = _runtime()
+    with user_transaction() as conn:
+        email, token = organizations.request_password_reset(
+            conn, org_id, user_id, request_origin(), runtime.config.password_reset_ttl_seconds
+        )
+    _send_password_link(email, token, invited=False)
+    return jsonify(status="sent"), 202

@@ -1,0 +1,60 @@
+"""Fixed-window rate limits kept in Postgres: exact under concurrency, shared by every process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from backend.db import queries_beside
+
+SQL = queries_beside(__file__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int  # unix seconds when the window ends
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, self.reset_at - int(time.time()))
+
+
+def _window(window_seconds: int, now: float | None = None) -> tuple[datetime, int]:
+    now = time.time() if now is None else now
+    start = int(now) - int(now) % window_seconds
+    return datetime.fromtimestamp(start, UTC), start + window_seconds
+
+
+def hit(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) -> Decision:
+    """Admit and count one request in `bucket`, or refuse it when the window is full."""
+    window_start, reset_at = _window(window_seconds)
+    row = conn.execute(SQL["hit"], {"bucket": bucket, "window_start": window_start, "limit": limit}).fetchone()
+    if row is None:
+        return Decision(False, limit, 0, reset_at)
+    count = row["count"]
+    return Decision(True, limit, max(0, limit - count), reset_at)
+
+
+def add(conn: psycopg.Connection, bucket: str, window_seconds: int) -> int:
+    """Count one event in `bucket` (no limit applied) and return the window's total."""
+    window_start, _ = _window(window_seconds)
+    return conn.execute(SQL["add"], {"bucket": bucket, "window_start": window_start}).fetchone()["count"]
+
+
+def check(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) -> Decision:
+    """Whether `bucket` is still under `limit` in this window, without counting anything."""
+    window_start, reset_at = _window(window_seconds)
+    row = conn.execute(SQL["peek"], {"bucket": bucket, "window_start": window_start}).fetchone()
+    count = row["count"] if row else 0
+    return Decision(count < limit, limit, max(0, limit - count), reset_at)
+
+
+def delete_expired(conn: psycopg.Connection, older_than_seconds: int = 2 * 86400) -> int:
+    before = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
+    return conn.execute(SQL["delete_expired"], {"before": before}).rowcount

@@ -1,0 +1,23 @@
+-- name: hit --
+-- Count one request in the bucket's current window, unless it is already full. One statement,
+-- so concurrent requests never over-admit or lose a count. No row back means refused.
+insert into public.rate_limit_counters as c (bucket, window_start, count)
+values (%(bucket)s, %(window_start)s, 1)
+on conflict (bucket, window_start) do update
+  set count = c.count + 1
+  where c.count < %(limit)s
+returning c.count;
+
+-- name: add --
+-- Count one event unconditionally (failed logins) and return the new total.
+insert into public.rate_limit_counters as c (bucket, window_start, count)
+values (%(bucket)s, %(window_start)s, 1)
+on conflict (bucket, window_start) do update set count = c.count + 1
+returning c.count;
+
+-- name: peek --
+select count from public.rate_limit_counters
+where bucket = %(bucket)s and window_start = %(window_start)s;
+
+-- name: delete_expired --
+delete from public.rate_limit_counters where window_start < %(before)s;
