@@ -34,9 +34,9 @@ migrate: deps
 	$(BIN)/flask --app backend db upgrade
 
 run: deps frontend migrate
-	$(BIN)/flask --app backend seed-demo
-	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} PORT=$(PORT) HOST=$(HOST) \
-		$(BIN)/gunicorn -c gunicorn.conf.py "backend:create_app()"
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/flask --app backend seed-demo
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} \
+		PORT=$(PORT) HOST=$(HOST) $(BIN)/gunicorn -c gunicorn.conf.py "backend:create_app()"
 
 lint: dev-deps
 	$(BIN)/ruff check backend tests bench
