@@ -12,7 +12,7 @@ import click
 from flask import Flask
 
 from backend import migrate
-from backend.services import accounts, audit
+from backend.services import accounts, audit, learning
 from backend.services.audit import RequestInfo
 from backend.services.passwords import password_problem
 
@@ -137,18 +137,12 @@ def _seed_quest(runtime, ids: dict) -> None:
     """A quest with three tasks so the demo org has something to complete."""
     claims = {"sub": ids["user_id"], "role": "authenticated", "aud": "authenticated"}
     with runtime.db.transaction("authenticated", claims) as conn:
-        quest_id = uuid.uuid4()
-        conn.execute(
-            "insert into public.quests (id, organization_id, title, description, created_by) "
-            "values (%s, %s, %s, %s, %s)",
-            (quest_id, ids["organization_id"], "Getting started", "Three first steps on the platform.", ids["user_id"]),
+        quest = learning.create_quest(
+            conn, ids["user_id"], ids["organization_id"], "Getting started", "Three first steps on the platform."
         )
         for title, pillar, xp in (
             ("Introduce yourself", "community", 10),
             ("Read the handbook", "knowledge", 20),
             ("Submit your first project", "creativity", 50),
         ):
-            conn.execute(
-                "insert into public.tasks (quest_id, organization_id, title, pillar, xp) values (%s, %s, %s, %s, %s)",
-                (quest_id, ids["organization_id"], title, pillar, xp),
-            )
+            learning.create_task(conn, quest["id"], title, pillar, xp)
