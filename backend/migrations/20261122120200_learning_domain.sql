@@ -169,10 +169,22 @@ as $$
   )
 $$;
 
+-- Answers only the learner, an admin of the quest's organization or the system: for anyone else
+-- it would leak another organization's (or another learner's) progress, so it says false.
+-- current_setting('role') is the role the transaction runs as (security definer leaves it be).
 create function private.quest_completed_by(quest uuid, learner uuid) returns boolean
 language sql stable security definer set search_path = ''
 as $$
-  select exists (select 1 from public.tasks t where t.quest_id = quest)
+  select (
+           learner = (select auth.uid())
+           or current_setting('role', true) = 'service_role'
+           or exists (
+             select 1 from public.quests q
+             join public.memberships m on m.organization_id = q.organization_id
+             where q.id = quest and m.user_id = (select auth.uid()) and m.role = 'admin'
+           )
+         )
+     and exists (select 1 from public.tasks t where t.quest_id = quest)
      and not exists (
        select 1 from public.tasks t
        where t.quest_id = quest
@@ -215,7 +227,8 @@ create trigger task_completions_set_xp
 before insert on public.task_completions
 for each row execute function private.set_completion_xp();
 
--- The actor of an audit entry is whoever the transaction runs as; callers cannot forge it.
+-- The actor of an audit entry is whoever the transaction runs as; callers cannot forge it, and
+-- a user writes entries only into the log of an organization they belong to.
 create function private.write_audit(
   p_organization_id uuid,
   p_action text,
@@ -231,6 +244,13 @@ as $$
 declare
   new_id bigint;
 begin
+  -- current_setting('role'), not the claims: system work may run as service_role without claims.
+  if current_setting('role', true) is distinct from 'service_role'
+     and p_organization_id is not null
+     and not private.is_org_member(p_organization_id) then
+    raise exception 'not a member of organization %', p_organization_id
+      using errcode = 'insufficient_privilege';
+  end if;
   insert into public.audit_log (organization_id, actor_id, action, target_type, target_id, metadata, ip, user_agent)
   values (
     p_organization_id,
