@@ -11,7 +11,7 @@ import jwt
 from flask import current_app, g, request
 
 from backend.config import Config
-from backend.errors import Forbidden, Unauthorized
+from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip
 from backend.services import accounts
 from backend.services.audit import RequestInfo
@@ -53,7 +53,12 @@ class TokenVerifier:
         elif algorithm in ASYMMETRIC_ALGORITHMS and self.jwks_url:
             try:
                 key = self._jwks().get_signing_key_from_jwt(token).key
-            except jwt.PyJWKClientError:
+            except (jwt.PyJWKClientConnectionError, ValueError):  # ValueError: the answer was not JSON
+                # The provider's fault, not the caller's: a 401 would sign every Supabase user out.
+                raise ServiceUnavailable(
+                    "the identity provider's signing keys are unreachable", retry_after=5
+                ) from None
+            except jwt.PyJWTError:
                 raise Unauthorized("the bearer token's signing key is unknown") from None
         else:
             raise Unauthorized(f"tokens signed with {algorithm!r} are not accepted") from None

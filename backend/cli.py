@@ -7,16 +7,20 @@ import os
 import secrets
 import sys
 import uuid
+from contextlib import contextmanager
 
 import click
+import psycopg
 from flask import Flask
 
 from backend import migrate
+from backend.errors import from_database_error
 from backend.services import accounts, audit, learning
 from backend.services.audit import RequestInfo
 from backend.services.passwords import password_problem
 
 CLI_ORIGIN = RequestInfo(ip=None, user_agent="questbridge-cli")
+OPTION_FOR_FIELD = {"email": "--email", "name": "--org", "role": "--role"}
 DEMO_EMAIL = "admin@demo.questbridge.local"
 DEMO_ORG = "Demo Academy"
 
@@ -28,6 +32,19 @@ def _runtime(app: Flask):
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+@contextmanager
+def _constraint_errors_as_messages():
+    """A value the database refuses (a bad email, a blank name) ends the command with one line."""
+    try:
+        yield
+    except psycopg.IntegrityError as exc:
+        problem = from_database_error(exc)
+        if problem is None or not problem.errors:
+            raise
+        field, messages = next(iter(problem.errors.items()))
+        _fail(f"{OPTION_FOR_FIELD.get(field, field)} {messages[0]}")
 
 
 def _validate_password(password: str, email: str) -> None:
@@ -85,7 +102,9 @@ def register(app: Flask) -> None:
     @click.option("--org", "org_name", required=True, help="Name of the new organization.")
     def create_admin(email, password, org_name):
         _validate_password(password, email)
-        click.echo(json.dumps(_create_admin(_runtime(app), email, password, org_name)))
+        with _constraint_errors_as_messages():
+            ids = _create_admin(_runtime(app), email, password, org_name)
+        click.echo(json.dumps(ids))
 
     @app.cli.command("create-user", help="Add a user with a password to an existing organization.")
     @click.option("--email", required=True)
@@ -95,7 +114,7 @@ def register(app: Flask) -> None:
     def create_user(email, password, org_id, role):
         _validate_password(password, email)
         runtime = _runtime(app)
-        with runtime.db.transaction("service_role") as conn:
+        with _constraint_errors_as_messages(), runtime.db.transaction("service_role") as conn:
             if conn.execute("select 1 from public.organizations where id = %s", (org_id,)).fetchone() is None:
                 _fail(f"organization {org_id} does not exist")
             if accounts.find_by_email(conn, email):

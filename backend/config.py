@@ -7,10 +7,12 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(RuntimeError):
@@ -26,14 +28,31 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _int(name: str, raw: str, minimum: int = 0) -> int:
+def _int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def _http_url(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+
+
+def _int_list(name: str, raw: str) -> tuple:
+    values = tuple(_int(name, part.strip(), 0) for part in raw.split(",") if part.strip())
+    if not values:
+        raise ConfigError(f"{name} must list at least one number of seconds")
+    return values
 
 
 def _networks(name: str, raw: str) -> tuple:
@@ -80,6 +99,20 @@ class Config:
     cron_secret: str | None = None
     log_format: str = "console"
     log_level: str = "INFO"
+    webhooks_backoff_seconds: tuple = (60, 120, 240, 480, 960)
+    webhooks_max_attempts: int = 5
+    webhooks_allowed_targets: str = ""
+    webhooks_require_https: bool = False
+    webhooks_concurrency: int = 256
+    webhooks_batch_size: int = 200
+    webhooks_lease_seconds: int = 60
+    webhooks_poll_seconds: float = 1.0
+    webhooks_sweep_seconds: float = 2.0
+    webhooks_connect_timeout: float = 5.0
+    webhooks_total_timeout: float = 15.0
+    webhooks_retry_after_cap_seconds: int = 3600
+    webhooks_disable_after_failing_seconds: int = 5 * 86400
+    webhooks_retention_days: int = 30
     extra: dict = field(default_factory=dict)
 
     @property
@@ -117,7 +150,7 @@ class Config:
             ),
             login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", env.get("LOGIN_MAX_FAILURES_PER_IP", "100"), 1),
             smtp_host=env.get("SMTP_HOST") or None,
-            smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1),
+            smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1, 65535),
             smtp_user=env.get("SMTP_USER") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_from=env.get("SMTP_FROM", "Questbridge <no-reply@questbridge.local>"),
@@ -127,6 +160,18 @@ class Config:
             cron_secret=env.get("CRON_SECRET") or None,
             log_format=env.get("LOG_FORMAT") or ("console" if qb_env == "development" else "json"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            webhooks_backoff_seconds=_int_list(
+                "WEBHOOKS_BACKOFF_SECONDS", env.get("WEBHOOKS_BACKOFF_SECONDS", "60,120,240,480,960")
+            ),
+            webhooks_max_attempts=_int("WEBHOOKS_MAX_ATTEMPTS", env.get("WEBHOOKS_MAX_ATTEMPTS", "5"), 1),
+            webhooks_allowed_targets=env.get("WEBHOOKS_ALLOWED_TARGETS", ""),
+            webhooks_require_https=_bool(
+                "WEBHOOKS_REQUIRE_HTTPS",
+                env.get("WEBHOOKS_REQUIRE_HTTPS", "true" if qb_env == "production" else "false"),
+            ),
+            webhooks_concurrency=_int("WEBHOOKS_CONCURRENCY", env.get("WEBHOOKS_CONCURRENCY", "256"), 1),
+            webhooks_lease_seconds=_int("WEBHOOKS_LEASE_SECONDS", env.get("WEBHOOKS_LEASE_SECONDS", "60"), 5),
+            webhooks_retention_days=_int("WEBHOOKS_RETENTION_DAYS", env.get("WEBHOOKS_RETENTION_DAYS", "30"), 1),
         )
         names = {f.name for f in fields(cls)}
         unknown = set(overrides) - names
@@ -138,6 +183,14 @@ class Config:
     def validated(self) -> Config:
         if self.log_format not in ("console", "json"):
             raise ConfigError(f"LOG_FORMAT must be console or json, got {self.log_format!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if self.pool_min_size > self.pool_max_size:
+            raise ConfigError(
+                f"DB_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed DB_POOL_MAX_SIZE ({self.pool_max_size})"
+            )
+        _http_url("SUPABASE_URL", self.supabase_url)
+        _http_url("PUBLIC_URL", self.public_url)
         if self.is_production:
             missing = [
                 name

@@ -19,8 +19,11 @@ REDACTED = "[redacted]"
 def _redact(value):
     if isinstance(value, dict):
         return {k: REDACTED if SENSITIVE_KEY.search(str(k)) else _redact(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_redact(v) for v in value)
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    if isinstance(value, tuple):
+        items = [_redact(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # named tuples too
     return value
 
 

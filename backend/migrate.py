@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +54,9 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         if not match:
             raise MigrationError(f"{path.name}: migration files are named YYYYMMDDHHMMSS_what.sql")
         migrations.append(Migration(match.group(1), match.group(2), path))
-    versions = [m.version for m in migrations]
-    if len(versions) != len(set(versions)):
-        raise MigrationError("two migration files share a version")
+    for earlier, later in itertools.pairwise(migrations):
+        if earlier.version == later.version:
+            raise MigrationError(f"{earlier.path.name}, {later.path.name}: two migration files share a version")
     return migrations
 
 

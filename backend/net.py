@@ -6,35 +6,35 @@ import ipaddress
 
 
 def _parse(value: str):
+    """An IP address, with IPv4-mapped IPv6 (dual-stack sockets) unwrapped to IPv4; else None."""
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    return getattr(address, "ipv4_mapped", None) or address
 
 
 def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: tuple) -> str | None:
-    """The right-most address in the chain that is not a trusted proxy.
+    """The right-most address in the chain that is not a trusted proxy, or None when there is none.
 
     A peer we do not trust may write anything in X-Forwarded-For, so its header is ignored; each
-    trusted hop vouches only for the address to its left.
+    trusted hop vouches only for the address to its left. A peer without an IP address is a
+    proxy on this host talking over a Unix socket: trusted, as gunicorn trusts it, and never
+    returned itself, since it is not an address (the audit log's inet column would refuse it).
     """
     peer = _parse(remote_addr or "")
-    if peer is None:
-        return remote_addr
-    if not forwarded_for or not _is_trusted(peer, trusted_proxies):
+    if peer is not None and (not forwarded_for or not _is_trusted(peer, trusted_proxies)):
         return str(peer)
-    hops = [h for h in (part.strip() for part in forwarded_for.split(",")) if h]
+    hops = [h for h in (part.strip() for part in (forwarded_for or "").split(",")) if h]
     for hop in reversed(hops):
         address = _parse(hop)
         if address is None:
-            return str(peer)  # a garbled chain proves nothing beyond the last good hop
+            break  # a garbled chain proves nothing beyond the last good hop
         if not _is_trusted(address, trusted_proxies):
             return str(address)
         peer = address
-    return str(peer)
+    return str(peer) if peer is not None else None
 
 
 def _is_trusted(address, trusted_proxies: tuple) -> bool:
-    if getattr(address, "ipv4_mapped", None):
-        address = address.ipv4_mapped
     return any(address.version == net.version and address in net for net in trusted_proxies)

@@ -1,7 +1,7 @@
 """Test fixtures: a real Postgres (embedded, or TEST_DATABASE_URL), migrated once into a template.
 
 Each test run clones its own database from a template built by the real migration runner, so
-parallel runs on one server never meet; tests are isolated by truncating every table afterwards.
+parallel runs on one server never meet; tests are isolated by emptying every table afterwards.
 """
 
 from __future__ import annotations
@@ -62,13 +62,15 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
-def truncate_statement(database_url) -> sql.Composed:
+def cleanup_statements(database_url) -> list[sql.Composed]:
+    """DELETE from every table: on tables this small it is far faster than TRUNCATE, which
+    replaces each table's files."""
     with psycopg.connect(database_url) as conn:
         tables = conn.execute(
             "select schemaname, tablename from pg_tables where schemaname = 'public' order by tablename"
         ).fetchall()
     names = [sql.Identifier("auth", "users")] + [sql.Identifier(s, t) for s, t in tables]
-    return sql.SQL("truncate table {} restart identity cascade").format(sql.SQL(", ").join(names))
+    return [sql.SQL("delete from {}").format(name) for name in names]
 
 
 @pytest.fixture
@@ -90,10 +92,11 @@ def make_config(database_url, tmp_path):
 
 
 @pytest.fixture
-def clean_database(database_url, truncate_statement):
+def clean_database(database_url, cleanup_statements):
     yield
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(truncate_statement)
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        for statement in cleanup_statements:
+            conn.execute(statement)
 
 
 @pytest.fixture

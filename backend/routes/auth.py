@@ -141,6 +141,9 @@ def change_password():
         if user is None or not runtime.hasher.verify(user["password_hash"], data["current_password"]):
             raise ValidationFailed.field("current_password", "is not your current password", status=403)
         _check_new_password("new_password", data["new_password"], user["email"])
+        if data["new_password"] == data["current_password"]:
+            # A required change (an admin-set or leaked password) must actually change it.
+            raise ValidationFailed.field("new_password", "must differ from your current password")
         accounts.set_password(conn, runtime.hasher, user["id"], data["new_password"])
         audit.record(
             conn, "auth.password_changed", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
@@ -156,16 +159,18 @@ def reset_password():
     runtime = _runtime()
     _check_new_password("password", data["password"], None)
     with runtime.db.transaction("service_role") as conn:
-        user_id = accounts.reset_password(conn, runtime.hasher, data["token"], data["password"])
-        if user_id is not None:
-            audit.record(
-                conn,
-                "auth.password_reset_completed",
-                target_type="user",
-                target_id=user_id,
-                origin=request_origin(),
-                actor_id=user_id,
-            )
-    if user_id is None:
-        raise ValidationFailed.field("token", "is invalid, expired or already used", status=400)
+        user = accounts.consume_reset_token(conn, data["token"])
+        if user is None:
+            raise ValidationFailed.field("token", "is invalid, expired or already used", status=400)
+        # Raised inside the transaction, so a refused password does not spend the token.
+        _check_new_password("password", data["password"], user["email"])
+        accounts.set_password(conn, runtime.hasher, user["id"], data["password"])
+        audit.record(
+            conn,
+            "auth.password_reset_completed",
+            target_type="user",
+            target_id=user["id"],
+            origin=request_origin(),
+            actor_id=user["id"],
+        )
     return current_app.response_class(status=204)

@@ -27,7 +27,7 @@ def json_body(schema: marshmallow.Schema) -> dict:
 
 
 def query_args(schema: marshmallow.Schema) -> dict:
-    """The query string loaded through `schema`; repeated keys keep their last value."""
+    """The query string loaded through `schema`; a repeated key keeps its first value."""
     return schema.load(request.args.to_dict())
 
 

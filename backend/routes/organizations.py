@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import structlog
 from flask import Blueprint, current_app, g, jsonify
 from marshmallow import Schema, fields, validate
 
 from backend.auth import login_required, request_origin, user_transaction
+from backend.errors import ServiceUnavailable
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.services import mailer, organizations
 
 bp = Blueprint("organizations", __name__, url_prefix="/api/organizations")
+log = structlog.get_logger(__name__)
 
 
 class OrganizationSchema(Schema):
@@ -34,21 +37,29 @@ def _mail_settings() -> mailer.MailSettings:
         password=config.smtp_password,
         sender=config.smtp_from,
         starttls=config.smtp_starttls,
+        console_fallback=not config.is_production,
     )
 
 
-def _send_password_link(email: str, token: str, invited: bool) -> None:
+def _send_password_link(email: str, token: str, invited: bool) -> bool:
+    """Email the single-use link; False (logged, without the link) when no mail server took it."""
     config = _runtime().config
     link = f"{config.public_url}/admin/reset-password?token={token}"
-    hours = config.password_reset_ttl_seconds // 3600 or 1
+    ttl = config.password_reset_ttl_seconds
+    lifetime = f"{ttl // 3600} hour(s)" if ttl % 3600 == 0 else f"{max(1, ttl // 60)} minute(s)"
     if invited:
         subject = "You have been invited to Questbridge"
         intro = "An organization admin added you to Questbridge. Choose your password here:"
     else:
         subject = "Reset your Questbridge password"
         intro = "An organization admin asked for your Questbridge password to be reset. Choose a new one here:"
-    body = f"{intro}\n\n{link}\n\nThe link works once and expires in {hours} hour(s).\n"
-    mailer.send(_mail_settings(), email, subject, body)
+    body = f"{intro}\n\n{link}\n\nThe link works once and expires in {lifetime}.\n"
+    try:
+        mailer.send(_mail_settings(), email, subject, body)
+    except mailer.MailError as exc:
+        log.warning("password_link_not_sent", invited=invited, reason=str(exc))
+        return False
+    return True
 
 
 @bp.post("")
@@ -84,9 +95,14 @@ def add_member(org_id):
             request_origin(),
             runtime.config.password_reset_ttl_seconds,
         )
-    if result.reset_token:
+    # The membership is committed whatever the mail server says; an admin resends the link with
+    # the member's password-reset when invitation_sent is false.
+    sent = (
         _send_password_link(result.membership["email"], result.reset_token, invited=True)
-    return jsonify(result.membership | {"invited": result.created_account}), 201
+        if result.reset_token
+        else None
+    )
+    return jsonify(result.membership | {"invited": result.created_account, "invitation_sent": sent}), 201
 
 
 @bp.get("/<uuid:org_id>/members")
@@ -106,5 +122,7 @@ def request_password_reset(org_id, user_id):
         email, token = organizations.request_password_reset(
             conn, org_id, user_id, request_origin(), runtime.config.password_reset_ttl_seconds
         )
-    _send_password_link(email, token, invited=False)
+    if not _send_password_link(email, token, invited=False):
+        # Nothing was sent, so nothing can use the token; asking again issues a fresh one.
+        raise ServiceUnavailable("the reset email could not be sent; try again later", retry_after=60)
     return jsonify(status="sent"), 202

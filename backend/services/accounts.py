@@ -166,13 +166,13 @@ def issue_reset_token(conn: psycopg.Connection, user_id, requested_by, ttl_secon
     return token
 
 
-def reset_password(conn: psycopg.Connection, hasher: PasswordHasher, token: str, new_password: str):
-    """Spend a reset token and set the password; returns the user id, or None for a bad token."""
+def consume_reset_token(conn: psycopg.Connection, token: str) -> dict | None:
+    """Spend a reset token; returns its user ({id, email}), or None when invalid, expired or used.
+
+    The caller sets the password in the same transaction, or rolls back to leave the token usable.
+    """
     row = conn.execute(SQL["consume_reset_token"], {"token_hash": hash_token(token)}).fetchone()
-    if row is None:
-        return None
-    set_password(conn, hasher, row["user_id"], new_password)
-    return row["user_id"]
+    return {"id": row["user_id"], "email": row["email"]} if row else None
 
 
 def set_password(conn: psycopg.Connection, hasher: PasswordHasher, user_id, new_password: str) -> None:

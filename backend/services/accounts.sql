@@ -61,9 +61,10 @@ returning id;
 
 -- name: consume_reset_token --
 -- Single use even under concurrency: only one UPDATE can move used_at from null.
-update public.password_reset_tokens set used_at = now()
-where token_hash = %(token_hash)s and used_at is null and expires_at > now()
-returning user_id;
+update public.password_reset_tokens t set used_at = now()
+from public.profiles p
+where t.token_hash = %(token_hash)s and t.used_at is null and t.expires_at > now() and p.id = t.user_id
+returning t.user_id, p.email;
 
 -- name: invalidate_reset_tokens --
 update public.password_reset_tokens set used_at = now()

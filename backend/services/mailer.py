@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 
+class MailError(RuntimeError):
+    """The message could not be handed to a mail server; the text says why, never the body."""
+
+
 @dataclass(frozen=True)
 class MailSettings:
     host: str | None
@@ -16,6 +20,10 @@ class MailSettings:
     password: str | None = None
     sender: str = "Questbridge <no-reply@questbridge.local>"
     starttls: bool = True
+    # Without SMTP the message goes to the console. Never in production: its stderr is shipped
+    # with the logs, and these messages carry single-use sign-in links.
+    console_fallback: bool = True
+    timeout_seconds: float = 10
 
 
 def send(settings: MailSettings, to: str, subject: str, body: str, console=None) -> None:
@@ -25,6 +33,8 @@ def send(settings: MailSettings, to: str, subject: str, body: str, console=None)
     message["Subject"] = subject
     message.set_content(body)
     if not settings.host:
+        if not settings.console_fallback:
+            raise MailError("SMTP_HOST is not set")
         # Development without a mail server: the operator reads the message on the console.
         # Deliberately not a log line, so log shipping never carries the link in it.
         out = console or sys.stderr
@@ -34,9 +44,12 @@ def send(settings: MailSettings, to: str, subject: str, body: str, console=None)
             flush=True,
         )
         return
-    with smtplib.SMTP(settings.host, settings.port, timeout=10) as smtp:
-        if settings.starttls:
-            smtp.starttls()
-        if settings.user:
-            smtp.login(settings.user, settings.password or "")
-        smtp.send_message(message)
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.user:
+                smtp.login(settings.user, settings.password or "")
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"{type(exc).__name__} from {settings.host}:{settings.port}") from None

@@ -34,6 +34,8 @@ def _window(window_seconds: int, now: float | None = None) -> tuple[datetime, in
 def hit(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) -> Decision:
     """Admit and count one request in `bucket`, or refuse it when the window is full."""
     window_start, reset_at = _window(window_seconds)
+    if limit <= 0:  # the insert below would admit the window's first request whatever the limit
+        return Decision(False, limit, 0, reset_at)
     row = conn.execute(SQL["hit"], {"bucket": bucket, "window_start": window_start, "limit": limit}).fetchone()
     if row is None:
         return Decision(False, limit, 0, reset_at)

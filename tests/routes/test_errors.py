@@ -1,0 +1,240 @@
+"""Every failure is RFC 9457 problem+json, whatever raised it; request ids are echoed or generated."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from flask import jsonify
+
+PROBLEM = "application/problem+json"
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert set(body) >= {"type", "title", "status", "detail"}
+    assert body["type"].startswith("urn:questbridge:problem:")
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    return body
+
+
+@pytest.fixture
+def signed_in(app, world):
+    user = world.user()
+    response = app.test_client(use_cookies=False).post(
+        "/api/auth/login", json={"email": user["email"], "password": user["password"]}
+    )
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+def test_unknown_route_is_404(client):
+    body = assert_problem(client.get("/no/such/thing"), 404)
+    assert body["type"] == "urn:questbridge:problem:not-found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("put", "/healthz", {"GET", "HEAD", "OPTIONS"}),
+        ("get", "/api/auth/login", {"POST", "OPTIONS"}),
+        ("delete", "/api/organizations", {"GET", "HEAD", "POST", "OPTIONS"}),
+    ],
+)
+def test_wrong_method_is_405_with_allow(client, method, path, allowed):
+    response = getattr(client, method)(path)
+    assert_problem(response, 405)
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "field"),
+    [
+        (b'{"email": ', "application/json", 400, "body"),
+        (b"\xff\xfe not utf-8", "application/json", 400, "body"),
+        (b'["email", "password"]', "application/json", 400, "body"),
+        (b'"a string"', "application/json", 400, "body"),
+        (b"null", "application/json", 400, "body"),
+        (b"email=a@b.test&password=x", "application/x-www-form-urlencoded", 415, None),
+        (b'{"email": "a@b.test", "password": "x"}', "text/plain", 415, None),
+        (b'{"email": "a@b.test", "password": "x"}', None, 415, None),
+    ],
+    ids=["truncated", "not-utf8", "array", "string", "null", "form", "text-plain", "no-content-type"],
+)
+def test_bad_bodies(client, data, content_type, status, field):
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = assert_problem(client.post("/api/auth/login", data=data, headers=headers), status)
+    if field:
+        assert field in body["errors"]
+
+
+def test_json_with_charset_and_vendor_types_are_accepted(client, world):
+    user = world.user()
+    for content_type in ("application/json; charset=utf-8", "application/vnd.api+json"):
+        response = client.post(
+            "/api/auth/login",
+            data=f'{{"email": "{user["email"]}", "password": "{user["password"]}"}}',
+            headers={"Content-Type": content_type},
+        )
+        assert response.status_code == 200, content_type
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"email": "a@b.test", "password": "x", "admin": True}, {"admin"}),
+        ({"email": "a@b.test", "password": "x", "role": "x", "org": 1}, {"role", "org"}),
+        ({}, {"email", "password"}),
+    ],
+)
+def test_validation_errors_are_422_with_errors_per_field(client, body, errors):
+    problem = assert_problem(client.post("/api/auth/login", json=body), 422)
+    assert set(problem["errors"]) == errors
+    assert all(isinstance(v, list) and v for v in problem["errors"].values())
+    for field in errors:
+        assert field in problem["detail"]
+
+
+@pytest.mark.parametrize("size", [1024 * 1024 + 1, 3 * 1024 * 1024])
+def test_body_over_one_mebibyte_is_413(client, size):
+    data = b'{"email": "' + b"a" * size + b'"}'
+    assert_problem(client.post("/api/auth/login", data=data, content_type="application/json"), 413)
+
+
+def test_body_just_under_the_limit_is_read(client):
+    data = b'{"email": "' + b"a" * (1024 * 1024 - 100) + b'"}'
+    problem = assert_problem(client.post("/api/auth/login", data=data, content_type="application/json"), 422)
+    assert "email" in problem["errors"]
+
+
+@pytest.mark.parametrize("name", ["   ", "\t\n"])
+def test_a_check_constraint_violation_is_422_naming_the_field(client, signed_in, name):
+    problem = assert_problem(client.post("/api/organizations", json={"name": name}, headers=signed_in), 422)
+    assert "name" in problem["errors"]
+
+
+@pytest.fixture
+def app_with_probe_routes(make_app):
+    """An app with routes that hit the database in ways no public route can on purpose."""
+    app = make_app()
+    runtime = app.extensions["questbridge"]
+
+    @app.post("/_test/duplicate-profile")
+    def duplicate_profile():
+        with runtime.db.transaction("service_role") as conn:
+            for _ in range(2):
+                user_id = uuid.uuid4()
+                conn.execute("insert into auth.users (id, email) values (%s, %s)", (user_id, "dup@example.test"))
+                conn.execute("insert into public.profiles (id, email) values (%s, %s)", (user_id, "Dup@Example.test"))
+        return jsonify(ok=True)
+
+    @app.post("/_test/unmapped-unique")
+    def unmapped_unique():
+        with runtime.db.transaction("service_role") as conn:
+            token_hash = b"same-hash"
+            user_id = uuid.uuid4()
+            conn.execute("insert into auth.users (id, email) values (%s, %s)", (user_id, "u@example.test"))
+            conn.execute("insert into public.profiles (id, email) values (%s, %s)", (user_id, "u@example.test"))
+            for _ in range(2):
+                conn.execute(
+                    "insert into public.auth_sessions (user_id, token_hash, expires_at) values (%s, %s, now())",
+                    (user_id, token_hash),
+                )
+        return jsonify(ok=True)
+
+    @app.post("/_test/rls-refusal")
+    def rls_refusal():
+        claims = {"sub": str(uuid.uuid4()), "role": "authenticated"}
+        with runtime.db.transaction("authenticated", claims) as conn:
+            conn.execute(
+                "insert into public.organizations (id, name, created_by) values (%s, 'x', %s)",
+                (uuid.uuid4(), uuid.uuid4()),
+            )
+        return jsonify(ok=True)
+
+    @app.get("/_test/boom")
+    def boom():
+        raise RuntimeError("kaboom: internal detail /srv/secret/path password=hunter2")
+
+    @app.get("/_test/sql-error")
+    def sql_error():
+        with runtime.db.transaction("service_role") as conn:
+            conn.execute("select * from public.no_such_table")
+        return jsonify(ok=True)
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/_test/duplicate-profile", 409, "email"),
+        ("/_test/unmapped-unique", 409, None),
+        ("/_test/rls-refusal", 403, None),
+    ],
+)
+def test_database_errors_map_to_api_errors(app_with_probe_routes, path, status, field):
+    problem = assert_problem(app_with_probe_routes.test_client().post(path), status)
+    if field:
+        assert field in problem["errors"]
+    assert "psycopg" not in str(problem) and "INSERT" not in str(problem).upper()
+
+
+@pytest.mark.parametrize("path", ["/_test/boom", "/_test/sql-error"])
+def test_a_500_reveals_nothing_of_the_failure(app_with_probe_routes, path, capfd):
+    response = app_with_probe_routes.test_client().get(path)
+
+    problem = assert_problem(response, 500)
+    text = response.get_data(as_text=True)
+    for leak in ("Traceback", "kaboom", "hunter2", "/srv/secret", "no_such_table", ".py"):
+        assert leak not in text
+    assert problem["type"] == "urn:questbridge:problem:internal-error"
+    capfd.readouterr()
+
+
+def test_a_500_is_logged_with_its_request_id(make_app, capfd):
+    app = make_app()
+
+    @app.get("/_test/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    response = app.test_client().get("/_test/boom", headers={"X-Request-ID": "trace-me-123"})
+    assert response.status_code == 500
+    out = capfd.readouterr().out
+    assert "unhandled_error" in out
+    assert "trace-me-123" in out
+    assert "kaboom" in out  # operators see the cause; clients do not
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    ["abc-123", "req_01HZX:part.2", "A" * 128, str(uuid.uuid4())],
+)
+def test_a_valid_request_id_is_echoed(client, incoming):
+    for path in ("/healthz", "/missing"):
+        response = client.get(path, headers={"X-Request-ID": incoming})
+        assert response.headers["X-Request-ID"] == incoming
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    [None, "", "has spaces", "A" * 129, "semi;colon", "ünïcode", "<script>"],
+)
+def test_a_missing_or_invalid_request_id_is_replaced(client, incoming):
+    headers = {"X-Request-ID": incoming} if incoming is not None else {}
+    response = client.get("/healthz", headers=headers)
+    generated = response.headers["X-Request-ID"]
+    assert UUID4.match(generated)
+    assert generated != incoming
+    assert client.get("/healthz").headers["X-Request-ID"] != generated
+
+
+def test_request_id_is_on_error_responses_and_responses_are_nosniff(client):
+    response = client.post("/api/auth/login", data=b"[", content_type="application/json")
+    assert UUID4.match(response.headers["X-Request-ID"])
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

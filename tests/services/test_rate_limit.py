@@ -1,0 +1,139 @@
+"""Fixed-window counters in Postgres: exact under concurrency, windows that roll over, clean-up."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backend.services import rate_limit
+
+# A window long enough that no test run straddles two of them.
+WINDOW = 10 * 365 * 86400
+
+
+def bucket() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def pool_app(make_app):
+    return make_app(pool_max_size=16)
+
+
+@pytest.fixture
+def service(pool_app):
+    db = pool_app.extensions["questbridge"].db
+
+    def _run(fn, *args):
+        with db.transaction("service_role") as conn:
+            return fn(conn, *args)
+
+    return _run
+
+
+@pytest.mark.parametrize(("threads", "limit"), [(16, 1), (16, 7), (16, 15), (8, 30)])
+def test_concurrent_hits_admit_exactly_the_limit(pool_app, threads, limit):
+    db = pool_app.extensions["questbridge"].db
+    name = bucket()
+    barrier = threading.Barrier(threads)
+    decisions, errors = [], []
+
+    def hit():
+        try:
+            with db.transaction("service_role") as conn:
+                barrier.wait(10)  # every thread holds a connection and an open transaction here
+                decisions.append(rate_limit.hit(conn, name, limit, WINDOW))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=hit) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    assert errors == []
+    admitted = [d for d in decisions if d.allowed]
+    assert len(admitted) == min(limit, threads)
+    assert sorted(d.remaining for d in admitted) == list(range(max(0, limit - threads), limit))
+    with db.transaction("service_role") as conn:
+        count = conn.execute("select count from public.rate_limit_counters where bucket = %s", (name,)).fetchone()
+    assert count["count"] == min(limit, threads)
+
+
+def test_hit_counts_down_then_refuses_with_a_retry_after(service):
+    name = bucket()
+    decisions = [service(rate_limit.hit, name, 3, 60) for _ in range(5)]
+    assert [d.allowed for d in decisions] == [True, True, True, False, False]
+    assert [d.remaining for d in decisions] == [2, 1, 0, 0, 0]
+    refused = decisions[-1]
+    assert refused.limit == 3
+    assert 1 <= refused.retry_after <= 60
+    assert refused.reset_at % 60 == 0 and refused.reset_at > time.time()
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_limit_of_zero_admits_nothing(service, limit):
+    decision = service(rate_limit.hit, bucket(), limit, 60)
+    assert not decision.allowed
+    assert decision.remaining == 0
+
+
+def test_buckets_are_independent(service):
+    first, second = bucket(), bucket()
+    assert service(rate_limit.hit, first, 1, 60).allowed
+    assert not service(rate_limit.hit, first, 1, 60).allowed
+    assert service(rate_limit.hit, second, 1, 60).allowed
+
+
+def test_check_peeks_without_counting_and_add_counts_without_a_limit(service):
+    name = bucket()
+    assert service(rate_limit.check, name, 2, 60).allowed
+    assert service(rate_limit.check, name, 2, 60).remaining == 2
+    assert [service(rate_limit.add, name, 60) for _ in range(3)] == [1, 2, 3]
+    decision = service(rate_limit.check, name, 2, 60)
+    assert not decision.allowed
+    assert decision.remaining == 0
+
+
+def test_a_new_window_starts_from_zero(service, pool_app):
+    name = bucket()
+    db = pool_app.extensions["questbridge"].db
+    for _ in range(2):
+        service(rate_limit.hit, name, 2, 60)
+    assert not service(rate_limit.hit, name, 2, 60).allowed
+    # Move the full window into the past, as if a minute had gone by.
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.rate_limit_counters set window_start = window_start - interval '60 seconds' "
+            "where bucket = %s",
+            (name,),
+        )
+    assert service(rate_limit.hit, name, 2, 60).allowed
+
+
+def test_windows_are_aligned_to_their_length():
+    start, reset_at = rate_limit._window(60, now=1_000_000_030.5)
+    assert start == datetime.fromtimestamp(1_000_000_020, UTC)
+    assert reset_at == 1_000_000_080
+
+
+def test_delete_expired_removes_only_old_windows(service, pool_app):
+    db = pool_app.extensions["questbridge"].db
+    old, current = bucket(), bucket()
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "insert into public.rate_limit_counters (bucket, window_start, count) values (%s, %s, 5)",
+            (old, datetime.now(UTC) - timedelta(days=3)),
+        )
+    service(rate_limit.hit, current, 5, 60)
+
+    assert service(rate_limit.delete_expired) == 1
+
+    with db.transaction("service_role") as conn:
+        left = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_counters").fetchall()]
+    assert left == [current]

@@ -1,0 +1,151 @@
+"""Config.from_env: names, defaults, production's requirements, and errors that name the variable."""
+
+from __future__ import annotations
+
+import ipaddress
+import stat
+
+import pytest
+
+from backend import create_app
+from backend.config import Config, ConfigError
+
+PRODUCTION = {
+    "QB_ENV": "production",
+    "DATABASE_URL": "postgresql://app@db.internal/questbridge",
+    "SECRET_KEY": "s" * 48,
+    "JWT_SECRET": "j" * 48,
+}
+
+
+def test_production_starts_with_its_three_settings():
+    config = Config.from_env(PRODUCTION)
+    assert config.is_production
+    assert config.database_url == PRODUCTION["DATABASE_URL"]
+    assert config.secret_key == PRODUCTION["SECRET_KEY"]
+    assert config.jwt_secret == PRODUCTION["JWT_SECRET"]
+    assert config.session_cookie_secure is True
+    assert config.log_format == "json"
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "SECRET_KEY", "JWT_SECRET"])
+@pytest.mark.parametrize("how", ["absent", "empty"])
+def test_production_refuses_to_start_without_each_setting(missing, how):
+    environ = dict(PRODUCTION)
+    if how == "absent":
+        del environ[missing]
+    else:
+        environ[missing] = ""
+    with pytest.raises(ConfigError, match=missing):
+        Config.from_env(environ)
+
+
+def test_production_names_every_missing_setting_at_once():
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"QB_ENV": "production"})
+    for name in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET"):
+        assert name in str(raised.value)
+
+
+def test_create_app_reads_the_environment_and_refuses_production_without_settings(monkeypatch):
+    for name in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET", "SUPABASE_JWT_SECRET", "TEST_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QB_ENV", "production")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        create_app()
+
+
+def test_supabase_jwt_secret_is_an_alias_of_jwt_secret():
+    environ = {k: v for k, v in PRODUCTION.items() if k != "JWT_SECRET"} | {"SUPABASE_JWT_SECRET": "a" * 40}
+    assert Config.from_env(environ).jwt_secret == "a" * 40
+    both = environ | {"JWT_SECRET": "b" * 40}
+    assert Config.from_env(both).jwt_secret == "b" * 40
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("QB_ENV", "staging", "QB_ENV"),
+        ("JWT_TTL_SECONDS", "an hour", "JWT_TTL_SECONDS must be an integer, got 'an hour'"),
+        ("JWT_TTL_SECONDS", "10", "JWT_TTL_SECONDS"),
+        ("DB_POOL_MIN_SIZE", "-1", "DB_POOL_MIN_SIZE"),
+        ("DB_POOL_MAX_SIZE", "0", "DB_POOL_MAX_SIZE"),
+        ("DB_POOL_MIN_SIZE", "20", "DB_POOL_MIN_SIZE"),  # more than DB_POOL_MAX_SIZE (10)
+        ("LOGIN_WINDOW_SECONDS", "0", "LOGIN_WINDOW_SECONDS"),
+        ("LOGIN_MAX_FAILURES_PER_EMAIL", "lots", "LOGIN_MAX_FAILURES_PER_EMAIL"),
+        ("LOGIN_MAX_FAILURES_PER_IP", "0", "LOGIN_MAX_FAILURES_PER_IP"),
+        ("SMTP_PORT", "smtp", "SMTP_PORT"),
+        ("SMTP_PORT", "70000", "SMTP_PORT"),
+        ("SMTP_STARTTLS", "maybe", "SMTP_STARTTLS"),
+        ("SESSION_COOKIE_SECURE", "sometimes", "SESSION_COOKIE_SECURE"),
+        ("SCHEDULER_ENABLED", "2", "SCHEDULER_ENABLED"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, the-load-balancer", "TRUSTED_PROXIES"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("SUPABASE_URL", "project.supabase.co", "SUPABASE_URL"),
+        ("SUPABASE_URL", "ftp://project.supabase.co", "SUPABASE_URL"),
+        ("PUBLIC_URL", "questbridge.example", "PUBLIC_URL"),
+    ],
+)
+def test_a_bad_value_names_its_variable(name, value, message):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env(dict(PRODUCTION) | {name: value})
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "attribute", "expected"),
+    [
+        ("SMTP_STARTTLS", "off", "smtp_starttls", False),
+        ("SMTP_STARTTLS", "Yes", "smtp_starttls", True),
+        ("SCHEDULER_ENABLED", "1", "scheduler_enabled", True),
+        ("SESSION_COOKIE_SECURE", "false", "session_cookie_secure", False),
+        ("SMTP_PORT", "2525", "smtp_port", 2525),
+        ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("SUPABASE_URL", "https://project.supabase.co/", "supabase_url", "https://project.supabase.co"),
+        ("PUBLIC_URL", "https://learn.example/", "public_url", "https://learn.example"),
+        ("CRON_SECRET", "", "cron_secret", None),
+        (
+            "TRUSTED_PROXIES",
+            "10.0.0.0/8,, 2001:db8::/32 ,192.0.2.1",
+            "trusted_proxies",
+            (
+                ipaddress.ip_network("10.0.0.0/8"),
+                ipaddress.ip_network("2001:db8::/32"),
+                ipaddress.ip_network("192.0.2.1/32"),
+            ),
+        ),
+    ],
+)
+def test_values_are_parsed(name, value, attribute, expected):
+    assert getattr(Config.from_env(dict(PRODUCTION) | {name: value}), attribute) == expected
+
+
+def test_test_database_url_wins_only_under_test():
+    environ = {"DATABASE_URL": "postgresql:///main", "TEST_DATABASE_URL": "postgresql:///test"}
+    assert Config.from_env(environ | {"QB_ENV": "test"}).database_url == "postgresql:///test"
+    assert Config.from_env(environ | {"QB_ENV": "development"}).database_url == "postgresql:///main"
+
+
+def test_unknown_overrides_are_refused():
+    with pytest.raises(ConfigError, match="jwt_secrett"):
+        Config.from_env(PRODUCTION, jwt_secrett="typo")
+
+
+def test_development_generates_private_secrets_that_persist(tmp_path):
+    environ = {"QB_ENV": "development", "QB_DATA_DIR": str(tmp_path)}
+    first, second = Config.from_env(environ), Config.from_env(environ)
+    assert len(first.secret_key) >= 32 and len(first.jwt_secret) >= 32
+    assert first.secret_key != first.jwt_secret
+    assert (first.secret_key, first.jwt_secret) == (second.secret_key, second.jwt_secret)
+    for name in ("secret_key", "jwt_secret"):
+        assert stat.S_IMODE((tmp_path / "secrets" / name).stat().st_mode) == 0o600
+    other = Config.from_env({"QB_ENV": "development", "QB_DATA_DIR": str(tmp_path / "elsewhere")})
+    assert other.secret_key != first.secret_key
+
+
+def test_explicit_secrets_are_kept_in_development(tmp_path):
+    config = Config.from_env({"QB_DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40, "JWT_SECRET": "j" * 40})
+    assert (config.secret_key, config.jwt_secret) == ("k" * 40, "j" * 40)
+    assert not (tmp_path / "secrets").exists()

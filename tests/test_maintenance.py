@@ -1,0 +1,41 @@
+"""The clean-up job: expired rows go, live ones stay, and only one runner works at a time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from backend.services import accounts, maintenance
+from backend.services.audit import RequestInfo
+
+
+def test_cleanup_deletes_only_long_expired_rows(db, world):
+    user = world.user()
+    with db.transaction("service_role") as conn:
+        live, old, revoked = (accounts.create_session(conn, user["id"], 3600, RequestInfo()) for _ in range(3))
+        expire = "update public.auth_sessions set {} = now() - interval '2 days' where token_hash = %s"
+        conn.execute(expire.format("expires_at"), (accounts.hash_token(old),))
+        conn.execute(expire.format("revoked_at"), (accounts.hash_token(revoked),))
+        accounts.issue_reset_token(conn, user["id"], None, 3600)
+        conn.execute("update public.password_reset_tokens set expires_at = now() - interval '2 days'")
+        conn.execute(
+            "insert into public.rate_limit_counters (bucket, window_start, count) "
+            "values ('old', %s, 1), ('new', now(), 1)",
+            (datetime.now(UTC) - timedelta(days=3),),
+        )
+
+    result = maintenance.cleanup(db)
+
+    assert result == {"sessions": 2, "reset_tokens": 1, "rate_limit_windows": 1}
+    with db.transaction("service_role") as conn:
+        sessions = [bytes(r["token_hash"]) for r in conn.execute("select token_hash from public.auth_sessions")]
+        buckets = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_counters").fetchall()]
+    assert sessions == [accounts.hash_token(live)]
+    assert buckets == ["new"]
+    assert maintenance.cleanup(db) == {"sessions": 0, "reset_tokens": 0, "rate_limit_windows": 0}
+
+
+def test_cleanup_yields_to_a_runner_that_holds_the_lock(db):
+    with db.transaction("service_role") as conn:
+        conn.execute("select pg_advisory_xact_lock(%s)", (maintenance.CLEANUP_LOCK_KEY,))
+        assert maintenance.cleanup(db) is None
+    assert maintenance.cleanup(db) is not None
