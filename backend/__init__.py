@@ -17,6 +17,8 @@ from backend.errors import register_error_handlers
 from backend.jsonutil import APIJSONProvider
 from backend.logs import configure_logging
 from backend.services.passwords import PasswordHasher
+from backend.services.secretbox import SecretBox
+from backend.services.ssrf import TargetPolicy
 
 __version__ = "0.1.0"
 
@@ -36,6 +38,8 @@ class Runtime:
     db: Database
     hasher: PasswordHasher
     verifier: TokenVerifier
+    secretbox: SecretBox
+    target_policy: TargetPolicy
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -54,14 +58,16 @@ def create_app(config: Config | None = None) -> Flask:
         db=database,
         hasher=PasswordHasher(cheap=config.env == "test"),
         verifier=TokenVerifier(config),
+        secretbox=SecretBox(config.secret_key),
+        target_policy=TargetPolicy.parse(config.webhooks_allowed_targets, config.webhooks_require_https),
     )
 
     _install_request_logging(app)
     register_error_handlers(app)
 
-    from backend.routes import auth, health, learning, organizations
+    from backend.routes import auth, health, learning, organizations, webhook_ops, webhooks
 
-    for module in (health, auth, organizations, learning):
+    for module in (health, auth, organizations, learning, webhook_ops, webhooks):
         app.register_blueprint(module.bp)
 
     from backend import cli

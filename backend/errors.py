@@ -130,6 +130,15 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "task_completions_task_id_user_id_key": (409, "task_id", "task already completed"),
     "badges_quest_id_user_id_key": (409, "quest_id", "badge already earned"),
     "submissions_content_length": (422, "content", "must be 1 to 100000 characters"),
+    "quests_description_length": (422, "description", "must be at most 10000 characters"),
+    "tasks_quest_fkey": (404, "quest_id", "quest not found"),
+    "submissions_task_fkey": (404, "task_id", "task not found"),
+    "task_completions_task_fkey": (404, "task_id", "task not found"),
+    "badges_quest_fkey": (404, "quest_id", "quest not found"),
+    "webhook_subscriptions_target_url_length": (422, "target_url", "must be 8 to 2048 characters"),
+    "webhook_subscriptions_event_types_nonempty": (422, "event_types", "must list 1 to 100 event types"),
+    "webhook_subscriptions_description_length": (422, "description", "must be at most 500 characters"),
+    "webhook_subscriptions_organization_id_fkey": (404, "organization_id", "organization not found"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import json
 import uuid
 from datetime import UTC, date, datetime
 
@@ -33,3 +34,8 @@ class APIJSONProvider(DefaultJSONProvider):
     @staticmethod
     def default(value):
         return to_jsonable(value)
+
+
+def dumps(value) -> str:
+    """Compact JSON with the API's encodings, for bodies we store or send ourselves."""
+    return json.dumps(value, default=to_jsonable, separators=(",", ":"), ensure_ascii=False)

@@ -9,18 +9,41 @@ from apscheduler.events import EVENT_JOB_ERROR
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from backend.services import maintenance
+from backend.services import delivery, maintenance
 
 log = structlog.get_logger(__name__)
 
 
-def add_jobs(scheduler: BaseScheduler, runtime) -> BaseScheduler:
+def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) -> BaseScheduler:
+    """Maintenance jobs everywhere; the delivery sweep where no delivery worker loop runs."""
+    if delivery_sweep:
+        scheduler.add_job(
+            delivery.run_pass,
+            "interval",
+            seconds=runtime.config.webhooks_sweep_seconds,
+            args=[runtime],
+            kwargs={"time_budget": 20.0},
+            id="delivery_sweep",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
     scheduler.add_job(
         maintenance.cleanup,
         "interval",
         minutes=10,
         args=[runtime.db],
         id="cleanup",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        maintenance.webhook_retention,
+        "interval",
+        hours=1,
+        args=[runtime.db, runtime.config.webhooks_retention_days],
+        id="webhook_retention",
         max_instances=1,
         coalesce=True,
         replace_existing=True,

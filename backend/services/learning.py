@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from backend.db import queries_beside
 from backend.errors import NotFound
+from backend.services.events import emit_event
 from backend.services.organizations import require_admin, require_member
 from backend.services.pagination import decode_cursor, paginate
 
@@ -102,7 +103,7 @@ def list_tasks(conn: psycopg.Connection, quest_id, limit: int, cursor: str | Non
 def submit(conn: psycopg.Connection, user_id, task_id, content: str) -> dict:
     """The caller hands in work for a task of one of their organizations."""
     task = get_task(conn, task_id)
-    return conn.execute(
+    submission = conn.execute(
         SQL["insert_submission"],
         {
             "id": uuid.uuid4(),
@@ -112,6 +113,18 @@ def submit(conn: psycopg.Connection, user_id, task_id, content: str) -> dict:
             "content": content,
         },
     ).fetchone()
+    emit_event(
+        conn,
+        task["organization_id"],
+        "task.submitted",
+        {
+            "submission_id": submission["id"],
+            "task_id": task_id,
+            "quest_id": task["quest_id"],
+            "user_id": user_id,
+        },
+    )
+    return submission
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,7 @@ def complete_task(conn: psycopg.Connection, user_id, task_id) -> Completion:
             {"badge_id": str(badge["id"]), "quest_id": str(task["quest_id"])},
         )
     total_xp = conn.execute(SQL["total_xp"], keys).fetchone()["total_xp"]
+    _emit_completion_events(conn, task, user_id, completion, quest_completed, badge, total_xp)
     return Completion(
         task=task,
         completion=completion,
@@ -192,6 +206,27 @@ def complete_task(conn: psycopg.Connection, user_id, task_id) -> Completion:
         tasks_total=progress["tasks_total"],
         total_xp=total_xp,
     )
+
+
+def _emit_completion_events(conn, task, user_id, completion, quest_completed, badge, total_xp) -> None:
+    """task.completed for a new completion; quest.completed and badge.earned when it finished the quest."""
+    if completion is None:
+        return
+    organization_id, quest_id = task["organization_id"], task["quest_id"]
+    emit_event(
+        conn,
+        organization_id,
+        "task.completed",
+        {"task_id": task["id"], "quest_id": quest_id, "user_id": user_id, "xp_awarded": completion["xp_awarded"]},
+    )
+    if quest_completed:
+        emit_event(
+            conn, organization_id, "quest.completed", {"quest_id": quest_id, "user_id": user_id, "total_xp": total_xp}
+        )
+    if badge is not None:
+        emit_event(
+            conn, organization_id, "badge.earned", {"badge_id": badge["id"], "quest_id": quest_id, "user_id": user_id}
+        )
 
 
 def notify(

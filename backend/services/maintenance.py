@@ -5,12 +5,13 @@ from __future__ import annotations
 import structlog
 
 from backend.db import Database
-from backend.services import accounts, rate_limit
+from backend.services import accounts, delivery, rate_limit
 
 log = structlog.get_logger(__name__)
 
-# pg_try_advisory_xact_lock key for the clean-up job ("QBCLEAN").
+# pg_try_advisory_xact_lock keys of the jobs ("QBCLEAN", "QBRETAIN").
 CLEANUP_LOCK_KEY = 0x5142_434C_4541_4E00
+RETENTION_LOCK_KEY = 0x5142_5245_5441_494E
 
 
 def cleanup(db: Database) -> dict | None:
@@ -24,3 +25,13 @@ def cleanup(db: Database) -> dict | None:
     result = {"sessions": expired["sessions"], "reset_tokens": expired["reset_tokens"], "rate_limit_windows": counters}
     log.info("cleanup_done", **result)
     return result
+
+
+def webhook_retention(db: Database, days: int) -> int | None:
+    """Delete finished webhook events (with deliveries and attempts) older than `days`."""
+    with db.transaction("service_role") as conn:
+        if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (RETENTION_LOCK_KEY,)).fetchone()["ok"]:
+            return None
+        deleted = delivery.delete_old(conn, days)
+    log.info("webhook_retention_done", events_deleted=deleted, days=days)
+    return deleted

@@ -1,0 +1,246 @@
+"""Outbound webhooks for org admins: the event catalog, subscriptions and the delivery log."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from flask import Blueprint, current_app, g, jsonify
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from backend.auth import login_required, request_origin, user_transaction
+from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.services import events, webhooks
+
+bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
+
+
+def _printable(value: str) -> None:
+    # Postgres text cannot hold NUL; refusing it here keeps it a 422 instead of a driver error.
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+def _event_type(value: str) -> None:
+    if not events.is_valid_type(value):
+        raise ValidationError(
+            f"{value!r} is not an event type: use a catalog type, a dotted name like partner.thing_happened, or *"
+        )
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 1, "yes" and "true" are not booleans in this API."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def _target_url(required: bool) -> fields.String:
+    return fields.String(required=required, validate=[validate.Length(min=1, max=2048), _printable])
+
+
+def _description(**kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(max=500), _printable], **kwargs)
+
+
+class EventTypesMixin:
+    """`event_types: [..]` or a single `event_type`, never both; loaded as a deduplicated list."""
+
+    event_types = fields.List(
+        fields.String(validate=_event_type), validate=validate.Length(min=1, max=webhooks.MAX_EVENT_TYPES)
+    )
+    event_type = fields.String(validate=_event_type)
+    event_types_required = True
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        given = ("event_types" in data) + ("event_type" in data)
+        if given > 1:
+            raise ValidationError("send event_types or event_type, not both", field_name="event_types")
+        if given == 0 and self.event_types_required:
+            raise ValidationError("send event_types (a list) or event_type (one name)", field_name="event_types")
+
+    @post_load
+    def _as_list(self, data, **kwargs):
+        if "event_type" in data:
+            data["event_types"] = [data.pop("event_type")]
+        if "event_types" in data:
+            data["event_types"] = list(dict.fromkeys(data["event_types"]))
+        return data
+
+
+class SubscriptionSchema(EventTypesMixin, Schema):
+    organization_id = fields.UUID(required=True)
+    target_url = _target_url(required=True)
+    description = _description(load_default="")
+
+
+class SubscriptionChangesSchema(EventTypesMixin, Schema):
+    target_url = _target_url(required=False)
+    active = StrictBoolean()
+    description = _description()
+    event_types_required = False
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("send at least one of target_url, event_types, active, description")
+
+
+class RotateSecretSchema(Schema):
+    grace_seconds = fields.Integer(
+        strict=True,
+        load_default=webhooks.DEFAULT_GRACE_SECONDS,
+        validate=validate.Range(min=0, max=webhooks.MAX_GRACE_SECONDS),
+    )
+
+
+class RedeliverDeadSchema(Schema):
+    since = fields.AwareDateTime(default_timezone=UTC, load_default=None)
+    until = fields.AwareDateTime(default_timezone=UTC, load_default=None)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data["since"] and data["until"] and data["since"] >= data["until"]:
+            raise ValidationError("must be later than since", field_name="until")
+
+
+class NoBody(Schema):
+    """Actions that take no fields: an empty body or `{}`, anything else is refused."""
+
+
+class SubscriptionQuery(PageQuery):
+    organization_id = fields.UUID(required=True)
+
+
+class DeliveryQuery(PageQuery):
+    organization_id = fields.UUID(load_default=None)
+    subscription_id = fields.UUID(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(webhooks.DELIVERY_STATUSES))
+    event_type = fields.String(load_default=None, validate=[validate.Length(min=1, max=128), _printable])
+
+    @validates_schema
+    def _scoped(self, data, **kwargs):
+        if data["organization_id"] is None and data["subscription_id"] is None:
+            raise ValidationError("send organization_id or subscription_id", field_name="organization_id")
+
+
+def _runtime():
+    return current_app.extensions["questbridge"]
+
+
+@bp.get("/event-types")
+@login_required
+def list_event_types():
+    return jsonify(data=events.catalog())
+
+
+@bp.post("/subscriptions")
+@login_required
+def create_subscription():
+    data = json_body(SubscriptionSchema())
+    runtime = _runtime()
+    target_url = webhooks.check_target(data["target_url"], runtime.target_policy)
+    with user_transaction() as conn:
+        subscription = webhooks.create_subscription(
+            conn,
+            runtime.secretbox,
+            g.identity.user_id,
+            data["organization_id"],
+            target_url,
+            data["event_types"],
+            data["description"],
+            request_origin(),
+        )
+    return jsonify(subscription), 201
+
+
+@bp.get("/subscriptions")
+@login_required
+def list_subscriptions():
+    args = query_args(SubscriptionQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = webhooks.list_subscriptions(conn, args["organization_id"], args["limit"], args["cursor"])
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.get("/subscriptions/<uuid:subscription_id>")
+@login_required
+def get_subscription(subscription_id):
+    with user_transaction() as conn:
+        subscription = webhooks.get_subscription(conn, subscription_id)
+    return jsonify(subscription)
+
+
+@bp.put("/subscriptions/<uuid:subscription_id>")
+@login_required
+def update_subscription(subscription_id):
+    changes = json_body(SubscriptionChangesSchema())
+    if "target_url" in changes:
+        changes["target_url"] = webhooks.check_target(changes["target_url"], _runtime().target_policy)
+    with user_transaction() as conn:
+        subscription = webhooks.update_subscription(conn, subscription_id, changes, request_origin())
+    return jsonify(subscription)
+
+
+@bp.delete("/subscriptions/<uuid:subscription_id>")
+@login_required
+def delete_subscription(subscription_id):
+    with user_transaction() as conn:
+        webhooks.delete_subscription(conn, subscription_id, request_origin())
+    return "", 204
+
+
+@bp.post("/subscriptions/<uuid:subscription_id>/rotate-secret")
+@login_required
+def rotate_secret(subscription_id):
+    data = json_body(RotateSecretSchema())
+    with user_transaction() as conn:
+        rotated = webhooks.rotate_secret(
+            conn, _runtime().secretbox, subscription_id, data["grace_seconds"], request_origin()
+        )
+    return jsonify(rotated)
+
+
+@bp.post("/subscriptions/<uuid:subscription_id>/redeliver-dead")
+@login_required
+def redeliver_dead(subscription_id):
+    data = json_body(RedeliverDeadSchema())
+    with user_transaction() as conn:
+        count = webhooks.redeliver_dead(conn, subscription_id, data["since"], data["until"], request_origin())
+    return jsonify(count=count), 202
+
+
+@bp.get("/deliveries")
+@login_required
+def list_deliveries():
+    args = query_args(DeliveryQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = webhooks.list_deliveries(
+            conn,
+            args["limit"],
+            args["cursor"],
+            organization_id=args["organization_id"],
+            subscription_id=args["subscription_id"],
+            status=args["status"],
+            event_type=args["event_type"],
+        )
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.get("/deliveries/<uuid:delivery_id>")
+@login_required
+def get_delivery(delivery_id):
+    with user_transaction() as conn:
+        delivery = webhooks.get_delivery(conn, delivery_id)
+    return jsonify(delivery)
+
+
+@bp.post("/deliveries/<uuid:delivery_id>/redeliver")
+@login_required
+def redeliver(delivery_id):
+    json_body(NoBody())
+    with user_transaction() as conn:
+        delivery = webhooks.redeliver(conn, delivery_id, request_origin())
+    return jsonify(delivery), 202

@@ -1,0 +1,541 @@
+"""The delivery engine: claims due deliveries with a lease, POSTs them with aiohttp, writes outcomes.
+
+One engine serves three entry points (the APScheduler sweep in the web process, the standalone
+worker, the cron endpoint). Claims are short transactions; no transaction is open during HTTP;
+outcomes are written back in batches. Any number of engines may run against one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import psycopg
+import structlog
+from aiohttp.abc import AbstractResolver, ResolveResult
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from backend.config import Config
+from backend.db import queries_beside
+from backend.services import signing, ssrf
+from backend.services.events import NOTIFY_CHANNEL
+from backend.services.secretbox import SecretBox
+from backend.services.webhooks import active_secrets
+
+SQL = queries_beside(__file__)
+log = structlog.get_logger(__name__)
+
+RESPONSE_BODY_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    backoff_seconds: tuple = (60, 120, 240, 480, 960)
+    max_attempts: int = 5
+    concurrency: int = 256
+    batch_size: int = 200
+    lease_seconds: int = 60
+    poll_seconds: float = 1.0
+    connect_timeout: float = 5.0
+    total_timeout: float = 15.0
+    retry_after_cap_seconds: int = 3600
+    disable_after_failing_seconds: int = 5 * 86400
+    jitter: float = 0.2
+    user_agent: str = "Questbridge-Webhooks/0.1.0"
+
+    @classmethod
+    def from_config(cls, config: Config) -> EngineSettings:
+        from backend import __version__
+
+        return cls(
+            backoff_seconds=tuple(config.webhooks_backoff_seconds),
+            max_attempts=config.webhooks_max_attempts,
+            concurrency=config.webhooks_concurrency,
+            batch_size=config.webhooks_batch_size,
+            lease_seconds=config.webhooks_lease_seconds,
+            poll_seconds=config.webhooks_poll_seconds,
+            connect_timeout=config.webhooks_connect_timeout,
+            total_timeout=config.webhooks_total_timeout,
+            retry_after_cap_seconds=config.webhooks_retry_after_cap_seconds,
+            disable_after_failing_seconds=config.webhooks_disable_after_failing_seconds,
+            user_agent=f"Questbridge-Webhooks/{__version__}",
+        )
+
+
+@dataclass
+class Attempt:
+    """The result of one HTTP attempt."""
+
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    response_body: str | None = None
+    retry_after: float | None = None
+    final: bool = False  # no retry can help (the subscription is disabled)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Outcome:
+    claim: dict
+    attempt: Attempt
+    status: str  # delivered | retrying | dead
+    next_attempt_at: datetime | None = None
+
+
+@dataclass
+class PassStats:
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    outcomes: list = field(default_factory=list, repr=False)
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome.status, getattr(self, outcome.status) + 1)
+
+    def as_dict(self) -> dict:
+        return {"claimed": self.claimed, "delivered": self.delivered, "retrying": self.retrying, "dead": self.dead}
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def decide(claim: dict, attempt: Attempt, settings: EngineSettings, now: datetime | None = None) -> Outcome:
+    """The retry policy: what becomes of a delivery after this attempt."""
+    now = now or datetime.now(UTC)
+    if attempt.succeeded:
+        return Outcome(claim, attempt, "delivered")
+    if attempt.final or attempt.status_code == 410 or claim["attempts"] >= settings.max_attempts:
+        return Outcome(claim, attempt, "dead")
+    schedule = settings.backoff_seconds
+    delay = schedule[min(claim["attempts"] - 1, len(schedule) - 1)]
+    delay *= 1 + random.uniform(-settings.jitter, settings.jitter)  # noqa: S311 (jitter, not crypto)
+    if attempt.status_code in (429, 503) and attempt.retry_after is not None:
+        delay = max(delay, min(attempt.retry_after, settings.retry_after_cap_seconds))
+    return Outcome(claim, attempt, "retrying", now + timedelta(seconds=max(0.0, delay)))
+
+
+class RefusedAddress(OSError):
+    """The target resolved to an address webhooks may not reach."""
+
+
+class PinnedResolver(AbstractResolver):
+    """Resolves and checks in one step, so the connection goes to the address that was checked."""
+
+    def __init__(self, policy: ssrf.TargetPolicy):
+        self.policy = policy
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
+        target = ssrf.Target(url="", scheme="", host=host.lower(), port=port, literal=ssrf.ip_literal(host))
+        loop = asyncio.get_running_loop()
+        try:
+            addresses = await loop.run_in_executor(None, ssrf.resolve, target, self.policy)
+        except ssrf.TargetRefused as exc:
+            raise RefusedAddress(f"refused: {exc}") from None
+        results: list[ResolveResult] = []
+        for address in addresses:
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=str(address),
+                    port=port,
+                    family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+async def _set_service_role(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute("select set_config('role', 'service_role', true)")
+
+
+class DeliveryEngine:
+    """Use as `async with DeliveryEngine(...) as engine:` then `run_once()` or `run_forever()`."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        box: SecretBox,
+        policy: ssrf.TargetPolicy,
+        settings: EngineSettings | None = None,
+        worker_id: str | None = None,
+    ):
+        self.conninfo = conninfo
+        self.box = box
+        self.policy = policy
+        self.settings = settings or EngineSettings()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.pool: AsyncConnectionPool | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self._wake = asyncio.Event()
+        self._secret_cache: dict[tuple, list[str]] = {}
+        self._targets: dict[str, ssrf.Target] = {}
+        self.totals = PassStats()  # everything this engine has recorded, for metrics and benchmarks
+
+    async def __aenter__(self) -> DeliveryEngine:
+        self.pool = AsyncConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=4,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+            name="questbridge-delivery",
+        )
+        await self.pool.open()
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.concurrency,
+            resolver=PinnedResolver(self.policy),
+            use_dns_cache=False,
+            enable_cleanup_closed=True,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=self.settings.total_timeout,
+                connect=self.settings.connect_timeout,
+            ),
+            auto_decompress=False,
+            skip_auto_headers=("Accept-Encoding",),
+        )
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.session is not None:
+            await self.session.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+    # -- claims and outcomes -------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[dict]:
+        async with self.pool.connection() as conn, conn.transaction():
+            await _set_service_role(conn)
+            cur = await conn.execute(
+                SQL["claim"],
+                {"limit": limit, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id},
+            )
+            return await cur.fetchall()
+
+    async def claim_one(self, delivery_id) -> dict | None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await _set_service_role(conn)
+            cur = await conn.execute(
+                SQL["claim_one"],
+                {"id": delivery_id, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id},
+            )
+            return await cur.fetchone()
+
+    async def record(self, outcomes: list[Outcome]) -> None:
+        """Write a batch of outcomes and their consequences for subscriptions in one transaction."""
+        if not outcomes:
+            return
+        params = {
+            "worker": self.worker_id,
+            "ids": [o.claim["id"] for o in outcomes],
+            "statuses": [o.status for o in outcomes],
+            "next_attempt_at": [o.next_attempt_at for o in outcomes],
+            "status_codes": [o.attempt.status_code for o in outcomes],
+            "errors": [o.attempt.error for o in outcomes],
+            "started_at": [o.attempt.started_at for o in outcomes],
+            "duration_ms": [o.attempt.duration_ms for o in outcomes],
+            "response_bodies": [o.attempt.response_body for o in outcomes],
+        }
+        healthy = list({o.claim["subscription_id"] for o in outcomes if o.status == "delivered"})
+        failing = list({o.claim["subscription_id"] for o in outcomes if o.status != "delivered"})
+        gone = list({o.claim["subscription_id"] for o in outcomes if o.attempt.status_code == 410})
+        async with self.pool.connection() as conn, conn.transaction():
+            await _set_service_role(conn)
+            await conn.execute(SQL["record_outcomes"], params)
+            if healthy:
+                await conn.execute(SQL["mark_subscriptions_healthy"], {"ids": healthy})
+            if failing:
+                await conn.execute(SQL["mark_subscriptions_failing"], {"ids": failing})
+            disabled = []
+            if gone:
+                disabled += await self._disable(conn, gone, "the endpoint answered 410 Gone", None)
+            if failing:
+                days = self.settings.disable_after_failing_seconds / 86400
+                disabled += await self._disable(
+                    conn,
+                    failing,
+                    f"every delivery failed for {days:g} days",
+                    self.settings.disable_after_failing_seconds,
+                )
+        for outcome in outcomes:
+            self.totals.add(outcome)
+        for row in disabled:
+            log.warning("webhook_subscription_disabled", subscription_id=str(row["id"]), reason=row["reason"])
+
+    async def _disable(self, conn, ids: list, reason: str, failing_for_seconds: int | None) -> list[dict]:
+        cur = await conn.execute(
+            SQL["disable_subscriptions"], {"ids": ids, "reason": reason, "failing_for_seconds": failing_for_seconds}
+        )
+        rows = await cur.fetchall()
+        for row in rows:
+            await conn.execute(
+                SQL["notify_admins_disabled"],
+                {
+                    "organization_id": row["organization_id"],
+                    "subscription_id": row["id"],
+                    "target_url": row["target_url"],
+                    "reason": reason,
+                },
+            )
+            await conn.execute(
+                "select private.write_audit(%s, 'webhook_subscription.disabled', 'webhook_subscription', %s,"
+                " jsonb_build_object('reason', %s::text), null, 'questbridge-delivery-engine')",
+                (row["organization_id"], str(row["id"]), reason),
+            )
+            row["reason"] = reason
+        return rows
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _check_target(self, url: str) -> ssrf.Target:
+        """parse_target, memoized per URL: the policy is fixed for the engine's life and a refusal
+        raises before anything is cached. Resolved addresses are still checked at every connect."""
+        target = self._targets.get(url)
+        if target is None:
+            target = ssrf.parse_target(url, self.policy)
+            if len(self._targets) > 10_000:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
+
+    def _secrets(self, claim: dict) -> list[str]:
+        """active_secrets, memoized per stored ciphertext: a rotation changes the key of the cache."""
+        key = (
+            bytes(claim["secret_encrypted"]),
+            bytes(claim["previous_secret_encrypted"] or b""),
+            claim["previous_secret_expires_at"],
+        )
+        cached = self._secret_cache.get(key)
+        expires = claim["previous_secret_expires_at"]
+        if cached is None or (expires is not None and expires <= datetime.now(UTC) and len(cached) > 1):
+            cached = active_secrets(self.box, claim, datetime.now(UTC))
+            if len(self._secret_cache) > 10_000:
+                self._secret_cache.clear()
+            self._secret_cache[key] = cached
+        return cached
+
+    async def send(self, claim: dict) -> Attempt:
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        attempt = Attempt(started_at=started_at, duration_ms=0)
+        try:
+            if not claim["active"]:
+                attempt.error = "the subscription is disabled"
+                attempt.final = True
+                return attempt
+            self._check_target(claim["target_url"])
+            # jsonb's text form is deterministic, so every retry sends the same bytes.
+            body = claim["body"].encode()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": self.settings.user_agent,
+                "X-Questbridge-Event": claim["event_type"],
+                **signing.headers(self._secrets(claim), str(claim["id"]), body),
+            }
+            async with self.session.post(
+                claim["target_url"], data=body, headers=headers, allow_redirects=False
+            ) as response:
+                attempt.status_code = response.status
+                raw = await response.content.read(RESPONSE_BODY_LIMIT)
+                attempt.response_body = raw.decode("utf-8", errors="replace").replace("\x00", "")
+                attempt.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if 300 <= response.status < 400:
+                    location = response.headers.get("Location", "")
+                    attempt.error = (
+                        f"redirect to {location[:200]} not followed" if location else "redirect not followed"
+                    )
+                elif not attempt.succeeded:
+                    attempt.error = f"HTTP {response.status}"
+        except ssrf.TargetRefused as exc:
+            attempt.error = f"refused: {exc}"
+        except TimeoutError:
+            attempt.error = (
+                f"timed out (connect {self.settings.connect_timeout:g}s, total {self.settings.total_timeout:g}s)"
+            )
+        except aiohttp.ClientConnectorError as exc:
+            cause = exc.os_error
+            attempt.error = str(cause) if isinstance(cause, RefusedAddress) else f"connection failed: {cause}"
+        except aiohttp.ClientError as exc:
+            attempt.error = f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:  # one broken delivery must never stop the engine
+            log.exception("delivery_send_failed", delivery_id=str(claim["id"]))
+            attempt.error = f"internal error: {type(exc).__name__}"
+        finally:
+            attempt.duration_ms = int((time.perf_counter() - t0) * 1000)
+        return attempt
+
+    async def _deliver(self, claim: dict) -> Outcome:
+        attempt = await self.send(claim)
+        return decide(claim, attempt, self.settings)
+
+    # -- entry points --------------------------------------------------------------------------
+
+    async def run_once(self, time_budget: float = 25.0) -> PassStats:
+        """Deliver everything due now (new and retries), batch by batch, within the time budget."""
+        stats = PassStats()
+        deadline = time.monotonic() + time_budget
+        limit = min(self.settings.batch_size, self.settings.concurrency)
+        while time.monotonic() < deadline:
+            claims = await self.claim(limit)
+            if not claims:
+                break
+            stats.claimed += len(claims)
+            outcomes = await asyncio.gather(*(self._deliver(c) for c in claims))
+            await self.record(list(outcomes))
+            for outcome in outcomes:
+                stats.add(outcome)
+        return stats
+
+    async def deliver_now(self, delivery_id) -> Outcome | None:
+        """Send one pending delivery immediately (the test endpoint) and record it."""
+        claim = await self.claim_one(delivery_id)
+        if claim is None:
+            return None
+        outcome = await self._deliver(claim)
+        await self.record([outcome])
+        return outcome
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Keep up to `concurrency` deliveries in flight; woken by NOTIFY, polling as a fallback."""
+        listener = asyncio.create_task(self._listen(stop))
+        stop_waker = asyncio.create_task(self._wake_on(stop))
+        in_flight: set[asyncio.Task] = set()
+        pending: list[Outcome] = []
+        flush_lock = asyncio.Lock()
+
+        async def flush() -> None:
+            async with flush_lock:
+                batch, pending[:] = pending[:], []
+                if batch:
+                    try:
+                        await self.record(batch)
+                    except (psycopg.Error, OSError):
+                        log.exception("delivery_record_failed", count=len(batch))
+                        await asyncio.sleep(1)  # the leases expire and the rows are retried
+
+        def finished(task: asyncio.Task) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and task.exception() is None:
+                pending.append(task.result())
+            self._wake.set()
+
+        flusher = asyncio.create_task(self._flush_periodically(stop, flush, pending))
+        try:
+            while not stop.is_set():
+                free = self.settings.concurrency - len(in_flight)
+                claims = []
+                if free > 0:
+                    try:
+                        claims = await self.claim(min(free, self.settings.batch_size))
+                    except (psycopg.Error, OSError):
+                        log.warning("delivery_claim_failed", exc_info=True)
+                        await asyncio.sleep(self.settings.poll_seconds)
+                        continue
+                for claim in claims:
+                    task = asyncio.create_task(self._deliver(claim))
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if claims and len(claims) == min(free, self.settings.batch_size):
+                    continue  # more may be due right now
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+            await flush()
+            for task in (flusher, listener, stop_waker):
+                task.cancel()
+            await asyncio.gather(flusher, listener, stop_waker, return_exceptions=True)
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    async def _flush_periodically(self, stop: asyncio.Event, flush, pending: list) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+            if pending:
+                await flush()
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """LISTEN for new deliveries; reconnects after a lost connection."""
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+                    await conn.execute(f"listen {NOTIFY_CHANNEL}")
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except (psycopg.Error, OSError):
+                log.warning("delivery_listen_lost", exc_info=True)
+                await asyncio.sleep(self.settings.poll_seconds)
+
+
+def delete_old(conn: psycopg.Connection, days: int) -> int:
+    """Retention: drop finished events (and their deliveries and attempts) older than `days`."""
+    return conn.execute(SQL["delete_old"], {"days": days}).rowcount
+
+
+def engine_for(runtime, **overrides) -> DeliveryEngine:
+    """An engine configured from the app's runtime (config, secret box, target policy)."""
+    settings = EngineSettings.from_config(runtime.config)
+    if overrides:
+        settings = EngineSettings(**{**settings.__dict__, **overrides})
+    return DeliveryEngine(runtime.db.conninfo, runtime.secretbox, runtime.target_policy, settings)
+
+
+def run_pass(runtime, time_budget: float = 25.0) -> PassStats:
+    """One synchronous engine pass (cron endpoint, APScheduler sweep)."""
+
+    async def _run() -> PassStats:
+        async with engine_for(runtime) as engine:
+            return await engine.run_once(time_budget)
+
+    return asyncio.run(_run())
+
+
+def send_now(runtime, delivery_id) -> Outcome | None:
+    async def _run() -> Outcome | None:
+        async with engine_for(runtime) as engine:
+            return await engine.deliver_now(delivery_id)
+
+    return asyncio.run(_run())

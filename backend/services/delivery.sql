@@ -1,0 +1,108 @@
+-- name: claim --
+-- Take up to %(limit)s due deliveries (and any whose lease expired: a crashed engine's) in one
+-- short transaction. SKIP LOCKED keeps concurrent engines off each other's rows; the lease
+-- keeps them off rows already being sent.
+with due as (
+  select d.id from public.webhook_deliveries d
+  where d.status in ('pending', 'retrying') and d.next_attempt_at <= now()
+  order by d.next_attempt_at
+  limit %(limit)s
+  for update skip locked
+), expired as (
+  select d.id from public.webhook_deliveries d
+  where d.status = 'delivering' and d.lease_expires_at < now()
+  order by d.lease_expires_at
+  limit %(limit)s
+  for update skip locked
+), claimed as (
+  select id from due union select id from expired
+)
+update public.webhook_deliveries d
+set status = 'delivering',
+    attempts = d.attempts + 1,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+    leased_by = %(worker)s,
+    updated_at = now()
+from claimed c, public.webhook_subscriptions s, public.webhook_events e
+where d.id = c.id and s.id = d.subscription_id and e.id = d.event_id
+returning d.id, d.event_id, d.subscription_id, d.organization_id, d.event_type, d.attempts, d.created_at,
+          s.target_url, s.active, s.secret_encrypted, s.previous_secret_encrypted, s.previous_secret_expires_at,
+          e.payload::text as body, e.created_at as emitted_at;
+
+-- name: claim_one --
+-- The single delivery of POST /api/webhooks/test, sent at once whatever else is due.
+update public.webhook_deliveries d
+set status = 'delivering',
+    attempts = d.attempts + 1,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+    leased_by = %(worker)s,
+    updated_at = now()
+from public.webhook_subscriptions s, public.webhook_events e
+where d.id = %(id)s and d.status in ('pending', 'retrying') and s.id = d.subscription_id and e.id = d.event_id
+returning d.id, d.event_id, d.subscription_id, d.organization_id, d.event_type, d.attempts, d.created_at,
+          s.target_url, s.active, s.secret_encrypted, s.previous_secret_encrypted, s.previous_secret_expires_at,
+          e.payload::text as body, e.created_at as emitted_at;
+
+-- name: record_outcomes --
+-- Write a batch of outcomes in one statement, only for deliveries this engine still leases
+-- (a lease that expired and was reclaimed belongs to the other engine now), and log each attempt.
+with outcome as (
+  select * from unnest(
+    %(ids)s::uuid[], %(statuses)s::text[], %(next_attempt_at)s::timestamptz[], %(status_codes)s::int[],
+    %(errors)s::text[], %(started_at)s::timestamptz[], %(duration_ms)s::int[], %(response_bodies)s::text[]
+  ) as o(id, status, next_attempt_at, status_code, error, started_at, duration_ms, response_body)
+), updated as (
+  update public.webhook_deliveries d
+  set status = o.status,
+      next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+      last_status_code = o.status_code,
+      last_error = o.error,
+      delivered_at = case when o.status = 'delivered' then now() else d.delivered_at end,
+      lease_expires_at = null,
+      leased_by = null,
+      updated_at = now()
+  from outcome o
+  where d.id = o.id and d.leased_by = %(worker)s and d.status = 'delivering'
+  returning d.id, d.organization_id, d.attempts
+)
+insert into public.webhook_delivery_attempts
+  (delivery_id, organization_id, attempt, started_at, duration_ms, status_code, error, response_body)
+select u.id, u.organization_id, u.attempts, o.started_at, o.duration_ms, o.status_code, o.error, o.response_body
+from updated u join outcome o on o.id = u.id
+returning delivery_id;
+
+-- name: mark_subscriptions_healthy --
+update public.webhook_subscriptions set failing_since = null
+where id = any(%(ids)s::uuid[]) and failing_since is not null;
+
+-- name: mark_subscriptions_failing --
+update public.webhook_subscriptions set failing_since = now()
+where id = any(%(ids)s::uuid[]) and failing_since is null;
+
+-- name: disable_subscriptions --
+-- Disable for a reason: 410 Gone at once, or failing continuously for too long.
+update public.webhook_subscriptions
+set active = false, disabled_reason = %(reason)s, disabled_at = now(), updated_at = now()
+where id = any(%(ids)s::uuid[]) and active
+  and (%(failing_for_seconds)s::int is null
+       or failing_since < now() - make_interval(secs => %(failing_for_seconds)s::int))
+returning id, organization_id, target_url;
+
+-- name: notify_admins_disabled --
+insert into public.notifications (user_id, organization_id, type, title, body, data)
+select m.user_id, m.organization_id, 'webhook_disabled',
+       'A webhook endpoint was disabled',
+       'Deliveries to ' || %(target_url)s || ' stopped: ' || %(reason)s || '. Fix the endpoint and re-enable it.',
+       jsonb_build_object('subscription_id', %(subscription_id)s::uuid, 'reason', %(reason)s)
+from public.memberships m
+where m.organization_id = %(organization_id)s and m.role = 'admin';
+
+-- name: delete_old --
+-- Retention: events older than the cut-off go, with their deliveries and attempts (cascade),
+-- unless a delivery is still on its way.
+delete from public.webhook_events e
+where e.created_at < now() - make_interval(days => %(days)s)
+  and not exists (
+    select 1 from public.webhook_deliveries d
+    where d.event_id = e.id and d.status in ('pending', 'delivering', 'retrying')
+  );

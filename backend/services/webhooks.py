@@ -1,0 +1,296 @@
+"""Outbound webhook subscriptions and the delivery log, as org admins manage them (RLS decides).
+
+Signing secrets are generated here, stored encrypted, and shown to the admin only when they are
+created or rotated; `active_secrets` is how anything that signs gets them back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from backend.db import as_service_role, queries_beside
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.services import audit, events, signing, ssrf
+from backend.services.audit import RequestInfo
+from backend.services.organizations import require_admin
+from backend.services.pagination import decode_cursor, paginate
+from backend.services.secretbox import SecretBox
+
+SQL = queries_beside(__file__)
+
+SECRET_PURPOSE = "webhook-subscription"  # noqa: S105 (the secretbox purpose, not a secret)
+DELIVERY_STATUSES = ("pending", "delivering", "retrying", "delivered", "dead")
+DEFAULT_GRACE_SECONDS = 86400
+MAX_GRACE_SECONDS = 7 * 86400
+MAX_EVENT_TYPES = 100
+
+
+def _page_params(cursor: str | None, limit: int) -> dict:
+    after = decode_cursor(cursor)
+    return {
+        "after_created_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "limit": limit + 1,
+    }
+
+
+def check_target(url: str, policy: ssrf.TargetPolicy) -> str:
+    """The URL to store, once the SSRF guard accepts it (it resolves names: call it outside a transaction)."""
+    try:
+        target, _addresses = ssrf.check(url, policy)
+    except ssrf.TargetRefused as refused:
+        raise ValidationFailed.field("target_url", str(refused)) from None
+    return target.url
+
+
+def _url_for_audit(url: str) -> str:
+    """The target without its query string, which may carry a receiver's token."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def active_secrets(box: SecretBox, row: dict, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with: the current one, then the previous one until it expires."""
+    secrets = [box.decrypt(row["secret_encrypted"], SECRET_PURPOSE)]
+    previous, expires_at = row.get("previous_secret_encrypted"), row.get("previous_secret_expires_at")
+    if previous is not None and expires_at is not None and expires_at > now:
+        secrets.append(box.decrypt(previous, SECRET_PURPOSE))
+    return secrets
+
+
+def _authorize(conn: psycopg.Connection, lookup: str, row_id, what: str):
+    """The organization of a subscription or delivery the caller administers.
+
+    Strangers get the same 404 as for an id that does not exist; members of the organization get
+    403. RLS hides these rows from members entirely, so the owner is looked up as service_role.
+    """
+    with as_service_role(conn):
+        row = conn.execute(SQL[lookup], {"id": row_id}).fetchone()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    try:
+        require_admin(conn, row["organization_id"])
+    except NotFound:
+        raise NotFound(f"{what} not found") from None
+    return row["organization_id"]
+
+
+def _notify_engine(conn: psycopg.Connection) -> None:
+    conn.execute(SQL["notify"], {"channel": events.NOTIFY_CHANNEL})  # delivered on commit only
+
+
+def create_subscription(
+    conn: psycopg.Connection,
+    box: SecretBox,
+    user_id,
+    organization_id,
+    target_url: str,
+    event_types: list[str],
+    description: str,
+    origin: RequestInfo,
+) -> dict:
+    """A new subscription and its signing secret, returned in clear this once."""
+    require_admin(conn, organization_id)
+    subscription_id = uuid.uuid4()
+    secret = signing.generate_secret()
+    conn.execute(
+        SQL["insert_subscription"],
+        {
+            "id": subscription_id,
+            "organization_id": organization_id,
+            "target_url": target_url,
+            "description": description,
+            "event_types": event_types,
+            "secret_encrypted": box.encrypt(secret, SECRET_PURPOSE),
+            "created_by": user_id,
+        },
+    )
+    audit.record(
+        conn,
+        "webhook_subscription.created",
+        organization_id=organization_id,
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        metadata={"target_url": _url_for_audit(target_url), "event_types": event_types},
+        origin=origin,
+    )
+    return get_subscription(conn, subscription_id) | {"secret": secret}
+
+
+def get_subscription(conn: psycopg.Connection, subscription_id) -> dict:
+    _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    row = conn.execute(SQL["get_subscription"], {"id": subscription_id}).fetchone()
+    if row is None:
+        raise NotFound("subscription not found")
+    return row
+
+
+def list_subscriptions(
+    conn: psycopg.Connection, organization_id, limit: int, cursor: str | None
+) -> tuple[list[dict], str | None]:
+    require_admin(conn, organization_id)
+    params = _page_params(cursor, limit) | {"organization_id": organization_id}
+    return paginate(conn.execute(SQL["list_subscriptions"], params).fetchall(), limit)
+
+
+def update_subscription(conn: psycopg.Connection, subscription_id, changes: dict, origin: RequestInfo) -> dict:
+    """Change any of target_url, event_types, active, description; re-activating clears the disabled state."""
+    organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    params = {name: changes.get(name) for name in ("target_url", "event_types", "active", "description")}
+    row = conn.execute(SQL["update_subscription"], params | {"id": subscription_id}).fetchone()
+    if row is None:
+        raise NotFound("subscription not found")
+    metadata: dict = {"changed": sorted(name for name, value in params.items() if value is not None)}
+    if params["target_url"] is not None:
+        metadata["target_url"] = _url_for_audit(params["target_url"])
+    for name in ("event_types", "active"):
+        if params[name] is not None:
+            metadata[name] = params[name]
+    audit.record(
+        conn,
+        "webhook_subscription.updated",
+        organization_id=organization_id,
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        metadata=metadata,
+        origin=origin,
+    )
+    return row
+
+
+def delete_subscription(conn: psycopg.Connection, subscription_id, origin: RequestInfo) -> None:
+    """Remove a subscription; its deliveries and their attempts go with it."""
+    organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    if conn.execute(SQL["delete_subscription"], {"id": subscription_id}).fetchone() is None:
+        raise NotFound("subscription not found")
+    audit.record(
+        conn,
+        "webhook_subscription.deleted",
+        organization_id=organization_id,
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        origin=origin,
+    )
+
+
+def rotate_secret(
+    conn: psycopg.Connection, box: SecretBox, subscription_id, grace_seconds: int, origin: RequestInfo
+) -> dict:
+    """A new signing secret; the old one keeps signing for grace_seconds (0: it stops at once)."""
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise ValidationFailed.field("grace_seconds", f"must be between 0 and {MAX_GRACE_SECONDS}")
+    organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    secret = signing.generate_secret()
+    with as_service_role(conn):
+        row = conn.execute(
+            SQL["rotate_secret"],
+            {
+                "id": subscription_id,
+                "organization_id": organization_id,
+                "grace_seconds": grace_seconds,
+                "secret_encrypted": box.encrypt(secret, SECRET_PURPOSE),
+            },
+        ).fetchone()
+    if row is None:
+        raise NotFound("subscription not found")
+    audit.record(
+        conn,
+        "webhook_subscription.secret_rotated",
+        organization_id=organization_id,
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        metadata={"grace_seconds": grace_seconds},
+        origin=origin,
+    )
+    return {"id": subscription_id, "secret": secret, "previous_secret_expires_at": row["previous_secret_expires_at"]}
+
+
+def list_deliveries(
+    conn: psycopg.Connection,
+    limit: int,
+    cursor: str | None,
+    *,
+    organization_id=None,
+    subscription_id=None,
+    status: str | None = None,
+    event_type: str | None = None,
+) -> tuple[list[dict], str | None]:
+    """Deliveries of one organization or one subscription (at least one is required), newest first."""
+    if organization_id is None and subscription_id is None:
+        raise ValidationFailed.field("organization_id", "send organization_id or subscription_id")
+    if organization_id is not None:
+        require_admin(conn, organization_id)
+    if subscription_id is not None:
+        _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    params = _page_params(cursor, limit) | {
+        "organization_id": organization_id,
+        "subscription_id": subscription_id,
+        "status": status,
+        "event_type": event_type,
+    }
+    return paginate(conn.execute(SQL["list_deliveries"], params).fetchall(), limit)
+
+
+def get_delivery(conn: psycopg.Connection, delivery_id) -> dict:
+    """A delivery with the event it carries and the log of its attempts."""
+    _authorize(conn, "delivery_organization", delivery_id, "delivery")
+    delivery = conn.execute(SQL["get_delivery"], {"id": delivery_id}).fetchone()
+    if delivery is None:
+        raise NotFound("delivery not found")
+    delivery["attempts_log"] = conn.execute(SQL["delivery_attempts"], {"delivery_id": delivery_id}).fetchall()
+    return delivery
+
+
+def redeliver(conn: psycopg.Connection, delivery_id, origin: RequestInfo) -> dict:
+    """Queue a delivery again under the same id (the webhook-id header), its attempts reset."""
+    organization_id = _authorize(conn, "delivery_organization", delivery_id, "delivery")
+    row = conn.execute(SQL["redeliver"], {"id": delivery_id}).fetchone()
+    if row is None:
+        raise Conflict(
+            "status: the delivery is being sent right now; redeliver it once this attempt ends",
+            errors={"status": ["is delivering"]},
+        )
+    _notify_engine(conn)
+    audit.record(
+        conn,
+        "webhook_delivery.redelivered",
+        organization_id=organization_id,
+        target_type="webhook_delivery",
+        target_id=delivery_id,
+        origin=origin,
+    )
+    return row
+
+
+def redeliver_dead(
+    conn: psycopg.Connection,
+    subscription_id,
+    since: datetime | None,
+    until: datetime | None,
+    origin: RequestInfo,
+) -> int:
+    """Queue again every dead delivery of a subscription created in [since, until); returns how many."""
+    organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    count = conn.execute(
+        SQL["redeliver_dead"], {"subscription_id": subscription_id, "since": since, "until": until}
+    ).rowcount
+    if count:
+        _notify_engine(conn)
+    audit.record(
+        conn,
+        "webhook_subscription.dead_redelivered",
+        organization_id=organization_id,
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        metadata={
+            "count": count,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+        },
+        origin=origin,
+    )
+    return count

@@ -1,0 +1,64 @@
+"""Standalone delivery worker (Procfile `worker`).
+
+    python -m backend.workers.webhook_delivery --loop   # deliver continuously, woken by NOTIFY
+    python -m backend.workers.webhook_delivery --once   # one pass of what is due, prints counts
+
+With --loop it also runs the maintenance jobs (clean-up, retention); they take advisory locks,
+so any number of workers and web processes may run them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from backend import create_app
+from backend.config import Config
+from backend.scheduler import add_jobs
+from backend.services import delivery
+
+log = structlog.get_logger(__name__)
+
+
+async def _loop(runtime) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with delivery.engine_for(runtime) as engine:
+        log.info("delivery_worker_started", worker=engine.worker_id, concurrency=engine.settings.concurrency)
+        await engine.run_forever(stop)
+    log.info("delivery_worker_stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--loop", action="store_true", help="deliver continuously")
+    mode.add_argument("--once", action="store_true", help="one pass over what is due now")
+    args = parser.parse_args(argv)
+
+    # This process delivers itself; the web app's in-process sweep stays off here.
+    app = create_app(Config.from_env(scheduler_enabled=False))
+    runtime = app.extensions["questbridge"]
+    try:
+        if args.once:
+            print(json.dumps(delivery.run_pass(runtime).as_dict()))
+            return
+        scheduler = add_jobs(BackgroundScheduler(timezone="UTC", daemon=True), runtime, delivery_sweep=False)
+        scheduler.start()
+        try:
+            asyncio.run(_loop(runtime))
+        finally:
+            scheduler.shutdown(wait=False)
+    finally:
+        runtime.db.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,502 @@
+"""The delivery engine against a real receiver on 127.0.0.1 whose answers change mid-test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from backend.services import delivery, events, signing
+from backend.services.webhooks import SECRET_PURPOSE
+from tests.receiver import Answer, Receiver
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hooks_app(make_app):
+    return make_app(webhooks_allowed_targets="127.0.0.1/32", webhooks_backoff_seconds=(0,), webhooks_max_attempts=3)
+
+
+@pytest.fixture
+def runtime(hooks_app):
+    return hooks_app.extensions["questbridge"]
+
+
+@pytest.fixture
+def org(hooks_app):
+    from tests.conftest import World
+
+    return World(hooks_app).organization("Hooks Org")
+
+
+def subscribe(runtime, org, url, event_types=("*",), *, active=True, previous_secret=None, grace=3600):
+    secret = signing.generate_secret()
+    sub_id = uuid.uuid4()
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute(
+            "insert into public.webhook_subscriptions (id, organization_id, target_url, event_types, active,"
+            " secret_encrypted, previous_secret_encrypted, previous_secret_expires_at)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                sub_id,
+                org["id"],
+                url,
+                list(event_types),
+                active,
+                runtime.secretbox.encrypt(secret, SECRET_PURPOSE),
+                runtime.secretbox.encrypt(previous_secret, SECRET_PURPOSE) if previous_secret else None,
+                datetime.now(UTC) + timedelta(seconds=grace) if previous_secret else None,
+            ),
+        )
+    return {"id": sub_id, "secret": secret}
+
+
+def emit(runtime, org, event_type="task.completed", data=None, count=1):
+    with runtime.db.transaction("service_role") as conn:
+        return [events.emit_event(conn, org["id"], event_type, data or {"n": i}) for i in range(count)]
+
+
+def deliveries(runtime, **where):
+    clause = " and ".join(f"{k} = %({k})s" for k in where) or "true"
+    with runtime.db.transaction("service_role") as conn:
+        return conn.execute(
+            f"select * from public.webhook_deliveries where {clause} order by created_at", where
+        ).fetchall()
+
+
+def attempts_of(runtime, delivery_id):
+    with runtime.db.transaction("service_role") as conn:
+        return conn.execute(
+            "select * from public.webhook_delivery_attempts where delivery_id = %s order by attempt", (delivery_id,)
+        ).fetchall()
+
+
+def test_success_is_signed_verifiable_and_logged(runtime, org, receiver):
+    sub = subscribe(runtime, org, receiver.url + "/hook", ["task.completed"])
+    [event_id] = emit(runtime, org, data={"task_id": "t1", "xp_awarded": 20})
+
+    stats = delivery.run_pass(runtime)
+
+    assert stats.as_dict() == {"claimed": 1, "delivered": 1, "retrying": 0, "dead": 0}
+    [request] = receiver.requests
+    [row] = deliveries(runtime)
+    assert request.path == "/hook"
+    assert request.headers["webhook-id"] == str(row["id"])
+    assert request.headers["x-questbridge-event"] == "task.completed"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("Questbridge-Webhooks/")
+    payload = Webhook(sub["secret"]).verify(request.body, request.headers)
+    assert payload["id"] == str(event_id)
+    assert payload["type"] == "task.completed"
+    assert payload["organization_id"] == str(org["id"])
+    assert payload["data"] == {"task_id": "t1", "xp_awarded": 20}
+    assert payload["timestamp"].endswith("Z")
+    assert row["status"] == "delivered" and row["attempts"] == 1 and row["delivered_at"] is not None
+    [attempt] = attempts_of(runtime, row["id"])
+    assert attempt["status_code"] == 200 and attempt["response_body"] == "ok" and attempt["error"] is None
+
+
+def test_only_matching_active_subscriptions_get_a_delivery(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url + "/a", ["quest.completed"])
+    subscribe(runtime, org, receiver.url + "/b", ["task.completed", "quest.completed"])
+    subscribe(runtime, org, receiver.url + "/c", ["quest.completed"], active=False)
+    emit(runtime, org, "quest.completed")
+    emit(runtime, org, "task.submitted")
+
+    delivery.run_pass(runtime)
+
+    assert sorted(r.path for r in receiver.requests) == ["/a", "/b"]
+
+
+def test_500_then_success_retries_with_the_same_webhook_id(runtime, org, receiver):
+    sub = subscribe(runtime, org, receiver.url)
+    receiver.script([Answer(status=500, body=b"boom")])
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    for request in (first, second):
+        Webhook(sub["secret"]).verify(request.body, request.headers)
+    [row] = deliveries(runtime)
+    assert row["status"] == "delivered" and row["attempts"] == 2
+    log = attempts_of(runtime, row["id"])
+    assert [(a["attempt"], a["status_code"]) for a in log] == [(1, 500), (2, 200)]
+    assert log[0]["error"] == "HTTP 500" and log[0]["response_body"] == "boom"
+
+
+def test_always_failing_goes_dead_after_the_last_attempt(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(status=503, body=b"down")
+    emit(runtime, org)
+
+    stats = delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["status"] == "dead" and row["attempts"] == 3 and row["last_status_code"] == 503
+    assert len(receiver.requests) == 3
+    assert stats.dead == 1 and stats.retrying == 2
+
+
+def test_backoff_schedule_sets_the_next_attempt(make_app, receiver):
+    app = make_app(webhooks_allowed_targets="127.0.0.1/32", webhooks_backoff_seconds=(60, 120), webhooks_max_attempts=5)
+    runtime = app.extensions["questbridge"]
+    from tests.conftest import World
+
+    org = World(app).organization()
+    subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(status=500)
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["status"] == "retrying" and row["attempts"] == 1
+    wait = (row["next_attempt_at"] - datetime.now(UTC)).total_seconds()
+    assert 60 * 0.8 - 2 <= wait <= 60 * 1.2, wait
+    assert len(receiver.requests) == 1
+
+
+def test_timeout_counts_as_a_failure(make_app, receiver):
+    app = make_app(
+        webhooks_allowed_targets="127.0.0.1/32",
+        webhooks_backoff_seconds=(300,),
+        webhooks_total_timeout=0.5,
+    )
+    runtime = app.extensions["questbridge"]
+    from tests.conftest import World
+
+    org = World(app).organization()
+    subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(delay=2)
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["status"] == "retrying"
+    assert "timed out" in row["last_error"]
+    assert row["last_status_code"] is None
+
+
+def test_410_gone_kills_the_delivery_and_disables_the_subscription(runtime, org, receiver):
+    sub = subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(status=410, body=b"gone")
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["status"] == "dead" and row["attempts"] == 1
+    with runtime.db.transaction("service_role") as conn:
+        subscription = conn.execute(
+            "select active, disabled_reason from public.webhook_subscriptions where id = %s", (sub["id"],)
+        ).fetchone()
+        notices = conn.execute(
+            "select user_id, type from public.notifications where organization_id = %s", (org["id"],)
+        ).fetchall()
+        audited = conn.execute(
+            "select count(*) as n from public.audit_log"
+            " where action = 'webhook_subscription.disabled' and target_id = %s",
+            (str(sub["id"]),),
+        ).fetchone()["n"]
+    assert subscription == {"active": False, "disabled_reason": "the endpoint answered 410 Gone"}
+    assert notices == [{"user_id": org["admin"]["id"], "type": "webhook_disabled"}]
+    assert audited == 1
+
+    emit(runtime, org)
+    delivery.run_pass(runtime)
+    assert len(receiver.requests) == 1  # nothing more goes to a disabled subscription
+
+
+@pytest.mark.parametrize("retry_after", ["120", "RFC1123"])
+def test_429_retry_after_is_honoured(runtime, org, receiver, retry_after):
+    if retry_after == "RFC1123":
+        from email.utils import format_datetime
+
+        retry_after = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(status=429, headers={"Retry-After": retry_after})
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["status"] == "retrying"
+    wait = (row["next_attempt_at"] - datetime.now(UTC)).total_seconds()
+    assert 110 <= wait <= 121, wait
+
+
+def test_redirects_are_not_followed(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url + "/old")
+    receiver.answer = Answer(status=302, headers={"Location": receiver.url + "/new"})
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    assert {r.path for r in receiver.requests} == {"/old"}
+    [row] = deliveries(runtime)
+    assert row["status"] == "dead" and "redirect" in row["last_error"]
+
+
+def test_a_rolled_back_emit_sends_nothing(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+    with pytest.raises(RuntimeError), runtime.db.transaction("service_role") as conn:
+        events.emit_event(conn, org["id"], "task.completed", {})
+        raise RuntimeError("the domain change failed")
+
+    stats = delivery.run_pass(runtime)
+
+    assert stats.claimed == 0 and receiver.requests == [] and deliveries(runtime) == []
+
+
+def test_rotation_sends_both_signatures_during_the_grace_period(runtime, org, receiver):
+    old_secret = signing.generate_secret()
+    sub = subscribe(runtime, org, receiver.url, previous_secret=old_secret)
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [request] = receiver.requests
+    assert len(request.headers["webhook-signature"].split()) == 2
+    Webhook(sub["secret"]).verify(request.body, request.headers)
+    Webhook(old_secret).verify(request.body, request.headers)
+
+
+def test_an_expired_previous_secret_no_longer_signs(runtime, org, receiver):
+    sub = subscribe(runtime, org, receiver.url, previous_secret=signing.generate_secret(), grace=-1)
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [request] = receiver.requests
+    assert len(request.headers["webhook-signature"].split()) == 1
+    Webhook(sub["secret"]).verify(request.body, request.headers)
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1/hook", "http://127.0.0.2:9/hook", "http://169.254.169.254/"])
+def test_internal_targets_are_refused_at_send(runtime, org, receiver, url):
+    subscribe(runtime, org, url)
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["last_error"].startswith("refused:")
+    assert row["status"] == "dead"
+
+
+def test_two_engines_at_once_deliver_each_claim_exactly_once(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+    emit(runtime, org, count=150)
+
+    async def both():
+        async with delivery.engine_for(runtime, batch_size=20) as a, delivery.engine_for(runtime, batch_size=20) as b:
+            return await asyncio.gather(a.run_once(), b.run_once())
+
+    first, second = asyncio.run(both())
+
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert len(ids) == 150 and len(set(ids)) == 150
+    assert first.claimed + second.claimed == 150
+    assert first.claimed > 0 and second.claimed > 0
+    assert {r["status"] for r in deliveries(runtime)} == {"delivered"}
+
+
+def test_a_crashed_engines_leases_are_reclaimed_and_delivered(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+    emit(runtime, org, count=5)
+
+    async def claim_and_crash():
+        async with delivery.engine_for(runtime, lease_seconds=1) as crashed:
+            return await crashed.claim(10)  # claimed, then the process "dies" before sending
+
+    assert len(asyncio.run(claim_and_crash())) == 5
+    assert delivery.run_pass(runtime).claimed == 0  # leases still held
+    time.sleep(1.2)
+
+    stats = delivery.run_pass(runtime)
+
+    assert stats.delivered == 5
+    assert len(receiver.requests) == 5
+    assert {r["attempts"] for r in deliveries(runtime)} == {2}
+
+
+def test_run_forever_delivers_on_notify(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+
+    async def scenario():
+        stop = asyncio.Event()
+        async with delivery.engine_for(runtime, poll_seconds=30) as engine:
+            task = asyncio.create_task(engine.run_forever(stop))
+            await asyncio.sleep(0.3)  # the engine is idle and listening
+            started = time.monotonic()
+            await asyncio.to_thread(emit, runtime, org)
+            while not receiver.requests and time.monotonic() - started < 5:
+                await asyncio.sleep(0.01)
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(0.2)
+            stop.set()
+            await task
+            return elapsed
+
+    elapsed = asyncio.run(scenario())
+
+    assert len(receiver.requests) == 1
+    assert elapsed < 5  # woken by NOTIFY, not the 30 s poll
+    assert deliveries(runtime)[0]["status"] == "delivered"
+
+
+def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
+    app = make_app(webhooks_allowed_targets="127.0.0.1/32", cron_secret="cron-" + "s" * 30)
+    runtime = app.extensions["questbridge"]
+    from tests.conftest import World
+
+    org = World(app).organization()
+    subscribe(runtime, org, receiver.url)
+    emit(runtime, org, count=2)
+    client = app.test_client()
+
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        response = client.post("/api/webhooks/retry", headers=headers)
+        assert response.status_code == 401
+        assert response.mimetype == "application/problem+json"
+
+    response = client.post("/api/webhooks/retry", headers={"Authorization": "Bearer cron-" + "s" * 30})
+
+    assert response.status_code == 200
+    assert response.get_json() == {"claimed": 2, "delivered": 2, "retrying": 0, "dead": 0}
+    assert len(receiver.requests) == 2
+
+
+def test_test_endpoint_sends_webhook_test_to_one_subscription(hooks_app, runtime, org, receiver):
+    from tests.conftest import AuthActions
+
+    client = hooks_app.test_client()
+    headers = AuthActions(client).headers(org["admin"])
+    target = subscribe(runtime, org, receiver.url + "/target")
+    subscribe(runtime, org, receiver.url + "/other")
+
+    response = client.post("/api/webhooks/test", json={"subscription_id": str(target["id"])}, headers=headers)
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "delivered"
+    assert body["attempt"]["status_code"] == 200 and body["attempt"]["attempt"] == 1
+    [request] = receiver.requests
+    assert request.path == "/target"
+    assert json.loads(Webhook(target["secret"]).verify(request.body, request.headers) and request.body)["type"] == (
+        "webhook.test"
+    )
+
+    stranger = AuthActions(client).headers(World_user(hooks_app))
+    response = client.post("/api/webhooks/test", json={"subscription_id": str(target["id"])}, headers=stranger)
+    assert response.status_code == 404
+    response = client.post("/api/webhooks/test", json={"subscription_id": "nope"}, headers=headers)
+    assert response.status_code == 422 and "subscription_id" in response.get_json()["errors"]
+
+
+def World_user(app):
+    from tests.conftest import World
+
+    return World(app).user()
+
+
+def test_deliveries_of_a_disabled_subscription_die_without_a_request(runtime, org, receiver):
+    sub = subscribe(runtime, org, receiver.url)
+    emit(runtime, org)
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute("update public.webhook_subscriptions set active = false where id = %s", (sub["id"],))
+
+    delivery.run_pass(runtime)
+
+    [row] = deliveries(runtime)
+    assert row["status"] == "dead" and row["attempts"] == 1
+    assert row["last_error"] == "the subscription is disabled"
+    assert receiver.requests == []
+
+
+def test_a_subscription_failing_for_five_days_is_disabled(runtime, org, receiver):
+    sub = subscribe(runtime, org, receiver.url)
+    healthy = subscribe(runtime, org, receiver.url + "/healthy")
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.webhook_subscriptions set failing_since = now() - interval '4 days' where id = %s",
+            (healthy["id"],),
+        )
+        conn.execute(
+            "update public.webhook_subscriptions set failing_since = now() - interval '5 days 1 minute' where id = %s",
+            (sub["id"],),
+        )
+    receiver.answer = Answer(status=500)
+    emit(runtime, org)
+
+    delivery.run_pass(runtime)
+
+    with runtime.db.transaction("service_role") as conn:
+        rows = {
+            r["id"]: r
+            for r in conn.execute("select id, active, disabled_reason, failing_since from public.webhook_subscriptions")
+        }
+    assert rows[sub["id"]]["active"] is False
+    assert rows[sub["id"]]["disabled_reason"] == "every delivery failed for 5 days"
+    assert rows[healthy["id"]]["active"] is True  # failing for 4 days only
+
+
+def test_failures_mark_the_subscription_failing_and_a_success_clears_it(runtime, org, receiver):
+    failing = subscribe(runtime, org, receiver.url + "/failing")
+    recovering = subscribe(runtime, org, receiver.url + "/recovering")
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.webhook_subscriptions set failing_since = now() - interval '1 day' where id = %s",
+            (recovering["id"],),
+        )
+    emit(runtime, org, "task.completed")
+    receiver.answer = Answer(status=200)
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.webhook_subscriptions set target_url = %s where id = %s",
+            ("http://127.0.0.1:9/refused", failing["id"]),
+        )
+
+    delivery.run_pass(runtime)
+
+    with runtime.db.transaction("service_role") as conn:
+        found = conn.execute("select id, failing_since from public.webhook_subscriptions").fetchall()
+    rows = {r["id"]: r["failing_since"] for r in found}
+    assert rows[failing["id"]] is not None
+    assert rows[recovering["id"]] is None
+
+
+def test_retention_deletes_only_old_finished_events(runtime, org, receiver):
+    from backend.services import maintenance
+
+    subscribe(runtime, org, receiver.url)
+    old_done, old_pending, recent = (emit(runtime, org)[0] for _ in range(3))
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.webhook_events set created_at = now() - interval '31 days' where id = any(%s)",
+            ([old_done, old_pending],),
+        )
+        conn.execute(
+            "update public.webhook_deliveries set status = case when event_id = %s then 'pending' else 'delivered' end",
+            (old_pending,),
+        )
+
+    assert maintenance.webhook_retention(runtime.db, 30) == 1
+
+    with runtime.db.transaction("service_role") as conn:
+        left = {r["id"] for r in conn.execute("select id from public.webhook_events")}
+    assert left == {old_pending, recent}

@@ -1,0 +1,115 @@
+"""emit_event: the outbox rows written in the caller's transaction, and the domain routes that emit."""
+
+import uuid
+
+import pytest
+
+from backend.services import events, signing
+from backend.services.webhooks import SECRET_PURPOSE
+
+
+def subscribe(runtime, org_id, event_types):
+    sub_id = uuid.uuid4()
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute(
+            "insert into public.webhook_subscriptions (id, organization_id, target_url, event_types, secret_encrypted)"
+            " values (%s, %s, 'https://hooks.example.org/in', %s, %s)",
+            (sub_id, org_id, event_types, runtime.secretbox.encrypt(signing.generate_secret(), SECRET_PURPOSE)),
+        )
+    return sub_id
+
+
+def delivered_types(runtime, sub_id=None):
+    with runtime.db.transaction("service_role") as conn:
+        rows = conn.execute(
+            "select d.event_type, e.payload from public.webhook_deliveries d"
+            " join public.webhook_events e on e.id = d.event_id"
+            " where %(sub)s::uuid is null or d.subscription_id = %(sub)s order by e.created_at, d.event_type",
+            {"sub": sub_id},
+        ).fetchall()
+    return rows
+
+
+@pytest.fixture
+def runtime(app):
+    return app.extensions["questbridge"]
+
+
+def test_emit_fans_out_to_matching_subscriptions_only(runtime, world):
+    org, other = world.organization(), world.organization()
+    wildcard = subscribe(runtime, org["id"], ["*"])
+    exact = subscribe(runtime, org["id"], ["task.completed"])
+    unrelated = subscribe(runtime, org["id"], ["quest.completed"])
+    elsewhere = subscribe(runtime, other["id"], ["*"])
+
+    with runtime.db.transaction("service_role") as conn:
+        event_id = events.emit_event(conn, org["id"], "task.completed", {"x": 1})
+
+    rows = delivered_types(runtime)
+    assert len(rows) == 2
+    assert {r["payload"]["id"] for r in rows} == {str(event_id)}
+    assert len(delivered_types(runtime, wildcard)) == len(delivered_types(runtime, exact)) == 1
+    assert delivered_types(runtime, unrelated) == delivered_types(runtime, elsewhere) == []
+
+
+def test_emit_from_a_learners_transaction_keeps_their_identity_afterwards(runtime, world):
+    org = world.organization()
+    learner = world.add_member(org)
+    subscribe(runtime, org["id"], ["*"])
+
+    with runtime.db.transaction("authenticated", world.claims(learner)) as conn:
+        events.emit_event(conn, org["id"], "task.submitted", {})
+        # back to the learner: subscriptions stay invisible to them
+        assert conn.execute("select count(*) as n from public.webhook_subscriptions").fetchone()["n"] == 0
+        assert conn.execute("select auth.uid() as id").fetchone()["id"] == learner["id"]
+
+    assert [r["event_type"] for r in delivered_types(runtime)] == ["task.submitted"]
+
+
+def test_invalid_type_is_refused():
+    with pytest.raises(ValueError, match="dotted"):
+        events.emit_event(None, uuid.uuid4(), "Task Completed", {})
+
+
+def test_completing_the_last_task_emits_task_quest_and_badge_events(client, runtime, world, auth):
+    org = world.organization()
+    learner = world.add_member(org)
+    admin_headers, learner_headers = auth.headers(org["admin"]), auth.headers(learner)
+    subscribe(runtime, org["id"], ["*"])
+    quest = client.post(
+        "/api/quests", json={"organization_id": str(org["id"]), "title": "Q", "description": ""}, headers=admin_headers
+    ).get_json()
+    tasks = [
+        client.post(
+            f"/api/quests/{quest['id']}/tasks", json={"title": f"T{i}", "pillar": "p", "xp": 5}, headers=admin_headers
+        ).get_json()
+        for i in range(2)
+    ]
+
+    submission = client.post(
+        f"/api/tasks/{tasks[0]['id']}/submissions", json={"content": "work"}, headers=learner_headers
+    )
+    assert submission.status_code == 201
+    assert client.post(f"/api/tasks/{tasks[0]['id']}/complete", headers=learner_headers).status_code == 200
+    assert client.post(f"/api/tasks/{tasks[0]['id']}/complete", headers=learner_headers).status_code == 200
+    assert client.post(f"/api/tasks/{tasks[1]['id']}/complete", headers=learner_headers).status_code == 200
+
+    rows = delivered_types(runtime)
+    assert sorted(r["event_type"] for r in rows) == [
+        "badge.earned",
+        "quest.completed",
+        "task.completed",
+        "task.completed",
+        "task.submitted",
+    ]
+    by_type = {r["event_type"]: r["payload"] for r in rows}
+    assert by_type["task.submitted"]["data"]["submission_id"] == submission.get_json()["id"]
+    assert by_type["quest.completed"]["data"] == {
+        "quest_id": quest["id"],
+        "user_id": str(learner["id"]),
+        "total_xp": 10,
+    }
+    assert by_type["badge.earned"]["data"]["quest_id"] == quest["id"]
+    for payload in by_type.values():
+        assert payload["organization_id"] == str(org["id"])
+        assert payload["timestamp"].endswith("Z")
