@@ -162,6 +162,8 @@ def from_database_error(exc: psycopg.Error) -> APIError | None:
         return ServiceUnavailable("the request conflicted with another; retry it", retry_after=1)
     if sqlstate == "22P02":  # invalid_text_representation reaching SQL (a malformed id)
         return ValidationFailed("a value has the wrong format")
+    if isinstance(exc, psycopg.DataError):  # out-of-range numbers, NUL in text, … that slipped past a schema
+        return ValidationFailed("a value is not acceptable to the database")
     if isinstance(exc, psycopg.OperationalError):
         return ServiceUnavailable("the database is unavailable; retry shortly", retry_after=2)
     return None

@@ -156,7 +156,6 @@ def fresh_database() -> str:
 def setup_org(db: Database):
     with db.transaction("service_role") as conn:
         user = conn.execute("insert into auth.users (email) values ('bench@example.org') returning id").fetchone()
-        conn.execute("insert into public.profiles (id, email) values (%s, 'bench@example.org')", (user["id"],))
         return conn.execute(
             "insert into public.organizations (name, created_by) values ('Bench', %s) returning id", (user["id"],)
         ).fetchone()["id"]

@@ -182,10 +182,9 @@ def test_upgrade_on_a_supabase_database_leaves_its_auth_objects_alone(scratch_da
         assert conn.execute(SNAPSHOT).fetchone() == before
         assert "supabase's own definition" in before[3]
         assert conn.execute("select count(*) from auth.users").fetchone()[0] == 1
-        # The identity migrations work on Supabase's auth.users: a profile can point at it.
+        # The identity migrations work on Supabase's auth.users: a sign-up gets its profile.
         user_id = uuid.uuid4()
         conn.execute("insert into auth.users (id, email) values (%s, 'new@example.test')", (user_id,))
-        conn.execute("insert into public.profiles (id, email) values (%s, 'new@example.test')", (user_id,))
         conn.execute(
             "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
             (f'{{"sub": "{user_id}", "role": "authenticated"}}',),

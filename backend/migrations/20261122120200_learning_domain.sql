@@ -50,7 +50,8 @@ create table public.tasks (
   description text not null default '',
   pillar text not null,
   xp integer not null,
-  created_at timestamptz not null default now(),
+  -- clock_timestamp, not now(): tasks created in one transaction keep the order they were added in
+  created_at timestamptz not null default clock_timestamp(),
   constraint tasks_pkey primary key (id),
   constraint tasks_id_organization_id_key unique (id, organization_id),
   constraint tasks_title_length check (length(btrim(title)) between 1 and 200),

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from backend.auth import issue_access_token, login_required, request_origin, user_transaction
 from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
-from backend.services import accounts, audit
+from backend.services import accounts, audit, rate_limit
 from backend.services.passwords import password_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -136,10 +136,23 @@ def change_password():
     data = json_body(PasswordChangeSchema())
     runtime = _runtime()
     origin = request_origin()
+    limits = _limits()
+    bucket = f"password_change:{g.identity.user_id}"
     with runtime.db.transaction("service_role") as conn:
+        throttle = rate_limit.check(conn, bucket, limits.max_failures_per_email, limits.window_seconds)
         user = accounts.find_by_id(conn, g.identity.user_id)
-        if user is None or not runtime.hasher.verify(user["password_hash"], data["current_password"]):
-            raise ValidationFailed.field("current_password", "is not your current password", status=403)
+        verified = (
+            throttle.allowed
+            and user is not None
+            and runtime.hasher.verify(user["password_hash"], data["current_password"])
+        )
+        if throttle.allowed and not verified:
+            rate_limit.add(conn, bucket, limits.window_seconds)  # committed: guesses are counted
+    if not throttle.allowed:
+        raise TooManyRequests("too many wrong current passwords; try again later", retry_after=throttle.retry_after)
+    if not verified:
+        raise ValidationFailed.field("current_password", "is not your current password", status=403)
+    with runtime.db.transaction("service_role") as conn:
         _check_new_password("new_password", data["new_password"], user["email"])
         if data["new_password"] == data["current_password"]:
             # A required change (an admin-set or leaked password) must actually change it.

@@ -6,7 +6,7 @@ import marshmallow
 from flask import request
 from marshmallow import fields, validate
 
-from backend.errors import BadRequest, UnsupportedMediaType
+from backend.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 from backend.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -23,12 +23,40 @@ def json_body(schema: marshmallow.Schema) -> dict:
             raise BadRequest("the body is not valid JSON", errors={"body": ["is not valid JSON"]})
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", errors={"body": ["must be a JSON object"]})
+    _reject_nul(data)
     return schema.load(data)
 
 
 def query_args(schema: marshmallow.Schema) -> dict:
     """The query string loaded through `schema`; a repeated key keeps its first value."""
-    return schema.load(request.args.to_dict())
+    args = request.args.to_dict()
+    _reject_nul(args)
+    return schema.load(args)
+
+
+def _reject_nul(value) -> None:
+    """Postgres text cannot hold U+0000; refuse it here, naming the field, for every endpoint."""
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        where = _nul_path(key) or _nul_path(item)
+        if where is not None:
+            field = str(key) if "\x00" not in str(key) else "body"
+            detail = f" (at {field}{where})" if where else ""
+            raise ValidationFailed.field(field, f"must not contain NUL characters{detail}")
+
+
+def _nul_path(value) -> str | None:
+    """'' when value itself is a string with NUL, '.a.0' for a nested one, None when clean."""
+    if isinstance(value, str):
+        return "" if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = _nul_path(key) if isinstance(key, str) else None
+        inner = inner if inner is not None else _nul_path(item)
+        if inner is not None:
+            return f".{key}{inner}"
+    return None
 
 
 class PageQuery(marshmallow.Schema):

@@ -2,7 +2,9 @@
 insert into auth.users (id, email) values (%(id)s, %(email)s);
 
 -- name: insert_profile --
-insert into public.profiles (id, email, display_name) values (%(id)s, %(email)s, %(display_name)s);
+-- The auth.users trigger has already created the profile; this sets what we know locally.
+insert into public.profiles (id, email, display_name) values (%(id)s, %(email)s, %(display_name)s)
+on conflict (id) do update set email = excluded.email, display_name = excluded.display_name;
 
 -- name: insert_credentials --
 insert into public.local_credentials (user_id, password_hash, must_change_password, password_changed_at)

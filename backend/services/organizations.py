@@ -8,13 +8,15 @@ from dataclasses import dataclass
 import psycopg
 
 from backend.db import as_service_role, queries_beside
-from backend.errors import Conflict, Forbidden, NotFound
-from backend.services import accounts, audit
+from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests
+from backend.services import accounts, audit, rate_limit
 from backend.services.audit import RequestInfo
+from backend.services.events import emit_event
 from backend.services.pagination import decode_cursor, paginate
 from backend.services.passwords import PasswordHasher
 
 SQL = queries_beside(__file__)
+RESETS_PER_USER_PER_HOUR = 5
 
 
 def _page_params(cursor: str | None, limit: int) -> dict:
@@ -107,6 +109,12 @@ def add_member(
         origin=origin,
     )
     membership["email"] = accounts.normalize_email(email) if created else user["email"]
+    emit_event(
+        conn,
+        organization_id,
+        "user.registered",
+        {"user_id": user_id, "email": membership["email"], "role": role, "invited": created},
+    )
     return NewMember(membership=membership, created_account=created, reset_token=reset_token)
 
 
@@ -126,6 +134,12 @@ def request_password_reset(
         raise NotFound("member not found")
     requested_by = conn.execute("select auth.uid() as id").fetchone()["id"]
     with as_service_role(conn):
+        # Each reset cancels the previous link; a cap keeps an admin from flooding someone's inbox.
+        sent = rate_limit.hit(conn, f"password_reset:{user_id}", RESETS_PER_USER_PER_HOUR, 3600)
+        if not sent.allowed:
+            raise TooManyRequests(
+                "too many password resets for this user; try again later", retry_after=sent.retry_after
+            )
         user = accounts.find_by_id(conn, user_id)
         token = accounts.issue_reset_token(conn, user_id, requested_by, ttl_seconds)
     audit.record(

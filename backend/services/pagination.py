@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import datetime
 
 from backend.errors import ValidationFailed
@@ -23,8 +24,11 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, row_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(row_id)
-    except (ValueError, TypeError):
+        row_id = str(row_id)
+        if not row_id.isdigit():
+            row_id = str(uuid.UUID(row_id))  # ids are UUIDs, or integers for identity columns
+        return datetime.fromisoformat(created_at), row_id
+    except (ValueError, TypeError, AttributeError):
         raise ValidationFailed.field("cursor", "is not a cursor this API returned") from None
 
 

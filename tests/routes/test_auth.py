@@ -931,3 +931,26 @@ def test_the_email_states_the_links_lifetime(make_app, world, capsys, ttl, wordi
         f"/api/organizations/{org['id']}/members/{member['id']}/password-reset", headers=bearer_login(app, admin)
     )
     assert f"expires in {wording}" in capsys.readouterr().err
+
+
+def test_guessing_the_current_password_is_throttled(make_app):
+    from tests.conftest import AuthActions, World
+
+    app = make_app(login_max_failures_per_email=3)
+    client = app.test_client()
+    user = World(app).user()
+    headers = AuthActions(client).headers(user)
+    for _ in range(3):
+        response = client.post(
+            "/api/auth/password",
+            json={"current_password": "wrong guess 123", "new_password": "a brand new passphrase"},
+            headers=headers,
+        )
+        assert response.status_code == 403
+    response = client.post(
+        "/api/auth/password",
+        json={"current_password": user["password"], "new_password": "a brand new passphrase"},
+        headers=headers,
+    )
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1

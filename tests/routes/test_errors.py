@@ -129,7 +129,11 @@ def app_with_probe_routes(make_app):
             for _ in range(2):
                 user_id = uuid.uuid4()
                 conn.execute("insert into auth.users (id, email) values (%s, %s)", (user_id, "dup@example.test"))
-                conn.execute("insert into public.profiles (id, email) values (%s, %s)", (user_id, "Dup@Example.test"))
+                conn.execute(
+                    "insert into public.profiles (id, email) values (%s, %s)"
+                    " on conflict (id) do update set email = excluded.email",
+                    (user_id, "Dup@Example.test"),
+                )
         return jsonify(ok=True)
 
     @app.post("/_test/unmapped-unique")
@@ -138,7 +142,6 @@ def app_with_probe_routes(make_app):
             token_hash = b"same-hash"
             user_id = uuid.uuid4()
             conn.execute("insert into auth.users (id, email) values (%s, %s)", (user_id, "u@example.test"))
-            conn.execute("insert into public.profiles (id, email) values (%s, %s)", (user_id, "u@example.test"))
             for _ in range(2):
                 conn.execute(
                     "insert into public.auth_sessions (user_id, token_hash, expires_at) values (%s, %s, now())",
@@ -238,3 +241,28 @@ def test_request_id_is_on_error_responses_and_responses_are_nosniff(client):
     response = client.post("/api/auth/login", data=b"[", content_type="application/json")
     assert UUID4.match(response.headers["X-Request-ID"])
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/organizations", {"name": "a\u0000b"}, "name"),
+        ("/api/auth/login", {"email": "x@y.z", "password": "p\u0000"}, "password"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_field(client, auth, world, path, body, field):
+    headers = auth.headers(world.user())
+    response = client.post(path, json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert field in response.get_json()["errors"]
+
+
+def test_a_forged_cursor_is_refused_naming_cursor(client, auth, world):
+    import base64
+    import json
+
+    forged = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", "not-a-uuid"]).encode()).decode()
+    response = client.get(f"/api/organizations?cursor={forged}", headers=auth.headers(world.user()))
+    assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]

@@ -360,3 +360,18 @@ def test_password_reset_for_an_unknown_organization_is_404(client, org_with_peop
 @pytest.mark.parametrize("path", ["/api/organizations/not-a-uuid/members", "/api/organizations/123/members"])
 def test_malformed_organization_id_is_404(client, org_with_people, path):
     assert_problem(client.get(path, headers=org_with_people["as_admin"]), 404)
+
+
+def test_password_resets_for_one_user_are_capped_per_hour(client, world, auth):
+    from backend.services.organizations import RESETS_PER_USER_PER_HOUR
+
+    org = world.organization()
+    member = world.add_member(org)
+    headers = auth.headers(org["admin"])
+    url = f"/api/organizations/{org['id']}/members/{member['id']}/password-reset"
+    for _ in range(RESETS_PER_USER_PER_HOUR):
+        assert client.post(url, headers=headers).status_code == 202
+    response = client.post(url, headers=headers)
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert int(response.headers["Retry-After"]) >= 1

@@ -113,3 +113,22 @@ def test_completing_the_last_task_emits_task_quest_and_badge_events(client, runt
     for payload in by_type.values():
         assert payload["organization_id"] == str(org["id"])
         assert payload["timestamp"].endswith("Z")
+
+
+def test_adding_a_member_emits_user_registered(client, runtime, world, auth):
+    org = world.organization()
+    subscribe(runtime, org["id"], ["user.registered"])
+    response = client.post(
+        f"/api/organizations/{org['id']}/members",
+        json={"email": "new.learner@example.org", "role": "member"},
+        headers=auth.headers(org["admin"]),
+    )
+    assert response.status_code == 201
+    [row] = delivered_types(runtime)
+    assert row["event_type"] == "user.registered"
+    assert row["payload"]["data"] == {
+        "user_id": response.get_json()["user_id"],
+        "email": "new.learner@example.org",
+        "role": "member",
+        "invited": True,
+    }

@@ -123,9 +123,7 @@ def build_world(db: Database) -> RlsWorld:
         for name, user_id in w.users.items():
             email = f"{name}@example.test"
             conn.execute("insert into auth.users (id, email) values (%s, %s)", (user_id, email))
-            conn.execute(
-                "insert into public.profiles (id, email, display_name) values (%s, %s, %s)", (user_id, email, name)
-            )
+            conn.execute("update public.profiles set display_name = %s where id = %s", (name, user_id))
             conn.execute(
                 "insert into public.local_credentials (user_id, password_hash) values (%s, 'hash')", (user_id,)
             )

@@ -519,3 +519,26 @@ def test_no_policy_applies_to_public_or_anon(sandbox):
         " where schemaname = 'public' and roles && array['public', 'anon']::name[]",
     )[1]
     assert policies == []
+
+
+def test_a_supabase_sign_up_gets_a_profile_and_can_create_an_organization(db):
+    import uuid as _uuid
+
+    user_id = _uuid.uuid4()
+    with db.transaction("service_role") as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, 'supa@example.org')", (user_id,))
+    claims = {"sub": str(user_id), "role": "authenticated", "aud": "authenticated"}
+    org_id = _uuid.uuid4()
+    with db.transaction("authenticated", claims) as conn:
+        assert conn.execute("select email from public.profiles where id = %s", (user_id,)).fetchone() == {
+            "email": "supa@example.org"
+        }
+        conn.execute(
+            "insert into public.organizations (id, name, created_by) values (%s, 'Supa', %s)", (org_id, user_id)
+        )
+        assert conn.execute("select role from public.memberships where organization_id = %s", (org_id,)).fetchone() == {
+            "role": "admin"
+        }
+    with db.transaction("service_role") as conn:
+        conn.execute("delete from public.organizations where id = %s", (org_id,))
+        conn.execute("delete from auth.users where id = %s", (user_id,))
