@@ -1,0 +1,148 @@
+"""API keys for org admins (/v1/admin/external/keys): create, list, change, revoke and rotate."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Blueprint, current_app, g, jsonify
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from backend.auth import login_required, request_origin, user_transaction
+from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.webhooks import StrictBoolean
+from backend.services import api_keys
+
+bp = Blueprint("api_keys", __name__, url_prefix="/v1/admin/external/keys")
+
+
+class Network(fields.String):
+    """An IPv4 or IPv6 CIDR, or a bare address (a /32 or /128); host bits are cleared."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            return ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValidationError(f"{text!r} is not an IPv4 or IPv6 address or CIDR") from None
+
+
+def _allowlist(**kwargs) -> fields.List:
+    return fields.List(
+        Network(),
+        validate=validate.Length(max=api_keys.MAX_ALLOWLIST_ENTRIES),
+        **kwargs,
+    )
+
+
+def _name(**kwargs) -> fields.String:
+    def not_blank(value: str) -> None:
+        if not value.strip():
+            raise ValidationError("must not be blank")
+
+    return fields.String(validate=[validate.Length(min=1, max=api_keys.MAX_NAME_LENGTH), not_blank], **kwargs)
+
+
+class DeduplicateAllowlist:
+    @post_load
+    def _deduplicate(self, data, **kwargs):
+        if "ip_allowlist" in data:
+            data["ip_allowlist"] = list(dict.fromkeys(data["ip_allowlist"]))
+        if "name" in data:
+            data["name"] = data["name"].strip()
+        return data
+
+
+class KeySchema(DeduplicateAllowlist, Schema):
+    organization_id = fields.UUID(required=True)
+    name = _name(required=True)
+    tier = fields.String(required=True, validate=validate.OneOf(api_keys.TIERS))
+    ip_allowlist = _allowlist(load_default=list)
+
+
+class KeyChangesSchema(DeduplicateAllowlist, Schema):
+    name = _name()
+    ip_allowlist = _allowlist()
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("send name, ip_allowlist or both")
+
+
+class RotateSchema(Schema):
+    preserve_key_id = StrictBoolean(required=True)
+    grace_seconds = fields.Integer(
+        strict=True,
+        load_default=api_keys.DEFAULT_GRACE_SECONDS,
+        validate=validate.Range(min=0, max=api_keys.MAX_GRACE_SECONDS),
+    )
+
+
+class KeyQuery(PageQuery):
+    organization_id = fields.UUID(load_default=None)
+
+
+def _with_limits(key: dict) -> dict:
+    return key | {"limits": current_app.extensions["questbridge"].config.api_key_tiers[key["tier"]]}
+
+
+@bp.post("")
+@login_required
+def create_key():
+    data = json_body(KeySchema())
+    with user_transaction() as conn:
+        key = api_keys.create_key(
+            conn,
+            g.identity.user_id,
+            data["organization_id"],
+            data["name"],
+            data["tier"],
+            data["ip_allowlist"],
+            request_origin(),
+        )
+    return jsonify(_with_limits(key)), 201
+
+
+@bp.get("")
+@login_required
+def list_keys():
+    args = query_args(KeyQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = api_keys.list_keys(conn, args["organization_id"], args["limit"], args["cursor"])
+    return jsonify(page([_with_limits(row) for row in rows], next_cursor))
+
+
+@bp.get("/<key_id>")
+@login_required
+def get_key(key_id):
+    with user_transaction() as conn:
+        key = api_keys.get_key(conn, key_id)
+    return jsonify(_with_limits(key))
+
+
+@bp.put("/<key_id>")
+@login_required
+def update_key(key_id):
+    changes = json_body(KeyChangesSchema())
+    with user_transaction() as conn:
+        key = api_keys.update_key(conn, key_id, changes, request_origin())
+    return jsonify(_with_limits(key))
+
+
+@bp.delete("/<key_id>")
+@login_required
+def revoke_key(key_id):
+    with user_transaction() as conn:
+        api_keys.revoke_key(conn, key_id, request_origin())
+    return "", 204
+
+
+@bp.post("/<key_id>/rotate")
+@login_required
+def rotate_key(key_id):
+    data = json_body(RotateSchema())
+    with user_transaction() as conn:
+        rotated = api_keys.rotate_key(
+            conn, g.identity.user_id, key_id, data["preserve_key_id"], data["grace_seconds"], request_origin()
+        )
+    return jsonify(_with_limits(rotated))
