@@ -1,0 +1,32 @@
+"""The autograder's grade webhook: verified, stored in the inbox, answered 202 before processing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from backend import metrics
+from backend.auth import request_origin
+from backend.errors import ServiceUnavailable
+from backend.routes.inbound import read_limited_body
+from backend.services import autograder, inbox
+
+bp = Blueprint("autograder", __name__)
+
+
+@bp.post("/api/webhooks/autograder/")
+def receive_grade():
+    runtime = current_app.extensions["questbridge"]
+    secrets = runtime.config.autograder_webhook_secrets
+    if not secrets:
+        raise ServiceUnavailable("AUTOGRADER_WEBHOOK_SECRETS is not configured", retry_after=3600)
+    body = read_limited_body()
+    receipt = autograder.receive(
+        runtime.db,
+        secrets,
+        body,
+        request.headers.get(autograder.SIGNATURE_HEADER),
+        request_origin(),
+        inbox.InboxSettings.from_config(runtime.config),
+    )
+    metrics.INBOUND_RECEIVED.labels("autograder", "accepted").inc()
+    return jsonify(status="accepted", event_id=receipt.event_id), 202

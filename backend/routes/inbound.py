@@ -1,0 +1,127 @@
+"""Inbound webhooks from configured sources (Standard Webhooks, Stripe-style, hmac-hex) and the
+inbox as admins see it: events, retries of dead ones, and refused requests."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import fields, validate
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from backend import metrics
+from backend.auth import login_required, request_origin, user_transaction
+from backend.errors import NotFound, PayloadTooLarge
+from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.webhooks import NoBody
+from backend.services import inbox
+from backend.services.inbound_signatures import Source
+
+bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
+
+SOURCES_KEY = "questbridge_inbound_sources"
+
+
+@bp.record_once
+def _parse_sources(state) -> None:
+    """INBOUND_SOURCES as Source objects, parsed once per app (the config validated them)."""
+    config = state.app.extensions["questbridge"].config
+    state.app.extensions[SOURCES_KEY] = {
+        name: Source.from_config(name, spec) for name, spec in config.inbound_sources.items()
+    }
+
+
+def read_limited_body(limit: int = inbox.MAX_BODY_BYTES) -> bytes:
+    """The raw body, refused with 413 before parsing when over `limit`: by Content-Length, and for a
+    body without one by reading at most `limit` bytes."""
+    too_large = PayloadTooLarge(
+        f"the body must be at most {limit // 1024} KiB", errors={"body": [f"must be at most {limit} bytes"]}
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    # werkzeug then reads a body without Content-Length only up to this many bytes, and silently
+    # stops there: one byte past the limit is how an oversized chunked body shows.
+    request.max_content_length = limit + 1
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+def _runtime():
+    return current_app.extensions["questbridge"]
+
+
+class EventQuery(PageQuery):
+    organization_id = fields.UUID(load_default=None)
+    source = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+    status = fields.String(load_default=None, validate=validate.OneOf(inbox.STATUSES))
+
+
+class FailureQuery(PageQuery):
+    organization_id = fields.UUID(load_default=None)
+    source = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+
+
+@bp.post("/<source>")
+def receive(source: str):
+    """A webhook from a configured source: 202 accepted (or ignored), 200 for a duplicate."""
+    configured = current_app.extensions[SOURCES_KEY].get(source)
+    if configured is None:
+        raise NotFound(f"no inbound source named {source!r} is configured")
+    runtime = _runtime()
+    body = read_limited_body()
+    receipt = inbox.receive_from_source(
+        runtime.db, configured, body, request.headers, request_origin(), inbox.InboxSettings.from_config(runtime.config)
+    )
+    if not receipt.created:
+        metrics.INBOUND_RECEIVED.labels(source, "duplicate").inc()
+        return jsonify(status="duplicate", event_id=receipt.event_id), 200
+    status = "ignored" if receipt.status == "ignored" else "accepted"
+    metrics.INBOUND_RECEIVED.labels(source, status).inc()
+    return jsonify(status=status, event_id=receipt.event_id), 202
+
+
+@bp.get("/events")
+@login_required
+def list_events():
+    args = query_args(EventQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = inbox.list_events(
+            conn,
+            args["limit"],
+            args["cursor"],
+            organization_id=args["organization_id"],
+            source=args["source"],
+            status=args["status"],
+        )
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.get("/events/<uuid:event_id>")
+@login_required
+def get_event(event_id):
+    with user_transaction() as conn:
+        event = inbox.get_event(conn, event_id)
+    return jsonify(event)
+
+
+@bp.post("/events/<uuid:event_id>/retry")
+@login_required
+def retry_event(event_id):
+    json_body(NoBody())
+    with user_transaction() as conn:
+        event = inbox.retry(conn, event_id, g.identity.user_id, request_origin())
+    return jsonify(event), 202
+
+
+@bp.get("/failures")
+@login_required
+def list_failures():
+    args = query_args(FailureQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = inbox.list_failures(
+            conn, args["limit"], args["cursor"], organization_id=args["organization_id"], source=args["source"]
+        )
+    return jsonify(page(rows, next_cursor))

@@ -1,0 +1,344 @@
+"""Grades from the autograder: verified and stored on receipt, applied by the inbox processor.
+
+Receipt (`receive`) counts the request, checks the HMAC against every configured secret, the
+fields and the timestamp, then stores the event once (the SHA-256 of the signed body is its
+durable replay key). Applying (`apply_grade`, the inbox handler) grades the submission, notifies
+the student, emits `submission.graded` and audits each step in the event's one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import psycopg
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+from psycopg.types.json import Jsonb
+
+from backend.db import Database, queries_beside
+from backend.errors import BadRequest, Conflict, NotFound, Unauthorized
+from backend.jsonutil import dumps
+from backend.services import audit, inbound_signatures, inbox, learning
+from backend.services.audit import RequestInfo
+from backend.services.events import emit_event
+
+SQL = queries_beside(__file__)
+
+SOURCE = "autograder"
+EVENT_TYPE = "grade"
+SIGNATURE_HEADER = "X-Autograder-Signature"
+TOLERANCE_SECONDS = 300
+MAX_SCORE_LIMIT = Decimal(10000)
+MAX_FEEDBACK_CHARS = 100_000
+EXCERPT_CHARS = 200
+SCORE_PLACES = Decimal("0.000001")
+NOTIFICATION_TYPE = "assignment_graded"
+
+
+class JSONNumber(fields.Field):
+    """A JSON number (not a string, not a boolean), finite, as a Decimal."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise ValidationError("must be a number")
+        number = Decimal(value)
+        if not number.is_finite():
+            raise ValidationError("must be a finite number")
+        return number
+
+
+class UnixOrISOTime(fields.Field):
+    """Unix seconds (a number) or an ISO 8601 time with a time zone, as unix seconds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValidationError("must be unix seconds or an ISO 8601 time") from None
+            if moment.tzinfo is None:
+                raise ValidationError("must include a time zone (e.g. Z)")
+            return moment.timestamp()
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise ValidationError("must be unix seconds or an ISO 8601 time")
+        seconds = Decimal(value)
+        if not seconds.is_finite() or not 0 <= seconds < 10**11:
+            raise ValidationError("must be a plausible unix time in seconds")
+        return float(seconds)
+
+
+def _text(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode text") from None
+
+
+class GradeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # an autograder may send more than we read
+
+    submission_id = fields.UUID(required=True)
+    score = JSONNumber(required=True)
+    max_score = JSONNumber(required=True)
+    feedback = fields.String(load_default="", allow_none=True, validate=_text)
+    timestamp = UnixOrISOTime(required=True)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        errors = {}
+        max_score, score = data.get("max_score"), data.get("score")
+        if max_score is not None and not 0 < max_score <= MAX_SCORE_LIMIT:
+            errors["max_score"] = [f"must be greater than 0 and at most {MAX_SCORE_LIMIT}"]
+        if score is not None and score < 0:
+            errors["score"] = ["must not be negative"]
+        elif score is not None and max_score is not None and "max_score" not in errors and score > max_score:
+            errors["score"] = ["must not exceed max_score"]
+        feedback = data.get("feedback") or ""
+        if len(feedback) > MAX_FEEDBACK_CHARS:
+            errors["feedback"] = [f"must be at most {MAX_FEEDBACK_CHARS} characters"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _grade(self, data, **kwargs) -> Grade:
+        return Grade(
+            submission_id=data["submission_id"],
+            score=data["score"].quantize(SCORE_PLACES, ROUND_HALF_EVEN).normalize(),
+            max_score=data["max_score"].quantize(SCORE_PLACES, ROUND_HALF_EVEN).normalize(),
+            feedback=data.get("feedback") or "",
+            timestamp=data["timestamp"],
+        )
+
+
+@dataclass(frozen=True)
+class Grade:
+    submission_id: uuid.UUID
+    score: Decimal
+    max_score: Decimal
+    feedback: str
+    timestamp: float  # unix seconds, as signed by the autograder
+
+    @property
+    def percentage(self) -> Decimal:
+        return (self.score * 100 / self.max_score).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+
+
+_GRADE_SCHEMA = GradeSchema()
+
+
+def parse_grade(data: dict) -> Grade:
+    """The grade in a body; 400 naming each bad field (the contract says 400, not 422)."""
+    try:
+        return _GRADE_SCHEMA.load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
+        names = ", ".join(sorted(str(k) for k in messages))
+        raise BadRequest(f"invalid fields: {names}", errors=messages) from None
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _audit_steps(conn: psycopg.Connection, organization_id, event_id, steps: list, origin: RequestInfo) -> None:
+    conn.execute(
+        SQL["audit_steps"],
+        {
+            "organization_id": organization_id,
+            "event_id": str(event_id),
+            "actions": [action for action, _ in steps],
+            "metadata": [Jsonb(metadata, dumps=dumps) for _, metadata in steps],
+            "ip": origin.ip,
+            "user_agent": origin.user_agent,
+        },
+    )
+
+
+def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, origin: RequestInfo) -> psycopg.Cursor:
+    """Queue the receipt of a verified grade: the event once, with an audit entry per receipt step,
+    in one statement. Read its one row `{organization_id, event_id}` after the commit, so that the
+    statement and the commit travel in one round trip (this is the hot path): no organization means
+    no such submission, no event id a replay."""
+    encoded = raw_body.encode()
+    digest = hashlib.sha256(encoded)
+    body_hash = digest.hexdigest()
+    steps = [
+        ("autograder.received", {"bytes": len(encoded), "body_sha256": body_hash}),
+        ("autograder.signature_verified", {"scheme": "hmac-sha256-hex", "header": SIGNATURE_HEADER}),
+        ("autograder.replay_checked", {"idempotency_key": body_hash, "timestamp": grade.timestamp}),
+        ("autograder.submission_found", {"submission_id": str(grade.submission_id)}),
+    ]
+    return conn.execute(
+        SQL["accept_grade"],
+        {
+            "submission_id": grade.submission_id,
+            "idempotency_key": body_hash,
+            "sent_at": grade.timestamp,
+            "raw_body": raw_body,
+            "body_sha256": digest.digest(),
+            "client_ip": origin.ip,
+            "user_agent": origin.user_agent,
+            "actions": [action for action, _ in steps],
+            "metadata": [Jsonb(metadata, dumps=dumps) for _, metadata in steps],
+        },
+    )
+
+
+def _replayed(conn: psycopg.Connection, raw_body: str, origin: RequestInfo) -> uuid.UUID:
+    """Record a replay as a verification failure; the id of the event first received."""
+    with inbox.system_transaction(conn):
+        inbox.record_failure(conn, SOURCE, "replay: this signed payload was already received", origin)
+        key = hashlib.sha256(raw_body.encode()).hexdigest()
+        params = {"source": SOURCE, "provider_event_id": None, "idempotency_key": key}
+        return conn.execute(inbox.SQL["existing_event"], params).fetchone()["id"]
+
+
+def receive(
+    db: Database,
+    secrets: tuple,
+    body: bytes,
+    signature: str | None,
+    origin: RequestInfo,
+    settings: inbox.InboxSettings,
+    now: float | None = None,
+) -> inbox.Receipt:
+    """POST /api/webhooks/autograder/: count, verify, validate, check freshness, store once.
+
+    Refusals that are verification failures (signature, timestamp, replay) are recorded in their
+    own committed transaction before the error is raised.
+    """
+    with db.connection() as conn:
+        inbox.count_request(conn, inbox.rate_bucket(SOURCE, origin), settings.rate_limit_per_hour)
+        try:
+            inbound_signatures.verify_hmac_hex(body, signature, secrets)
+        except inbound_signatures.SignatureRefused as refused:
+            inbox.refuse(conn, SOURCE, refused.reason, origin)
+            raise Unauthorized(f"{SIGNATURE_HEADER}: {refused.reason}", headers={}) from None
+        raw_body, data = inbox.parse_json_object(body)
+        grade = parse_grade(data)
+        try:
+            inbound_signatures.check_fresh(grade.timestamp, TOLERANCE_SECONDS, now)
+        except inbound_signatures.StaleTimestamp as stale:
+            inbox.refuse(conn, SOURCE, stale.reason, origin)
+            raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
+        with inbox.system_transaction(conn):
+            accepted = accept(conn, grade, raw_body, origin)
+        row = accepted.fetchone()
+        if row["organization_id"] is None:
+            raise NotFound("submission_id: no such submission", errors={"submission_id": ["no such submission"]})
+        if row["event_id"] is None:
+            first = _replayed(conn, raw_body, origin)
+            raise Conflict(
+                "this signed payload was already received",
+                errors={"body": ["was already received"]},
+                slug="replay",
+                extra={"event_id": str(first)},
+            )
+        inbox.wake_processors(db, conn)
+    return inbox.Receipt(row["event_id"], True, "pending")
+
+
+def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
+    """The inbox handler: grade, notify, emit and audit, all in the event's transaction."""
+    grade = parse_grade(event.payload)
+    submission = conn.execute(SQL["lock_submission"], {"id": grade.submission_id}).fetchone()
+    if submission is None:
+        raise inbox.HandlerError(f"submission {grade.submission_id} no longer exists")
+    organization_id = submission["organization_id"]
+    origin = RequestInfo(ip=event.client_ip, user_agent=event.user_agent)
+    newer = conn.execute(
+        SQL["newer_grade"],
+        {"submission_id": grade.submission_id, "sent_at": event.sent_at, "id": event.id},
+    ).fetchone()
+    if newer is not None:
+        outcome = f"superseded: a grade sent later (event {newer['id']}) was already applied"
+        audit.record(
+            conn,
+            "autograder.grade_superseded",
+            organization_id=organization_id,
+            target_type="inbound_event",
+            target_id=event.id,
+            metadata={"submission_id": str(grade.submission_id), "newer_event_id": str(newer["id"])},
+            origin=origin,
+        )
+        return outcome
+    regrade = submission["status"] == "graded"
+    graded = conn.execute(
+        SQL["grade_submission"],
+        {"id": grade.submission_id, "score": grade.score, "max_score": grade.max_score, "feedback": grade.feedback},
+    ).fetchone()
+    score, max_score, percentage = _number(grade.score), _number(grade.max_score), _number(grade.percentage)
+    _audit_steps(
+        conn,
+        organization_id,
+        event.id,
+        [
+            (
+                "autograder.grade_applied",
+                {
+                    "submission_id": str(grade.submission_id),
+                    "score": score,
+                    "max_score": max_score,
+                    "regrade": regrade,
+                },
+            )
+        ],
+        origin,
+    )
+    excerpt = grade.feedback if len(grade.feedback) <= EXCERPT_CHARS else grade.feedback[: EXCERPT_CHARS - 1] + "…"
+    notification = learning.notify(
+        conn,
+        submission["user_id"],
+        organization_id,
+        NOTIFICATION_TYPE,
+        f"Graded: {submission['task_title']}",
+        f"You scored {score}/{max_score} ({percentage}%)." + (f" {excerpt}" if excerpt else ""),
+        {
+            "submission_id": str(grade.submission_id),
+            "task_id": str(submission["task_id"]),
+            "score": score,
+            "max_score": max_score,
+            "percentage": percentage,
+            "feedback_excerpt": excerpt,
+            "regrade": regrade,
+        },
+    )
+    _audit_steps(
+        conn,
+        organization_id,
+        event.id,
+        [
+            (
+                "autograder.notification_sent",
+                {"notification_id": str(notification["id"]), "user_id": str(graded["user_id"])},
+            )
+        ],
+        origin,
+    )
+    emit_event(
+        conn,
+        organization_id,
+        "submission.graded",
+        {
+            "submission_id": graded["id"],
+            "task_id": graded["task_id"],
+            "user_id": graded["user_id"],
+            "score": score,
+            "max_score": max_score,
+            "percentage": percentage,
+            "feedback": grade.feedback,
+            "graded_at": graded["graded_at"],
+            "regrade": regrade,
+            "inbound_event_id": event.id,
+        },
+    )
+    return "regraded" if regrade else "graded"
+
+
+inbox.register(SOURCE, EVENT_TYPE, apply_grade)

@@ -1,0 +1,126 @@
+-- name: insert_event --
+-- A repeat of (source, provider_event_id) or (source, idempotency_key) inserts nothing and returns
+-- nothing: the unique constraints, not a cache, make receipt idempotent across every process.
+insert into public.inbound_events
+  (source, provider_event_id, idempotency_key, type, status, organization_id, subject_id, sent_at,
+   raw_body, body_sha256, client_ip, user_agent, outcome)
+values
+  (%(source)s, %(provider_event_id)s, %(idempotency_key)s, %(type)s, %(status)s, %(organization_id)s,
+   %(subject_id)s, to_timestamp(%(sent_at)s::double precision), %(raw_body)s, %(body_sha256)s, %(client_ip)s,
+   left(%(user_agent)s, 512), %(outcome)s)
+on conflict do nothing
+returning id;
+
+-- name: existing_event --
+select id, status from public.inbound_events
+where source = %(source)s
+  and (provider_event_id = %(provider_event_id)s or idempotency_key = %(idempotency_key)s)
+limit 1;
+
+-- name: notify --
+select pg_notify('questbridge_inbox', '');
+
+-- name: insert_failure --
+insert into public.inbound_verification_failures (source, organization_id, reason, client_ip, user_agent)
+values (%(source)s, %(organization_id)s, left(%(reason)s, 500), %(client_ip)s, left(%(user_agent)s, 512))
+returning id;
+
+-- name: claim --
+-- Take up to %(limit)s due events (and any whose lease expired: a crashed processor's) in one short
+-- transaction. SKIP LOCKED keeps concurrent processors off each other's rows; %(attempted)s are
+-- the events this pass already tried, so one pass never hammers a failing event.
+with due as (
+  select e.id from public.inbound_events e
+  where e.status in ('pending', 'failed') and e.next_attempt_at <= now() and e.id <> all(%(attempted)s::uuid[])
+  order by e.next_attempt_at
+  limit %(limit)s
+  for update skip locked
+), expired as (
+  select e.id from public.inbound_events e
+  where e.status = 'processing' and e.lease_expires_at < now()
+  order by e.lease_expires_at
+  limit %(limit)s
+  for update skip locked
+), claimed as (
+  select id from due union select id from expired
+)
+update public.inbound_events e
+set status = 'processing',
+    attempts = e.attempts + 1,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+    leased_by = %(worker)s
+from claimed c
+where e.id = c.id
+returning e.id, e.source, e.type, e.attempts, e.organization_id, e.subject_id, e.sent_at, e.raw_body,
+          e.received_at, host(e.client_ip) as client_ip, e.user_agent;
+
+-- name: lock_claimed --
+-- The first statement of the apply transaction: the row stays locked until the effects commit, and
+-- a processor whose lease was taken over finds nothing here and leaves the event alone.
+select id from public.inbound_events
+where id = %(id)s and status = 'processing' and leased_by = %(worker)s
+for update;
+
+-- name: mark_done --
+update public.inbound_events
+set status = %(status)s,
+    outcome = left(%(outcome)s, 500),
+    error = null,
+    processed_at = case when %(status)s = 'processed' then now() end,
+    processing_ms = %(processing_ms)s,
+    lease_expires_at = null,
+    leased_by = null
+where id = %(id)s;
+
+-- name: mark_failed --
+-- After a rolled-back attempt: retry later with backoff, or give up once the attempts are spent.
+update public.inbound_events
+set status = case when attempts >= %(max_attempts)s then 'dead' else 'failed' end,
+    error = left(%(error)s, 2000),
+    next_attempt_at = now() + make_interval(secs => %(delay_seconds)s),
+    processing_ms = %(processing_ms)s,
+    lease_expires_at = null,
+    leased_by = null
+where id = %(id)s and status = 'processing' and leased_by = %(worker)s
+returning status, attempts;
+
+-- name: event_organization --
+-- Run as service_role: which organization an event belongs to, so that a member is told 403
+-- rather than 404. Nothing else about the row is read this way.
+select organization_id from public.inbound_events where id = %(id)s;
+
+-- name: get_event --
+select id, source, type, status, attempts, error, outcome, organization_id, provider_event_id, subject_id,
+       sent_at, received_at, processed_at, processing_ms, next_attempt_at, host(client_ip) as client_ip,
+       user_agent, encode(body_sha256, 'hex') as body_sha256, raw_body
+from public.inbound_events
+where id = %(id)s;
+
+-- name: list_events --
+select id, source, type, status, attempts, error, outcome, organization_id, provider_event_id, subject_id,
+       sent_at, received_at, processed_at, processing_ms, next_attempt_at
+from public.inbound_events
+where (%(organization_id)s::uuid is null or organization_id = %(organization_id)s::uuid)
+  and (%(source)s::text is null or source = %(source)s::text)
+  and (%(status)s::text is null or status = %(status)s::text)
+  and (%(after_created_at)s::timestamptz is null
+       or (received_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+order by received_at desc, id desc
+limit %(limit)s;
+
+-- name: list_failures --
+select id, source, organization_id, reason, host(client_ip) as client_ip, user_agent, created_at
+from public.inbound_verification_failures
+where (%(organization_id)s::uuid is null or organization_id = %(organization_id)s::uuid)
+  and (%(source)s::text is null or source = %(source)s::text)
+  and (%(after_created_at)s::timestamptz is null
+       or (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+order by created_at desc, id desc
+limit %(limit)s;
+
+-- name: retry_dead --
+update public.inbound_events
+set status = 'pending', attempts = 0, error = null, next_attempt_at = now(),
+    lease_expires_at = null, leased_by = null, processing_ms = null
+where id = %(id)s and status = 'dead'
+returning id;

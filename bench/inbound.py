@@ -1,0 +1,251 @@
+"""Autograder webhook receipt under the production gunicorn config, against a hello-world endpoint
+served by the same gunicorn, in the same run.
+
+    .venv/bin/python bench/inbound.py [--requests 6000] [--concurrency 16] [--rounds 3]
+
+Each round posts --requests distinct, validly signed grades to POST /api/webhooks/autograder/
+(rate limit, HMAC check, validation, freshness, one durable insert with its audit entries and
+NOTIFY, 202) and as many POSTs of the same bodies to /bench/hello, from one aiohttp client process
+at --concurrency in flight, alternating the two every --chunk requests. Prints per round and the
+medians: requests/s of each, the ratio (goal >= 0.35 x hello), errors (goal 0) and the grade
+posts' p50/p99 latency (goal p99 <= 100 ms).
+Then drains the accepted grades with the inbox processor for a few seconds and prints its rate.
+
+Uses DATABASE_URL's server when set, else the embedded one; works in its own throwaway database.
+The in-process scheduler is off: production runs it in the worker process (Procfile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+import psycopg
+from psycopg import sql
+
+from backend import migrate
+from backend.config import PROJECT_ROOT
+from backend.db import Database, embedded_server_uri, with_database
+from backend.services import inbox
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "qb_bench_inbound"
+SECRET = "bench-autograder-secret"  # noqa: S105 (a throwaway key for a throwaway database)
+
+
+def fresh_database() -> str:
+    admin = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+    url = with_database(admin, DATABASE)
+    migrate.upgrade(url, log=lambda *_: None)
+    return url
+
+
+def seed_submissions(db: Database, count: int) -> list[str]:
+    with db.transaction("service_role") as conn:
+        user = conn.execute("insert into auth.users (email) values ('learner@bench.test') returning id").fetchone()[
+            "id"
+        ]
+        org = conn.execute(
+            "insert into public.organizations (name, created_by) values ('Bench', %s) returning id", (user,)
+        ).fetchone()["id"]
+        quest = conn.execute(
+            "insert into public.quests (organization_id, title) values (%s, 'Q') returning id", (org,)
+        ).fetchone()["id"]
+        task = conn.execute(
+            "insert into public.tasks (quest_id, organization_id, title, pillar, xp) values (%s, %s, 'T', 'p', 1)"
+            " returning id",
+            (quest, org),
+        ).fetchone()["id"]
+        rows = conn.execute(
+            "insert into public.submissions (task_id, organization_id, user_id, content)"
+            " select %s, %s, %s, 'work' from generate_series(1, %s) returning id",
+            (task, org, user, count),
+        ).fetchall()
+    return [str(r["id"]) for r in rows]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, port: int) -> subprocess.Popen:
+    env = os.environ | {
+        "QB_ENV": "production",
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench-" + "s" * 40,
+        "JWT_SECRET": "bench-" + "j" * 40,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "AUTOGRADER_WEBHOOK_SECRETS": SECRET,
+        # The limit is counted (that cost is measured) but set high enough for one client's benchmark.
+        "INBOUND_RATE_LIMIT_PER_HOUR": str(10**9),
+        "SCHEDULER_ENABLED": "false",
+    }
+    log = (Path(tempfile.gettempdir()) / "qb_bench_inbound_gunicorn.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "bench.inbound_app:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+            asyncio.run(_get(f"http://127.0.0.1:{port}/healthz"))
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"gunicorn did not start; see {log.name}")
+
+
+async def _get(url: str) -> None:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        await response.read()
+
+
+def signed_grades(submissions: list[str], count: int, round_no: int) -> list[tuple[bytes, dict]]:
+    """count distinct bodies, spread over the submissions, each with its HMAC header."""
+    now = time.time()
+    requests = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "submission_id": submissions[n % len(submissions)],
+                "score": n % 11,
+                "max_score": 10,
+                "feedback": f"round {round_no} grade {n} {uuid.uuid4().hex}",
+                "timestamp": round(now + n / 1_000_000, 6),
+            }
+        ).encode()
+        signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        requests.append((body, {"Content-Type": "application/json", "X-Autograder-Signature": signature}))
+    return requests
+
+
+async def load(url: str, requests: list[tuple[bytes, dict]], concurrency: int, expect: int) -> dict:
+    """POST every request, `concurrency` in flight; the elapsed time, errors and each latency."""
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(requests)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker():
+            nonlocal errors
+            for body, headers in queue:
+                started = time.perf_counter()
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        if response.status != expect:
+                            errors += 1
+                except aiohttp.ClientError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"count": len(requests), "elapsed": elapsed, "errors": errors, "latencies": latencies}
+
+
+def interleaved(base: str, grades: list, concurrency: int, chunk: int) -> tuple[dict, dict]:
+    """hello and autograder in alternating chunks, so both see the same load from the rest of the
+    machine (other processes come and go; one long run of each would compare different moments)."""
+    runs = {"hello": [], "autograder": []}
+    for start in range(0, len(grades), chunk):
+        part = grades[start : start + chunk]
+        runs["hello"].append(asyncio.run(load(f"{base}/bench/hello", part, concurrency, 200)))
+        runs["autograder"].append(asyncio.run(load(f"{base}/api/webhooks/autograder/", part, concurrency, 202)))
+    return summary(runs["hello"]), summary(runs["autograder"])
+
+
+def summary(parts: list[dict]) -> dict:
+    latencies = sorted(x for part in parts for x in part["latencies"])
+    return {
+        "rate": sum(p["count"] for p in parts) / sum(p["elapsed"] for p in parts),
+        "errors": sum(p["errors"] for p in parts),
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--chunk", type=int, default=1000, help="requests per alternation of hello and autograder")
+    args = parser.parse_args()
+
+    url = fresh_database()
+    db = Database(url, min_size=1, max_size=2)
+    submissions = seed_submissions(db, args.submissions)
+    port = free_port()
+    server = start_gunicorn(url, port)
+    base = f"http://127.0.0.1:{port}"
+    results = []
+    try:
+        warm = signed_grades(submissions, 500, 0)
+        interleaved(base, warm, args.concurrency, len(warm))
+        for round_no in range(1, args.rounds + 1):
+            grades = signed_grades(submissions, args.requests, round_no)
+            hello, posted = interleaved(base, grades, args.concurrency, args.chunk)
+            results.append((hello, posted))
+            print(
+                f"round {round_no}: hello {hello['rate']:7.0f}/s (p99 {hello['p99']:5.1f} ms, errors {hello['errors']})"
+                f"   autograder {posted['rate']:7.0f}/s (p50 {posted['p50']:5.1f} ms, p99 {posted['p99']:5.1f} ms,"
+                f" errors {posted['errors']})   ratio {posted['rate'] / hello['rate']:.2f}",
+                flush=True,
+            )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+    hello_rate = statistics.median(h["rate"] for h, _ in results)
+    grade_rate = statistics.median(p["rate"] for _, p in results)
+    ratio = statistics.median(p["rate"] / h["rate"] for h, p in results)
+    p99 = statistics.median(p["p99"] for _, p in results)
+    errors = sum(p["errors"] + h["errors"] for h, p in results)
+    print(
+        f"median of {len(results)}: hello {hello_rate:.0f}/s, autograder {grade_rate:.0f}/s, "
+        f"ratio {ratio:.2f} (goal >= 0.35), p99 {p99:.1f} ms (goal <= 100), errors {errors} (goal 0)"
+    )
+
+    settings = inbox.InboxSettings()
+    started = time.perf_counter()
+    counts = inbox.run_pass(db, settings, time_budget=5.0)
+    elapsed = time.perf_counter() - started
+    print(f"inbox processor (one process, for 5 s): {counts['processed'] / elapsed:.0f} grades applied/s ({counts})")
+    db.close()
+
+
+if __name__ == "__main__":
+    main()

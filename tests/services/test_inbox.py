@@ -1,0 +1,181 @@
+"""The inbox processor's claims (SKIP LOCKED, leases, take-overs) and the row-level security of the
+inbox tables, run as each role with raw SQL."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import psycopg
+import pytest
+
+from backend.db import set_identity
+from backend.services import audit, inbox
+from backend.services.audit import RequestInfo
+
+SETTINGS = inbox.InboxSettings(max_attempts=3, backoff_seconds=(0,), lease_seconds=60)
+
+
+@pytest.fixture
+def handler():
+    def apply(conn, event):
+        audit.record(conn, "test_inbox.applied", target_type="inbound_event", target_id=event.id)
+        return "applied"
+
+    inbox.register("tests", "thing.happened", apply)
+    yield
+    inbox.unregister("tests", "thing.happened")
+
+
+def add_events(db, count: int, organization_id=None) -> list:
+    ids = []
+    with db.transaction("service_role") as conn:
+        for n in range(count):
+            receipt = inbox.store(
+                conn,
+                source="tests",
+                event_type="thing.happened",
+                raw_body=f'{{"n": {n}}}',
+                origin=RequestInfo(ip="192.0.2.1", user_agent="t"),
+                provider_event_id=f"evt-{uuid.uuid4()}",
+                organization_id=organization_id,
+            )
+            ids.append(receipt.event_id)
+    return ids
+
+
+def applied(db) -> int:
+    with db.transaction("service_role") as conn:
+        return conn.execute(
+            "select count(*) as n from public.audit_log where action = 'test_inbox.applied'"
+        ).fetchone()["n"]
+
+
+def test_concurrent_claims_never_overlap(db, handler):
+    add_events(db, 10)
+    with db.connection() as first, db.connection() as second:
+        with first.transaction():
+            set_identity(first, "service_role", {})
+            mine = inbox.claim(first, "worker-a", 6, 60)
+            with second.transaction():
+                set_identity(second, "service_role", {})
+                theirs = inbox.claim(second, "worker-b", 6, 60)
+    assert len(mine) == 6 and len(theirs) == 4
+    assert not {e.id for e in mine} & {e.id for e in theirs}
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_holder_applies_nothing(db, handler):
+    [event_id] = add_events(db, 1)
+    with db.transaction("service_role") as conn:
+        [stale] = inbox.claim(conn, "crashed-worker", 10, 60)
+        conn.execute("update public.inbound_events set lease_expires_at = now() - interval '1 second'")
+    with db.transaction("service_role") as conn:
+        [fresh] = inbox.claim(conn, "new-worker", 10, 60)
+    assert fresh.id == stale.id == event_id and fresh.attempts == 2
+    assert inbox.process(db, stale, "crashed-worker", SETTINGS) == "lost"
+    assert applied(db) == 0
+    assert inbox.process(db, fresh, "new-worker", SETTINGS) == "processed"
+    assert applied(db) == 1
+
+
+def test_a_handler_error_is_recorded_and_retried(db):
+    calls = []
+
+    def flaky(conn, event):
+        calls.append(event.attempts)
+        if len(calls) < 2:
+            raise inbox.HandlerError("the partner API said no")
+        return "done"
+
+    inbox.register("tests", "flaky.thing", flaky)
+    try:
+        with db.transaction("service_role") as conn:
+            receipt = inbox.store(
+                conn, source="tests", event_type="flaky.thing", raw_body="{}", origin=RequestInfo(), idempotency_key="k"
+            )
+        assert inbox.run_pass(db, SETTINGS)["failed"] == 1
+        with db.transaction("service_role") as conn:
+            row = conn.execute("select status, error from public.inbound_events").fetchone()
+        assert row == {"status": "failed", "error": "the partner API said no"}
+        assert inbox.run_pass(db, SETTINGS)["processed"] == 1
+        assert calls == [1, 2]
+        assert receipt.created
+    finally:
+        inbox.unregister("tests", "flaky.thing")
+
+
+def test_store_is_idempotent_on_both_keys(db, handler):
+    origin = RequestInfo()
+    with db.transaction("service_role") as conn:
+        first = inbox.store(
+            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, provider_event_id="e1"
+        )
+        again = inbox.store(
+            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, provider_event_id="e1"
+        )
+        keyed = inbox.store(
+            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, idempotency_key="h"
+        )
+        keyed_again = inbox.store(
+            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, idempotency_key="h"
+        )
+        other_source = inbox.store(
+            conn, source="others", event_type="x.y", raw_body="{}", origin=origin, provider_event_id="e1"
+        )
+    assert first.created and not again.created and again.event_id == first.event_id
+    assert keyed.created and not keyed_again.created and keyed_again.event_id == keyed.event_id
+    assert other_source.created and other_source.status == "ignored"
+
+
+# -- row-level security -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_orgs(world, db):
+    a, b = world.organization("A"), world.organization("B")
+    member = world.add_member(a)
+    platform = world.user()
+    with db.transaction("service_role") as conn:
+        conn.execute("update public.profiles set platform_admin = true where id = %s", (platform["id"],))
+        for org in (a, b, None):
+            inbox.record_failure(conn, "tests", "forged", RequestInfo(ip="192.0.2.1"), org and org["id"])
+    add_events(db, 1, a["id"])
+    add_events(db, 1, b["id"])
+    add_events(db, 1, None)
+    return a, b, member, platform
+
+
+def _visible(db, world, user, table) -> list:
+    with db.transaction("authenticated", world.claims(user)) as conn:
+        return [r["organization_id"] for r in conn.execute(f"select organization_id from public.{table}").fetchall()]
+
+
+@pytest.mark.parametrize("table", ["inbound_events", "inbound_verification_failures"])
+def test_each_role_reads_only_what_it_may(db, world, two_orgs, table):
+    a, b, member, platform = two_orgs
+    assert _visible(db, world, a["admin"], table) == [a["id"]]
+    assert _visible(db, world, b["admin"], table) == [b["id"]]
+    assert _visible(db, world, member, table) == []
+    assert sorted(map(str, _visible(db, world, platform, table))) == sorted([str(a["id"]), str(b["id"]), "None"])
+    with db.transaction("anon") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(f"select * from public.{table}")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.inbound_events set status = 'processed'",
+        "delete from public.inbound_events",
+        "insert into public.inbound_events (source, type, raw_body, body_sha256) values ('x', 't', '{}', %(hash)s)",
+        "update public.inbound_verification_failures set reason = 'x'",
+        "delete from public.inbound_verification_failures",
+        "insert into public.inbound_verification_failures (source, reason) values ('x', 'y')",
+    ],
+)
+def test_users_never_write_the_inbox(db, world, two_orgs, statement):
+    a = two_orgs[0]
+    with (
+        db.transaction("authenticated", world.claims(a["admin"])) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(statement, {"hash": hashlib.sha256(b"").digest()})
