@@ -1,0 +1,80 @@
+"""The admin UI: the built React app (frontend/dist) served at /admin, with deep links falling back
+to index.html and hashed assets cached for a year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, current_app, send_from_directory
+from werkzeug.exceptions import NotFound as MissingFile
+from werkzeug.security import safe_join
+
+from backend.config import PROJECT_ROOT
+from backend.errors import NotFound, ServiceUnavailable
+
+bp = Blueprint("admin_ui", __name__)
+
+DEFAULT_DIST = PROJECT_ROOT / "frontend" / "dist"
+ASSETS = "assets/"
+ONE_YEAR = 365 * 24 * 3600
+
+# Everything the app loads is bundled and same-origin: no inline scripts or styles, no CDN.
+# The data: image is the empty favicon in index.html.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def _dist() -> Path:
+    """Tests point ADMIN_UI_DIST at a directory of their own."""
+    return Path(current_app.config.get("ADMIN_UI_DIST") or DEFAULT_DIST)
+
+
+def _secured(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@bp.get("/admin")
+@bp.get("/admin/")
+@bp.get("/admin/<path:path>")
+def serve(path: str = ""):
+    dist = _dist()
+    if not (dist / "index.html").is_file():
+        raise ServiceUnavailable(
+            "the admin UI is not built: run `make frontend` "
+            "(or `cd frontend && npm install && npm run build`), then reload",
+            retry_after=60,
+        )
+    if path.startswith(ASSETS):
+        # Hashed file names: a missing one is a real 404, never the app shell (which would be
+        # parsed as JavaScript or CSS and hide the error).
+        try:
+            response = send_from_directory(dist, path, max_age=ONE_YEAR)
+        except MissingFile:
+            raise NotFound(f"no such asset: /admin/{path}; reload the page to get the current build") from None
+        response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+        return _secured(response)
+    file = safe_join(str(dist), path) if path else None
+    if file and path != "index.html" and Path(file).is_file():
+        response = send_from_directory(dist, path, max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        return _secured(response)
+    # The app shell for / and for every client-side route (deep links), revalidated on each load
+    # so a new build is picked up at once.
+    response = send_from_directory(dist, "index.html", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return _secured(response)

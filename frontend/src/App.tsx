@@ -1,0 +1,99 @@
+import { BrowserRouter, Navigate, Route, Routes, useLocation, useSearchParams } from "react-router-dom";
+import { AuthProvider, useAuth } from "./auth";
+import { Empty, ErrorBanner, Loading, PageTitle } from "./components/feedback";
+import { Layout } from "./components/Layout";
+import { ApiKeysPage } from "./pages/ApiKeys";
+import { AuditPage } from "./pages/Audit";
+import { DashboardPage } from "./pages/Dashboard";
+import { DeliveriesPage, DeliveryDetailPage } from "./pages/Deliveries";
+import { InboundPage } from "./pages/Inbound";
+import { ChangePasswordPage, LoginPage } from "./pages/Login";
+import { OAuthClientsPage } from "./pages/OAuthClients";
+import { NewSubscriptionPage, SubscriptionDetailPage, SubscriptionsPage } from "./pages/Subscriptions";
+
+export const BASENAME = "/admin";
+
+/** Where to go after signing in: a path inside the app only, never another site. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : "/";
+}
+
+function NotFoundPage() {
+  return (
+    <>
+      <PageTitle>Page not found</PageTitle>
+      <Empty title="There is no page at this address">Use the menu to find what you are looking for.</Empty>
+    </>
+  );
+}
+
+function SignedOutRoutes() {
+  const location = useLocation();
+  const next = `${location.pathname}${location.search}`;
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route
+        path="*"
+        element={<Navigate to={next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`} replace />}
+      />
+    </Routes>
+  );
+}
+
+function AfterLogin() {
+  const [params] = useSearchParams();
+  return <Navigate to={safeNext(params.get("next"))} replace />;
+}
+
+export function AppRoutes() {
+  const { me, error, refresh } = useAuth();
+  if (me === undefined) {
+    return (
+      <div className="login-page">
+        <Loading label="Loading Questbridge…" />
+      </div>
+    );
+  }
+  if (me === null) {
+    return (
+      <>
+        {error && (
+          <div className="login-page-banner">
+            <ErrorBanner error={error} onRetry={() => void refresh()} />
+          </div>
+        )}
+        <SignedOutRoutes />
+      </>
+    );
+  }
+  if (me.must_change_password) return <ChangePasswordPage />;
+  return (
+    <Routes>
+      <Route path="/login" element={<AfterLogin />} />
+      <Route element={<Layout />}>
+        <Route index element={<DashboardPage />} />
+        <Route path="subscriptions" element={<SubscriptionsPage />} />
+        <Route path="subscriptions/new" element={<NewSubscriptionPage />} />
+        <Route path="subscriptions/:id" element={<SubscriptionDetailPage />} />
+        <Route path="deliveries" element={<DeliveriesPage />} />
+        <Route path="deliveries/:id" element={<DeliveryDetailPage />} />
+        <Route path="api-keys" element={<ApiKeysPage />} />
+        <Route path="oauth-clients" element={<OAuthClientsPage />} />
+        <Route path="inbound" element={<InboundPage />} />
+        <Route path="audit" element={<AuditPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <BrowserRouter basename={BASENAME}>
+        <AppRoutes />
+      </BrowserRouter>
+    </AuthProvider>
+  );
+}

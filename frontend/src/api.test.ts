@@ -1,0 +1,73 @@
+import { describe, expect, it, vi } from "vitest";
+import { ApiError, api, onUnauthorized, withQuery } from "./api";
+import { FakeApi, problem } from "./test/server";
+
+async function failure(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiError);
+    return error as ApiError;
+  }
+  throw new Error("expected the request to fail");
+}
+
+describe("api", () => {
+  it("reads a problem+json failure into a readable ApiError with its field errors", async () => {
+    new FakeApi({
+      "POST /api/webhooks/subscriptions": problem(422, "Validation Failed", "invalid fields: event_types, target_url", {
+        target_url: ["points at 10.0.0.1, a private address"],
+        event_types: { "1": ["'Bad' is not an event type"] },
+      }),
+    });
+    const error = await failure(api("/api/webhooks/subscriptions", { method: "POST", body: {} }));
+    expect(error.status).toBe(422);
+    expect(error.title).toBe("Validation Failed");
+    expect(error.detail).toBe("invalid fields: event_types, target_url");
+    expect(error.fieldMessages("target_url")).toEqual(["points at 10.0.0.1, a private address"]);
+    expect(error.fieldMessages("event_types")).toEqual(["item 2: 'Bad' is not an event type"]);
+    expect(error.fieldMessages("name")).toEqual([]);
+    expect(error.unavailable).toBe(false);
+  });
+
+  it("sends JSON with the session cookie and no token", async () => {
+    const server = new FakeApi({ "POST /api/things": { status: 201, body: { id: 1 } } });
+    await expect(api("/api/things", { method: "POST", body: { a: 1 }, query: { x: "y", empty: "" } })).resolves.toEqual({ id: 1 });
+    const [, init] = vi.mocked(fetch).mock.calls[0] as [string, RequestInit];
+    expect(init.credentials).toBe("same-origin");
+    expect(init.headers).toMatchObject({ "Content-Type": "application/json" });
+    expect(init.headers).not.toHaveProperty("Authorization");
+    expect(server.to("POST /api/things")[0].query.toString()).toBe("x=y");
+  });
+
+  it("gives null for 204 and marks a missing endpoint as unavailable", async () => {
+    new FakeApi({ "DELETE /api/things/1": { status: 204 } });
+    await expect(api("/api/things/1", { method: "DELETE" })).resolves.toBeNull();
+    const missing = await failure(api("/v1/nothing/here"));
+    expect(missing.unavailable).toBe(true);
+  });
+
+  it("turns an unreachable server into a readable network error", async () => {
+    vi.stubGlobal("fetch", vi.fn(() => Promise.reject(new TypeError("Failed to fetch"))));
+    const error = await failure(api("/api/auth/me"));
+    expect(error.status).toBe(0);
+    expect(error.title).toBe("Network error");
+  });
+
+  it("tells the app when the session has ended, unless asked not to", async () => {
+    new FakeApi({ "GET /api/private": problem(401, "Unauthorized", "sign in first") });
+    const listener = vi.fn();
+    const stop = onUnauthorized(listener);
+    await api("/api/private").catch(() => undefined);
+    await api("/api/private", { quietUnauthorized: true }).catch(() => undefined);
+    stop();
+    await api("/api/private").catch(() => undefined);
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+
+  it("builds query strings without empty values", () => {
+    expect(withQuery("/a", { b: "1", c: null, d: undefined, e: "", f: 0 })).toBe("/a?b=1&f=0");
+    expect(withQuery("/a?x=1", { b: 2 })).toBe("/a?x=1&b=2");
+    expect(withQuery("/a")).toBe("/a");
+  });
+});

@@ -1,0 +1,65 @@
+import type { AuditEntry } from "../api";
+import { useOrganization } from "../auth";
+import { shortId, Time } from "../components/display";
+import { Empty, LoadMore, LoadState, PageTitle } from "../components/feedback";
+import { usePagedList } from "../hooks";
+
+function describeMetadata(metadata: Record<string, unknown> | null): string {
+  if (!metadata) return "";
+  return Object.entries(metadata)
+    .filter(([, value]) => value !== null && value !== undefined && value !== "")
+    .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : String(value)}`)
+    .join(" · ");
+}
+
+export function AuditPage() {
+  const organization = useOrganization();
+  const list = usePagedList<AuditEntry>("/api/audit", { organization_id: organization.id, limit: 50 });
+  return (
+    <>
+      <PageTitle>Audit log</PageTitle>
+      <p className="muted">Who changed what in {organization.name}, newest first.</p>
+      <LoadState what="Audit log" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
+        {list.items && list.items.length === 0 ? (
+          <Empty title="Nothing recorded yet">Changes to subscriptions, keys and clients appear here.</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="table table-stack" data-testid="audit-table">
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Who</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">Details</th>
+                  <th scope="col">IP</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items?.map((entry) => (
+                  <tr key={entry.id}>
+                    <td data-label="When">
+                      <Time value={entry.created_at} />
+                    </td>
+                    <th scope="row" data-label="Action">
+                      <code>{entry.action}</code>
+                    </th>
+                    <td data-label="Who">{entry.actor_email ?? (entry.actor_id ? shortId(entry.actor_id) : <span className="muted">system</span>)}</td>
+                    <td data-label="Target">
+                      {entry.target_type ? `${entry.target_type} ${shortId(entry.target_id)}` : <span className="muted">—</span>}
+                    </td>
+                    <td data-label="Details" className="small">
+                      {describeMetadata(entry.metadata) || <span className="muted">—</span>}
+                    </td>
+                    <td data-label="IP">{entry.ip ?? <span className="muted">—</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <LoadMore list={list} />
+      </LoadState>
+    </>
+  );
+}

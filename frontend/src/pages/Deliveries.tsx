@@ -1,0 +1,353 @@
+import { useId, useState } from "react";
+import { Link, useParams, useSearchParams } from "react-router-dom";
+import {
+  api,
+  DELIVERY_STATUSES,
+  type Delivery,
+  type DeliveryDetail,
+  type EventType,
+  type Page,
+  type Subscription,
+} from "../api";
+import { useOrganization } from "../auth";
+import { ConfirmDialog } from "../components/Dialog";
+import { formatMs, shortId, StatusBadge, Time } from "../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
+import { REFRESH_MS, useAction, useApi, usePagedList } from "../hooks";
+
+const FILTERS = ["status", "event_type", "subscription_id"] as const;
+
+export function DeliveriesPage() {
+  const organization = useOrganization();
+  const [params, setParams] = useSearchParams();
+  const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""])) as Record<
+    (typeof FILTERS)[number],
+    string
+  >;
+  const [autoRefresh, setAutoRefresh] = useState(true);
+  const [confirmBulk, setConfirmBulk] = useState(false);
+  const [notice, setNotice] = useState<string>();
+  const ids = { status: useId(), type: useId(), subscription: useId(), refresh: useId() };
+
+  const list = usePagedList<Delivery>(
+    "/api/webhooks/deliveries",
+    { organization_id: organization.id, ...filters },
+    autoRefresh ? REFRESH_MS : undefined,
+  );
+  const catalog = useApi<{ data: EventType[] }>("/api/webhooks/event-types");
+  const subscriptions = useApi<Page<Subscription>>("/api/webhooks/subscriptions", {
+    organization_id: organization.id,
+    limit: 200,
+  });
+  const subscriptionUrl = new Map((subscriptions.data?.data ?? []).map((item) => [item.id, item.target_url]));
+
+  const bulk = useAction(async () => {
+    const targets = filters.subscription_id
+      ? [filters.subscription_id]
+      : (subscriptions.data?.data ?? []).map((item) => item.id);
+    let count = 0;
+    for (const id of targets) {
+      const result = await api<{ count: number }>(`/api/webhooks/subscriptions/${id}/redeliver-dead`, {
+        method: "POST",
+        body: {},
+      });
+      count += result.count;
+    }
+    return count;
+  });
+
+  function setFilter(name: (typeof FILTERS)[number], value: string) {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    setParams(next, { replace: true });
+  }
+
+  const eventTypes = Array.from(
+    new Set([...(catalog.data?.data ?? []).map((entry) => entry.type), ...(filters.event_type ? [filters.event_type] : [])]),
+  );
+
+  return (
+    <>
+      <PageTitle
+        actions={
+          <button type="button" className="button" onClick={() => setConfirmBulk(true)}>
+            Redeliver dead…
+          </button>
+        }
+      >
+        Deliveries
+      </PageTitle>
+      <Notice>{notice}</Notice>
+      <form className="filters" role="search" aria-label="Filter deliveries" onSubmit={(event) => event.preventDefault()}>
+        <div className="field">
+          <label htmlFor={ids.status}>Status</label>
+          <select id={ids.status} value={filters.status} onChange={(event) => setFilter("status", event.target.value)}>
+            <option value="">Any status</option>
+            {DELIVERY_STATUSES.map((status) => (
+              <option key={status} value={status}>
+                {status}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.type}>Event type</label>
+          <select id={ids.type} value={filters.event_type} onChange={(event) => setFilter("event_type", event.target.value)}>
+            <option value="">Any event type</option>
+            {eventTypes.map((type) => (
+              <option key={type} value={type}>
+                {type}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.subscription}>Subscription</label>
+          <select
+            id={ids.subscription}
+            value={filters.subscription_id}
+            onChange={(event) => setFilter("subscription_id", event.target.value)}
+          >
+            <option value="">Any subscription</option>
+            {(subscriptions.data?.data ?? []).map((item) => (
+              <option key={item.id} value={item.id}>
+                {item.target_url}
+              </option>
+            ))}
+            {filters.subscription_id && !subscriptionUrl.has(filters.subscription_id) && (
+              <option value={filters.subscription_id}>{shortId(filters.subscription_id)}</option>
+            )}
+          </select>
+        </div>
+        <label className="check filters-refresh" htmlFor={ids.refresh}>
+          <input id={ids.refresh} type="checkbox" checked={autoRefresh} onChange={(event) => setAutoRefresh(event.target.checked)} />
+          <span>Refresh every 5 s</span>
+        </label>
+      </form>
+
+      <LoadState what="Deliveries" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
+        {list.items && list.items.length === 0 ? (
+          <Empty title={FILTERS.some((name) => filters[name]) ? "No deliveries match these filters" : "No deliveries yet"}>
+            Deliveries appear when an event matches a <Link to="/subscriptions">subscription</Link>.
+          </Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="table table-stack" data-testid="deliveries-table">
+              <thead>
+                <tr>
+                  <th scope="col">Status</th>
+                  <th scope="col">Event type</th>
+                  <th scope="col">Subscription</th>
+                  <th scope="col">Attempts</th>
+                  <th scope="col">Last answer</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Details</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items?.map((delivery) => (
+                  <tr key={delivery.id} data-delivery-id={delivery.id} data-status={delivery.status}>
+                    <td data-label="Status">
+                      <StatusBadge status={delivery.status} />
+                    </td>
+                    <td data-label="Event type">
+                      <code>{delivery.event_type}</code>
+                    </td>
+                    <td data-label="Subscription" className="url">
+                      {subscriptionUrl.get(delivery.subscription_id) ?? shortId(delivery.subscription_id)}
+                    </td>
+                    <td data-label="Attempts">{delivery.attempts}</td>
+                    <td data-label="Last answer">
+                      {delivery.last_status_code ?? (delivery.last_error ? <span className="muted">{delivery.last_error}</span> : "—")}
+                    </td>
+                    <td data-label="Created">
+                      <Time value={delivery.created_at} />
+                    </td>
+                    <td data-label="">
+                      <Link to={`/deliveries/${delivery.id}`} aria-label={`Details of delivery ${shortId(delivery.id)} (${delivery.event_type})`}>
+                        Details
+                      </Link>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <LoadMore list={list} />
+      </LoadState>
+
+      {confirmBulk && (
+        <ConfirmDialog
+          title="Redeliver dead deliveries?"
+          confirmLabel="Redeliver dead"
+          busy={bulk.busy}
+          error={bulk.error}
+          onCancel={() => {
+            bulk.clearError();
+            setConfirmBulk(false);
+          }}
+          onConfirm={async () => {
+            const count = await bulk.run();
+            if (count !== undefined) {
+              setConfirmBulk(false);
+              setNotice(count === 0 ? "There were no dead deliveries to redeliver." : `${count} dead ${count === 1 ? "delivery" : "deliveries"} queued again.`);
+              void list.reload();
+            }
+          }}
+        >
+          <p>
+            {filters.subscription_id
+              ? `Every dead delivery of ${subscriptionUrl.get(filters.subscription_id) ?? "this subscription"} is queued again.`
+              : "Every dead delivery of every subscription in this organization is queued again."}{" "}
+            Each keeps its webhook-id, so receivers can recognise a repeat.
+          </p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+export function DeliveryDetailPage() {
+  const { id = "" } = useParams();
+  const delivery = useApi<DeliveryDetail>(`/api/webhooks/deliveries/${encodeURIComponent(id)}`, undefined, REFRESH_MS);
+  const [notice, setNotice] = useState<string>();
+  const redeliver = useAction(() => api<Delivery>(`/api/webhooks/deliveries/${id}/redeliver`, { method: "POST" }));
+  const data = delivery.data;
+
+  return (
+    <>
+      <PageTitle
+        actions={
+          data && (
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={redeliver.busy || data.status === "delivering"}
+              onClick={async () => {
+                setNotice(undefined);
+                const result = await redeliver.run();
+                if (result) {
+                  setNotice("Queued again. The engine sends it within seconds.");
+                  void delivery.reload();
+                }
+              }}
+            >
+              {redeliver.busy ? "Queuing…" : "Redeliver"}
+            </button>
+          )
+        }
+      >
+        Delivery
+      </PageTitle>
+      <p className="breadcrumbs">
+        <Link to="/deliveries">← All deliveries</Link>
+      </p>
+      <Notice>{notice}</Notice>
+      <ErrorBanner error={redeliver.error} />
+      <LoadState what="Delivery" loading={delivery.loading} error={delivery.error} hasData={Boolean(data)} onRetry={delivery.reload}>
+        {data && (
+          <>
+            <section className="panel" aria-labelledby="summary-heading">
+              <h2 id="summary-heading">Summary</h2>
+              <dl className="facts facts-grid">
+                <dt>Status</dt>
+                <dd>
+                  <StatusBadge status={data.status} />
+                </dd>
+                <dt>Event type</dt>
+                <dd>
+                  <code>{data.event_type}</code>
+                </dd>
+                <dt>Delivery id (webhook-id)</dt>
+                <dd>
+                  <code>{data.id}</code>
+                </dd>
+                <dt>Event id</dt>
+                <dd>
+                  <code>{data.event_id}</code>
+                </dd>
+                <dt>Subscription</dt>
+                <dd>
+                  <Link to={`/subscriptions/${data.subscription_id}`}>{shortId(data.subscription_id)}</Link>
+                </dd>
+                <dt>Attempts</dt>
+                <dd>{data.attempts}</dd>
+                <dt>Created</dt>
+                <dd>
+                  <Time value={data.created_at} />
+                </dd>
+                <dt>Delivered</dt>
+                <dd>
+                  <Time value={data.delivered_at} />
+                </dd>
+                {data.next_attempt_at && data.status !== "delivered" && (
+                  <>
+                    <dt>Next attempt</dt>
+                    <dd>
+                      <Time value={data.next_attempt_at} />
+                    </dd>
+                  </>
+                )}
+              </dl>
+            </section>
+
+            <section className="panel" aria-labelledby="attempts-heading">
+              <h2 id="attempts-heading">Attempts</h2>
+              {data.attempts_log.length === 0 ? (
+                <Empty title="No attempts yet">The engine has not tried this delivery yet.</Empty>
+              ) : (
+                <div className="table-wrap">
+                  <table className="table table-stack" data-testid="attempts-table">
+                    <thead>
+                      <tr>
+                        <th scope="col">#</th>
+                        <th scope="col">Started</th>
+                        <th scope="col">HTTP status</th>
+                        <th scope="col">Duration</th>
+                        <th scope="col">Error</th>
+                        <th scope="col">Response body</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {data.attempts_log.map((attempt, index) => (
+                        <tr key={`${attempt.attempt}-${index}`}>
+                          <td data-label="#">{attempt.attempt}</td>
+                          <td data-label="Started">
+                            <Time value={attempt.started_at} />
+                          </td>
+                          <td data-label="HTTP status">
+                            {attempt.status_code === null ? (
+                              <span className="muted">none</span>
+                            ) : (
+                              <span className={attempt.status_code < 300 ? "code-ok" : "code-bad"}>{attempt.status_code}</span>
+                            )}
+                          </td>
+                          <td data-label="Duration">{formatMs(attempt.duration_ms)}</td>
+                          <td data-label="Error">{attempt.error ?? <span className="muted">—</span>}</td>
+                          <td data-label="Response body">
+                            {attempt.response_body ? <pre className="code-inline">{attempt.response_body}</pre> : <span className="muted">empty</span>}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              )}
+            </section>
+
+            {data.payload !== undefined && (
+              <section className="panel" aria-labelledby="payload-heading">
+                <h2 id="payload-heading">Payload</h2>
+                <pre className="code-block">{JSON.stringify(data.payload, null, 2)}</pre>
+              </section>
+            )}
+          </>
+        )}
+      </LoadState>
+    </>
+  );
+}

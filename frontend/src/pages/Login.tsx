@@ -1,0 +1,123 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { ApiError, api } from "../api";
+import { useAuth } from "../auth";
+import { ErrorBanner } from "../components/feedback";
+import { Field } from "../components/forms";
+
+export function LoginPage() {
+  const { login, error: sessionError } = useAuth();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const emailInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => emailInput.current?.focus(), []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await login(email.trim(), password);
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught : new ApiError(0, "Sign-in failed", String(caught)));
+      setPassword("");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="login-page">
+      <main className="login-card" id="main">
+        <h1>Questbridge admin</h1>
+        <p className="muted">Sign in to manage your organization's integrations.</p>
+        <ErrorBanner error={error ?? sessionError} fields={["email", "password"]} />
+        <form onSubmit={submit} noValidate>
+          <Field label="Email" name="email" error={error}>
+            {(props) => (
+              <input
+                {...props}
+                ref={emailInput}
+                type="email"
+                name="email"
+                autoComplete="username"
+                required
+                value={email}
+                onChange={(event) => setEmail(event.target.value)}
+              />
+            )}
+          </Field>
+          <Field label="Password" name="password" error={error}>
+            {(props) => (
+              <input
+                {...props}
+                type="password"
+                name="password"
+                autoComplete="current-password"
+                required
+                value={password}
+                onChange={(event) => setPassword(event.target.value)}
+              />
+            )}
+          </Field>
+          <button type="submit" className="button button-primary button-block" disabled={busy}>
+            {busy ? "Signing in…" : "Sign in"}
+          </button>
+        </form>
+      </main>
+    </div>
+  );
+}
+
+/** A password an admin set (or a leaked one) must be replaced before anything else works. */
+export function ChangePasswordPage() {
+  const { me, refresh, logout } = useAuth();
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api("/api/auth/password", { method: "POST", body: { current_password: current, new_password: next } });
+      await refresh();
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught : new ApiError(0, "Could not change the password", String(caught)));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="login-page">
+      <main className="login-card" id="main">
+        <h1>Choose a new password</h1>
+        <p className="muted">{me?.email} must set a new password before continuing.</p>
+        <ErrorBanner error={error} fields={["current_password", "new_password"]} />
+        <form onSubmit={submit} noValidate>
+          <Field label="Current password" name="current_password" error={error}>
+            {(props) => (
+              <input {...props} type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />
+            )}
+          </Field>
+          <Field label="New password" name="new_password" error={error}>
+            {(props) => (
+              <input {...props} type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} />
+            )}
+          </Field>
+          <button type="submit" className="button button-primary button-block" disabled={busy}>
+            {busy ? "Saving…" : "Change password"}
+          </button>
+          <button type="button" className="button button-block" onClick={() => void logout()}>
+            Log out
+          </button>
+        </form>
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,514 @@
+import { act, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { MemoryRouter, useLocation } from "react-router-dom";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AppRoutes, safeNext } from "../App";
+import { AuthProvider } from "../auth";
+import { FakeApi, ME, ORG, OTHER_ORG, problem } from "../test/server";
+
+function Where() {
+  const location = useLocation();
+  return <output data-testid="location">{`${location.pathname}${location.search}`}</output>;
+}
+
+function renderApp(path: string) {
+  return render(
+    <AuthProvider>
+      <MemoryRouter initialEntries={[path]}>
+        <AppRoutes />
+        <Where />
+      </MemoryRouter>
+    </AuthProvider>,
+  );
+}
+
+const CATALOG = {
+  data: [
+    { type: "task.completed", description: "A learner completed a task." },
+    { type: "quest.completed", description: "A learner completed a quest." },
+  ],
+};
+
+const SUBSCRIPTION = {
+  id: "aaaaaaaa-0000-4000-8000-000000000001",
+  organization_id: ORG.id,
+  target_url: "https://lms.example.org/hooks",
+  description: "Canvas",
+  event_types: ["task.completed"],
+  active: true,
+  created_at: "2026-11-22T10:00:00Z",
+};
+
+const DELIVERY = {
+  id: "dddddddd-0000-4000-8000-000000000001",
+  event_id: "eeeeeeee-0000-4000-8000-000000000001",
+  subscription_id: SUBSCRIPTION.id,
+  event_type: "task.completed",
+  status: "dead",
+  attempts: 5,
+  next_attempt_at: null,
+  last_status_code: 500,
+  last_error: "HTTP 500",
+  created_at: "2026-11-22T10:01:00Z",
+  delivered_at: null,
+};
+
+const empty = { data: [], next_cursor: null };
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("sign-in", () => {
+  it("sends a signed-out visitor to the login page, keeping where they were going", async () => {
+    new FakeApi({ "GET /api/auth/me": problem(401, "Unauthorized", "sign in first") });
+    renderApp("/deliveries?status=dead");
+    expect(await screen.findByRole("button", { name: "Sign in" })).toBeInTheDocument();
+    expect(screen.getByTestId("location")).toHaveTextContent("/login?next=%2Fdeliveries%3Fstatus%3Ddead");
+  });
+
+  it("shows the server's reason for a refused sign-in, then signs in and goes on", async () => {
+    const user = userEvent.setup();
+    let signedIn = false;
+    const server = new FakeApi({
+      "GET /api/auth/me": () => (signedIn ? { body: ME } : problem(401, "Unauthorized", "sign in first")),
+      "POST /api/auth/login": (call) => {
+        if ((call.body as { password: string }).password !== "right") return problem(401, "Unauthorized", "invalid email or password");
+        signedIn = true;
+        return { body: { access_token: "x", user: { id: "u1", email: ME.email } } };
+      },
+      "GET /api/webhooks/deliveries": { body: empty },
+      "GET /api/webhooks/subscriptions": { body: empty },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+    });
+    renderApp("/deliveries");
+    await user.type(await screen.findByLabelText("Email"), ME.email);
+    await user.type(screen.getByLabelText("Password"), "wrong{Enter}");
+    expect(await screen.findByRole("alert")).toHaveTextContent("invalid email or password");
+    expect(screen.getByLabelText("Password")).toHaveValue("");
+    await user.type(screen.getByLabelText("Password"), "right{Enter}");
+    expect(await screen.findByRole("heading", { level: 1, name: "Deliveries" })).toBeInTheDocument();
+    expect(screen.getByTestId("location")).toHaveTextContent("/deliveries");
+    expect(server.to("POST /api/auth/login")[1].body).toEqual({ email: ME.email, password: "right" });
+  });
+
+  it("only follows next= inside the app", () => {
+    expect(safeNext("/subscriptions")).toBe("/subscriptions");
+    expect(safeNext("//evil.example")).toBe("/");
+    expect(safeNext("https://evil.example")).toBe("/");
+    expect(safeNext("/login")).toBe("/");
+    expect(safeNext(null)).toBe("/");
+  });
+
+  it("asks for a new password first when one must be changed", async () => {
+    new FakeApi({ "GET /api/auth/me": { body: { ...ME, must_change_password: true } } });
+    renderApp("/");
+    expect(await screen.findByRole("heading", { name: "Choose a new password" })).toBeInTheDocument();
+  });
+
+  it("logs out", async () => {
+    const user = userEvent.setup();
+    let signedIn = true;
+    new FakeApi({
+      "GET /api/auth/me": () => (signedIn ? { body: ME } : problem(401, "Unauthorized", "sign in first")),
+      "POST /api/auth/logout": () => {
+        signedIn = false;
+        return { status: 204 };
+      },
+    });
+    renderApp("/audit");
+    await user.click(await screen.findByRole("button", { name: "Log out" }));
+    expect(await screen.findByRole("button", { name: "Sign in" })).toBeInTheDocument();
+  });
+});
+
+describe("organization switcher", () => {
+  it("scopes every page to the chosen organization and remembers it", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({ "GET /api/audit": { body: empty } });
+    renderApp("/audit");
+    await screen.findByText("Nothing recorded yet");
+    expect(server.to("GET /api/audit").at(-1)!.query.get("organization_id")).toBe(OTHER_ORG.id);
+    await user.selectOptions(screen.getByLabelText("Organization"), "Riverside Academy");
+    await waitFor(() => expect(server.to("GET /api/audit").at(-1)!.query.get("organization_id")).toBe(ORG.id));
+    expect(window.localStorage.getItem("questbridge.admin.organization")).toBe(ORG.id);
+  });
+});
+
+describe("dashboard", () => {
+  it("shows counts, queue depth and charts, marks a missing endpoint unavailable, and refreshes every 5 s", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let delivered = 7;
+    const server = new FakeApi({
+      "GET /v1/monitoring/webhooks/metrics": () => ({
+        body: { delivered, failed: 2, dead: 1, pending: 3, retrying: 4, delivering: 1, avg_retry_count: 0.25, p50_latency_ms: 40, p99_latency_ms: 1500 },
+      }),
+      "GET /v1/monitoring/webhooks/timeseries": {
+        body: {
+          data: [
+            { t: "2026-11-22T10:00:00Z", delivered: 1, failed: 0, success_rate: 1, p50_latency_ms: 30, p99_latency_ms: 90 },
+            { t: "2026-11-22T10:01:00Z", delivered: 1, failed: 1, success_rate: 0.5, p50_latency_ms: 50, p99_latency_ms: 120 },
+          ],
+        },
+      },
+      "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: null } },
+    });
+    renderApp("/");
+    const cards = await screen.findByTestId("metric-cards");
+    expect(within(cards).getByText("Queue depth").parentElement).toHaveTextContent("8");
+    expect(within(cards).getByText("Delivered").parentElement).toHaveTextContent("7");
+    expect(within(cards).getByText("Latency p99").parentElement).toHaveTextContent("1.50 s");
+    expect(screen.getByRole("img", { name: /^Success rate, 2 points/ })).toBeInTheDocument();
+    expect(screen.getByRole("img", { name: /^Latency, 2 points/ })).toBeInTheDocument();
+    expect(await screen.findByText("API key usage is unavailable")).toBeInTheDocument();
+    expect(screen.getByTestId("recent-deliveries")).toHaveTextContent("task.completed");
+
+    delivered = 9;
+    const before = server.to("GET /v1/monitoring/webhooks/metrics").length;
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(5000);
+    });
+    expect(server.to("GET /v1/monitoring/webhooks/metrics").length).toBe(before + 1);
+    await waitFor(() => expect(within(cards).getByText("Delivered").parentElement).toHaveTextContent("9"));
+  });
+
+  it("shows API key usage by tier when the server has it", async () => {
+    new FakeApi({
+      "GET /v1/monitoring/external/keys": {
+        body: { data: [{ tier: "pro", keys: 2, requests_today: 340, unique_consumers: 3, rate_limit_hits: 1 }] },
+      },
+    });
+    renderApp("/");
+    const region = await screen.findByRole("region", { name: "API key usage by tier" });
+    expect(await within(region).findByRole("rowheader", { name: "pro" })).toBeInTheDocument();
+    expect(within(region).getByRole("cell", { name: "340" })).toBeInTheDocument();
+  });
+});
+
+describe("subscriptions", () => {
+  it("shows an empty state, then creates one and shows its secret once", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /api/webhooks/subscriptions": { body: empty },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+      "POST /api/webhooks/subscriptions": (call) => {
+        const body = call.body as { target_url: string };
+        if (!body.target_url.startsWith("https://")) {
+          return problem(422, "Validation Failed", "target_url: must use https", { target_url: ["must use https"] });
+        }
+        return { status: 201, body: { ...SUBSCRIPTION, ...body, secret: "whsec_c2VjcmV0" } };
+      },
+    });
+    renderApp("/subscriptions");
+    expect(await screen.findByText("No subscriptions yet")).toBeInTheDocument();
+    await user.click(screen.getByRole("link", { name: "New subscription" }));
+    await user.click(screen.getByRole("button", { name: "Create subscription" }));
+    expect(screen.getByText("Choose at least one event type.")).toBeInTheDocument();
+    expect(server.to("POST /api/webhooks/subscriptions")).toHaveLength(0);
+
+    await user.type(screen.getByLabelText("Target URL"), "http://lms.example.org/hooks");
+    await user.click(await screen.findByRole("checkbox", { name: /task\.completed/ }));
+    await user.click(screen.getByRole("button", { name: "Create subscription" }));
+    expect(await screen.findByText("must use https")).toBeInTheDocument();
+    expect(screen.getByLabelText("Target URL")).toHaveAttribute("aria-invalid", "true");
+
+    await user.clear(screen.getByLabelText("Target URL"));
+    await user.type(screen.getByLabelText("Target URL"), "https://lms.example.org/hooks");
+    await user.click(screen.getByRole("button", { name: "Create subscription" }));
+    expect(await screen.findByRole("heading", { name: "Subscription created" })).toBeInTheDocument();
+    expect(screen.getByTestId("secret-value")).toHaveValue("whsec_c2VjcmV0");
+    expect(server.to("POST /api/webhooks/subscriptions").at(-1)!.body).toEqual({
+      organization_id: OTHER_ORG.id,
+      target_url: "https://lms.example.org/hooks",
+      event_types: ["task.completed"],
+      description: "",
+    });
+  });
+
+  it("edits, tests, rotates and deletes a subscription", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      [`GET /api/webhooks/subscriptions/${SUBSCRIPTION.id}`]: { body: SUBSCRIPTION },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+      [`PUT /api/webhooks/subscriptions/${SUBSCRIPTION.id}`]: (call) => ({ body: { ...SUBSCRIPTION, ...(call.body as object) } }),
+      "POST /api/webhooks/test": {
+        body: {
+          delivery_id: DELIVERY.id,
+          event_id: DELIVERY.event_id,
+          status: "retrying",
+          attempt: { attempt: 1, started_at: "2026-11-22T10:00:00Z", duration_ms: 120, status_code: 503, error: "HTTP 503", response_body: "down for maintenance" },
+        },
+      },
+      [`POST /api/webhooks/subscriptions/${SUBSCRIPTION.id}/rotate-secret`]: { body: { id: SUBSCRIPTION.id, secret: "whsec_bmV3" } },
+      [`DELETE /api/webhooks/subscriptions/${SUBSCRIPTION.id}`]: { status: 204 },
+      "GET /api/webhooks/subscriptions": { body: empty },
+    });
+    renderApp(`/subscriptions/${SUBSCRIPTION.id}`);
+    await user.click(await screen.findByRole("checkbox", { name: /quest\.completed/ }));
+    await user.click(screen.getByRole("checkbox", { name: /^Active/ }));
+    await user.click(screen.getByRole("button", { name: "Save changes" }));
+    expect(await screen.findByText("Subscription saved.")).toBeInTheDocument();
+    expect(server.to(`PUT /api/webhooks/subscriptions/${SUBSCRIPTION.id}`)[0].body).toEqual({
+      target_url: SUBSCRIPTION.target_url,
+      event_types: ["task.completed", "quest.completed"],
+      active: false,
+      description: "Canvas",
+    });
+
+    await user.click(screen.getByRole("button", { name: "Send test event" }));
+    const result = await screen.findByTestId("test-result");
+    expect(result).toHaveTextContent("did not accept");
+    expect(result).toHaveTextContent("503");
+    expect(result).toHaveTextContent("down for maintenance");
+
+    await user.click(screen.getByRole("button", { name: "Rotate secret…" }));
+    const dialog = screen.getByRole("dialog", { name: "Rotate the signing secret" });
+    await user.click(within(dialog).getByRole("radio", { name: "1 hour" }));
+    await user.click(within(dialog).getByRole("button", { name: "Rotate" }));
+    expect(await screen.findByTestId("secret-value")).toHaveValue("whsec_bmV3");
+    expect(server.to(`POST /api/webhooks/subscriptions/${SUBSCRIPTION.id}/rotate-secret`)[0].body).toEqual({ grace_seconds: 3600 });
+
+    await user.click(screen.getByRole("button", { name: "Delete subscription…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Delete" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Subscriptions" })).toBeInTheDocument();
+    expect(server.to(`DELETE /api/webhooks/subscriptions/${SUBSCRIPTION.id}`)).toHaveLength(1);
+  });
+});
+
+describe("deliveries", () => {
+  it("filters by status, event type and subscription through the address", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: "c1" } },
+      "GET /api/webhooks/subscriptions": { body: { data: [SUBSCRIPTION], next_cursor: null } },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+    });
+    renderApp("/deliveries");
+    const table = await screen.findByTestId("deliveries-table");
+    expect(table).toHaveTextContent("https://lms.example.org/hooks");
+    await user.selectOptions(screen.getByLabelText("Status"), "dead");
+    await user.selectOptions(screen.getByLabelText("Event type"), "task.completed");
+    await user.selectOptions(screen.getByLabelText("Subscription"), SUBSCRIPTION.id);
+    await waitFor(() => {
+      const query = server.to("GET /api/webhooks/deliveries").at(-1)!.query;
+      expect(query.get("status")).toBe("dead");
+      expect(query.get("event_type")).toBe("task.completed");
+      expect(query.get("subscription_id")).toBe(SUBSCRIPTION.id);
+    });
+    expect(screen.getByTestId("location")).toHaveTextContent(`status=dead&event_type=task.completed&subscription_id=${SUBSCRIPTION.id}`);
+
+    await user.click(screen.getByRole("button", { name: "Load more" }));
+    await waitFor(() => expect(server.to("GET /api/webhooks/deliveries").at(-1)!.query.get("cursor")).toBe("c1"));
+  });
+
+  it("redelivers every dead delivery of each subscription after confirmation", async () => {
+    const user = userEvent.setup();
+    const second = { ...SUBSCRIPTION, id: "aaaaaaaa-0000-4000-8000-000000000002", target_url: "https://two.example.org/" };
+    const server = new FakeApi({
+      "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: null } },
+      "GET /api/webhooks/subscriptions": { body: { data: [SUBSCRIPTION, second], next_cursor: null } },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+      [`POST /api/webhooks/subscriptions/${SUBSCRIPTION.id}/redeliver-dead`]: { status: 202, body: { count: 2 } },
+      [`POST /api/webhooks/subscriptions/${second.id}/redeliver-dead`]: { status: 202, body: { count: 1 } },
+    });
+    renderApp("/deliveries");
+    await screen.findByTestId("deliveries-table");
+    await user.click(screen.getByRole("button", { name: "Redeliver dead…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Redeliver dead" }));
+    expect(await screen.findByText("3 dead deliveries queued again.")).toBeInTheDocument();
+    expect(server.calls.filter((call) => call.path.endsWith("/redeliver-dead"))).toHaveLength(2);
+  });
+
+  it("shows every attempt of a delivery and redelivers it", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      [`GET /api/webhooks/deliveries/${DELIVERY.id}`]: {
+        body: {
+          ...DELIVERY,
+          attempts_log: [
+            { attempt: 1, started_at: "2026-11-22T10:01:00Z", duration_ms: 5000, status_code: null, error: "timed out", response_body: null },
+            { attempt: 2, started_at: "2026-11-22T10:02:00Z", duration_ms: 80, status_code: 500, error: "HTTP 500", response_body: '{"error":"boom"}' },
+          ],
+        },
+      },
+      [`POST /api/webhooks/deliveries/${DELIVERY.id}/redeliver`]: { status: 202, body: { id: DELIVERY.id, status: "pending" } },
+    });
+    renderApp(`/deliveries/${DELIVERY.id}`);
+    const attempts = await screen.findByTestId("attempts-table");
+    const rows = within(attempts).getAllByRole("row").slice(1);
+    expect(rows[0]).toHaveTextContent("timed out");
+    expect(rows[0]).toHaveTextContent("5.00 s");
+    expect(rows[1]).toHaveTextContent("500");
+    expect(rows[1]).toHaveTextContent('{"error":"boom"}');
+    await user.click(screen.getByRole("button", { name: "Redeliver" }));
+    expect(await screen.findByText(/Queued again/)).toBeInTheDocument();
+    expect(server.to(`POST /api/webhooks/deliveries/${DELIVERY.id}/redeliver`)).toHaveLength(1);
+  });
+});
+
+describe("API keys", () => {
+  const KEY = {
+    key_id: "k_1234abcd",
+    name: "Canvas",
+    tier: "starter",
+    ip_allowlist: [],
+    status: "active",
+    created_at: "2026-11-22T10:00:00Z",
+    last_used_at: null,
+  };
+
+  it("creates a key with tier and allowlist and shows it once", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /v1/admin/external/keys": { body: empty },
+      "POST /v1/admin/external/keys": (call) => ({ status: 201, body: { ...KEY, ...(call.body as object), api_key: "qb_live_secret" } }),
+    });
+    renderApp("/api-keys");
+    expect(await screen.findByText("No API keys yet")).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "New API key" }));
+    await user.type(screen.getByLabelText("Name"), "Canvas");
+    await user.selectOptions(screen.getByLabelText("Tier"), "enterprise");
+    await user.type(screen.getByLabelText("IP allowlist (optional)"), "203.0.113.0/24{Enter}2001:db8::/32");
+    await user.click(screen.getByRole("button", { name: "Create key" }));
+    expect(await screen.findByTestId("secret-value")).toHaveValue("qb_live_secret");
+    expect(server.to("POST /v1/admin/external/keys")[0].body).toEqual({
+      organization_id: OTHER_ORG.id,
+      name: "Canvas",
+      tier: "enterprise",
+      ip_allowlist: ["203.0.113.0/24", "2001:db8::/32"],
+    });
+  });
+
+  it("rotates with a choice of keeping the key id, and revokes after confirmation", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /v1/admin/external/keys": { body: { data: [KEY], next_cursor: null } },
+      [`POST /v1/admin/external/keys/${KEY.key_id}/rotate`]: (call) => ({
+        body: { ...KEY, key_id: (call.body as { preserve_key_id: boolean }).preserve_key_id ? KEY.key_id : "k_new", api_key: "qb_rotated" },
+      }),
+      [`DELETE /v1/admin/external/keys/${KEY.key_id}`]: { status: 204 },
+    });
+    renderApp("/api-keys");
+    await user.click(await screen.findByRole("button", { name: "Rotate…" }));
+    const dialog = screen.getByRole("dialog");
+    await user.click(within(dialog).getByRole("radio", { name: /New key id/ }));
+    await user.click(within(dialog).getByRole("button", { name: "Rotate" }));
+    expect(await screen.findByTestId("secret-value")).toHaveValue("qb_rotated");
+    expect(screen.getByText("k_new")).toBeInTheDocument();
+    expect(server.to(`POST /v1/admin/external/keys/${KEY.key_id}/rotate`)[0].body).toEqual({ preserve_key_id: false, grace_seconds: 86400 });
+
+    await user.click(screen.getByRole("button", { name: "Revoke…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Revoke" }));
+    expect(await screen.findByText("API key Canvas revoked.")).toBeInTheDocument();
+    expect(server.to(`DELETE /v1/admin/external/keys/${KEY.key_id}`)).toHaveLength(1);
+  });
+});
+
+describe("OAuth clients", () => {
+  it("creates a client with redirect URIs and scopes and shows its secret once", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /api/oauth/clients": { body: empty },
+      "POST /api/oauth/clients": (call) => ({ status: 201, body: { ...(call.body as object), client_id: "qbc_1", client_secret: "qbs_secret" } }),
+    });
+    renderApp("/oauth-clients");
+    await user.click(await screen.findByRole("button", { name: "New OAuth client" }));
+    await user.type(screen.getByLabelText("Name"), "Moodle");
+    await user.type(screen.getByLabelText("Redirect URIs"), "https://moodle.example.org/cb{Enter}http://127.0.0.1:9000/cb");
+    await user.click(screen.getByRole("checkbox", { name: /read:quests/ }));
+    await user.click(screen.getByRole("button", { name: "Create client" }));
+    expect(await screen.findByTestId("secret-value")).toHaveValue("qbs_secret");
+    expect(screen.getByTestId("client-id")).toHaveTextContent("qbc_1");
+    expect(server.to("POST /api/oauth/clients")[0].body).toMatchObject({
+      organization_id: OTHER_ORG.id,
+      name: "Moodle",
+      redirect_uris: ["https://moodle.example.org/cb", "http://127.0.0.1:9000/cb"],
+      scopes: ["read:profile", "read:quests"],
+      client_type: "confidential",
+    });
+  });
+
+  it("rotates a client's secret and deletes a client", async () => {
+    const user = userEvent.setup();
+    const client = { client_id: "qbc_1", name: "Moodle", redirect_uris: ["https://m.example/cb"], scopes: ["read:profile"], client_type: "confidential" };
+    const server = new FakeApi({
+      "GET /api/oauth/clients": { body: { data: [client], next_cursor: null } },
+      "POST /api/oauth/clients/qbc_1/rotate-secret": { body: { client_id: "qbc_1", client_secret: "qbs_new" } },
+      "DELETE /api/oauth/clients/qbc_1": { status: 204 },
+    });
+    renderApp("/oauth-clients");
+    await user.click(await screen.findByRole("button", { name: "Rotate secret…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Rotate" }));
+    expect(await screen.findByTestId("secret-value")).toHaveValue("qbs_new");
+    await user.click(screen.getByRole("button", { name: "Delete…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Delete" }));
+    expect(await screen.findByText("Moodle deleted.")).toBeInTheDocument();
+    expect(server.to("DELETE /api/oauth/clients/qbc_1")).toHaveLength(1);
+  });
+});
+
+describe("inbound events and audit log", () => {
+  const EVENT = {
+    id: "99999999-0000-4000-8000-000000000001",
+    source: "autograder",
+    type: "grade.posted",
+    status: "dead",
+    attempts: 3,
+    error: "submission not found",
+    received_at: "2026-11-22T10:00:00Z",
+    processed_at: null,
+  };
+
+  it("lists inbound events with their status, shows one, and retries a dead one", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /api/inbound/events": { body: { data: [EVENT, { ...EVENT, id: "99999999-0000-4000-8000-000000000002", status: "processed", error: null }], next_cursor: null } },
+      [`GET /api/inbound/events/${EVENT.id}`]: { body: { ...EVENT, payload: { score: 9 } } },
+      [`POST /api/inbound/events/${EVENT.id}/retry`]: { status: 202, body: { ...EVENT, status: "pending", attempts: 0 } },
+    });
+    renderApp("/inbound");
+    const table = await screen.findByTestId("inbound-table");
+    expect(within(table).getAllByRole("button", { name: "Retry" })).toHaveLength(1);
+    await user.click(within(table).getByRole("button", { name: "Retry" }));
+    expect(await screen.findByText(/queued for processing again/)).toBeInTheDocument();
+    expect(server.to(`POST /api/inbound/events/${EVENT.id}/retry`)).toHaveLength(1);
+    await user.click(within(table).getAllByRole("button", { name: "grade.posted" })[0]);
+    expect(await screen.findByText(/"score": 9/)).toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText("Status"), "dead");
+    await waitFor(() => expect(server.to("GET /api/inbound/events").at(-1)!.query.get("status")).toBe("dead"));
+  });
+
+  it("shows who changed what in the audit log", async () => {
+    new FakeApi({
+      "GET /api/audit": {
+        body: {
+          data: [
+            {
+              id: "a1",
+              action: "webhook_subscription.secret_rotated",
+              actor_id: "u1",
+              actor_email: ME.email,
+              target_type: "webhook_subscription",
+              target_id: SUBSCRIPTION.id,
+              metadata: { grace_seconds: 86400 },
+              ip: "127.0.0.1",
+              created_at: "2026-11-22T10:00:00Z",
+            },
+          ],
+          next_cursor: null,
+        },
+      },
+    });
+    renderApp("/audit");
+    const table = await screen.findByTestId("audit-table");
+    expect(table).toHaveTextContent("webhook_subscription.secret_rotated");
+    expect(table).toHaveTextContent(ME.email);
+    expect(table).toHaveTextContent("grace_seconds: 86400");
+  });
+
+  it("says a page is unavailable when the server lacks its endpoint", async () => {
+    new FakeApi();
+    renderApp("/inbound");
+    expect(await screen.findByText("Inbound events is unavailable")).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,473 @@
+"""The admin UI in headless Chromium against the real server, database, delivery engine and a local
+webhook receiver: what an org admin does, checked on the page and at the receiver."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from tests.e2e.conftest import log_in
+from tests.receiver import Answer
+
+REFRESHED = 12_000  # the pages refresh every 5 s: two refreshes and some slack
+
+
+def main_nav(page):
+    return page.get_by_role("navigation", name="Main")
+
+
+def heading(page, name: str):
+    return page.get_by_role("heading", name=name, level=1, exact=True)
+
+
+def choose_organization(page, name: str) -> None:
+    page.get_by_label("Organization").select_option(label=name)
+
+
+def quest_with_tasks(live, token: str, org_id, count: int) -> list[str]:
+    quest = live.call("POST", "/api/quests", token, json={"organization_id": str(org_id), "title": "E2E quest"})
+    assert quest.status_code == 201, quest.text
+    task_ids = []
+    for number in range(count):
+        task = live.call(
+            "POST",
+            f"/api/quests/{quest.json()['id']}/tasks",
+            token,
+            json={"title": f"Task {number + 1}", "pillar": "knowledge", "xp": 10},
+        )
+        assert task.status_code == 201, task.text
+        task_ids.append(task.json()["id"])
+    return task_ids
+
+
+def complete(live, token: str, task_id: str) -> None:
+    response = live.call("POST", f"/api/tasks/{task_id}/complete", token)
+    assert response.status_code == 200, response.text
+
+
+def received(receiver, event_type: str):
+    return [r for r in receiver.requests if r.headers.get("x-questbridge-event") == event_type]
+
+
+def signed_with(secret: str, request) -> bool:
+    try:
+        Webhook(secret).verify(request.body, request.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def active_box(page):
+    return page.get_by_role("checkbox", name=re.compile(r"^Active"))
+
+
+def clipboard(page) -> str:
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_sign_in_by_keyboard_through_a_deep_link_then_switch_organization_and_log_out(page, live, admin, shoot):
+    page.goto("/admin/deliveries?status=dead")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next=%2Fdeliveries%3Fstatus%3Ddead$"))
+    expect(page.get_by_label("Email")).to_be_focused()
+    shoot(page, "login")
+
+    page.keyboard.type(admin["email"])
+    page.keyboard.press("Tab")
+    page.keyboard.type("not the password")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("invalid email or password")
+    shoot(page, "login-error")
+
+    page.get_by_label("Password").fill(admin["password"])
+    page.keyboard.press("Enter")
+    expect(heading(page, "Deliveries")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/admin/deliveries\?status=dead$"))
+    expect(page.get_by_label("Status")).to_have_value("dead")
+
+    # A reload of a deep link is served by Flask and keeps the session (HttpOnly cookie).
+    page.reload()
+    expect(heading(page, "Deliveries")).to_be_visible()
+
+    # On a fresh load, Tab reaches the skip link first; it jumps to the content. Then the menu by
+    # keyboard alone, and the new page's heading takes focus.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    subscriptions_link = main_nav(page).get_by_role("link", name="Subscriptions")
+    for _ in range(12):  # back from the content through the menu
+        page.keyboard.press("Shift+Tab")
+        if subscriptions_link.evaluate("node => node === document.activeElement"):
+            break
+    expect(subscriptions_link).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(heading(page, "Subscriptions")).to_be_visible()
+    expect(heading(page, "Subscriptions")).to_be_focused()
+
+    # The switcher lists both organizations; the choice survives a reload.
+    switcher = page.get_by_label("Organization")
+    expect(switcher.locator("option")).to_have_text(["Hillview College", "Riverside Academy"])
+    choose_organization(page, "Riverside Academy")
+    page.reload()
+    expect(page.get_by_label("Organization").locator("option:checked")).to_have_text("Riverside Academy")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.request.get(f"{live.url}/api/auth/me").status == 401
+    page.goto("/admin/subscriptions")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next=%2Fsubscriptions$"))
+
+
+def test_subscription_from_creation_to_delivery_rotation_and_deletion(page, live, admin, receiver, shoot):
+    token = live.token(admin)
+    org_id = admin["org"]["id"]
+    tasks = quest_with_tasks(live, token, org_id, 5)
+
+    log_in(page, admin)
+    choose_organization(page, "Riverside Academy")
+    main_nav(page).get_by_role("link", name="Subscriptions").click()
+    expect(page.get_by_text("No subscriptions yet")).to_be_visible()
+    shoot(page, "subscriptions-empty")
+
+    # A refused target: the problem+json field error appears under the URL input, linked to it.
+    page.get_by_role("link", name="New subscription").click()
+    expect(heading(page, "New subscription")).to_be_visible()
+    url_input = page.get_by_label("Target URL")
+    url_input.fill("http://10.1.2.3/hook")
+    page.get_by_label("task.completed").check()
+    page.get_by_role("button", name="Create subscription").click()
+    expect(url_input).to_have_attribute("aria-invalid", "true")
+    error_id = url_input.get_attribute("aria-describedby").split()[-1]
+    expect(page.locator(f'[id="{error_id}"]')).to_contain_text("points at 10.1.2.3")
+    expect(page.get_by_role("alert")).to_contain_text("Validation Failed")
+    shoot(page, "subscription-new-refused-target")
+
+    url_input.fill(f"{receiver.url}/hooks/questbridge")
+    page.get_by_role("button", name="Create subscription").click()
+    expect(heading(page, "Subscription created")).to_be_visible()
+    secret = page.get_by_test_id("secret-value").input_value()
+    assert secret.startswith("whsec_")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("Copied to the clipboard.")).to_be_visible()
+    assert clipboard(page) == secret
+    shoot(page, "subscription-created-secret")
+    page.get_by_role("button", name="Done").click()
+    expect(heading(page, "Subscription")).to_be_visible()
+    subscription_id = page.url.rsplit("/", 1)[-1]
+
+    # Send a test event: the receiver answers 200 and the page shows the attempt.
+    page.get_by_role("button", name="Send test event").click()
+    result = page.get_by_test_id("test-result")
+    expect(result).to_contain_text("delivered")
+    expect(result).to_contain_text("200")
+    shoot(page, "subscription-detail-test-sent")
+    assert [signed_with(secret, r) for r in received(receiver, "webhook.test")] == [True]
+
+    # Complete a task through the API; the delivery appears pending, then delivered on its own.
+    complete(live, token, tasks[0])
+    main_nav(page).get_by_role("link", name="Deliveries").click()
+    row = page.locator("tr[data-status]").filter(has_text="task.completed")
+    expect(row).to_have_attribute("data-status", "pending")
+    shoot(page, "deliveries-pending")
+    assert live.engine_pass()["delivered"] == 1
+    expect(row).to_have_attribute("data-status", "delivered", timeout=REFRESHED)
+    shoot(page, "deliveries-delivered")
+    [first] = received(receiver, "task.completed")
+    assert signed_with(secret, first)
+    assert json.loads(first.body)["data"]["task_id"] == tasks[0]
+
+    # Its detail: every attempt with status, duration and the receiver's body; redeliver it.
+    row.get_by_role("link", name=re.compile("Details")).click()
+    expect(heading(page, "Delivery")).to_be_visible()
+    attempts = page.get_by_test_id("attempts-table")
+    expect(attempts).to_contain_text("200")
+    expect(attempts).to_contain_text("ok")
+    shoot(page, "delivery-detail")
+    page.get_by_role("button", name="Redeliver").click()
+    expect(page.get_by_text("Queued again")).to_be_visible()
+    live.engine_pass()
+    expect(attempts.locator("tbody tr")).to_have_count(2, timeout=REFRESHED)  # the log keeps the first attempt
+    expect(page.locator(".facts .badge").first).to_have_text("delivered", timeout=REFRESHED)
+    again = received(receiver, "task.completed")
+    assert len(again) == 2 and again[1].headers["webhook-id"] == first.headers["webhook-id"]
+
+    # Rotate the secret: shown once, copyable; both secrets sign during the grace period.
+    page.goto(f"/admin/subscriptions/{subscription_id}")
+    page.get_by_role("button", name="Rotate secret…").click()
+    dialog = page.get_by_role("dialog", name="Rotate the signing secret")
+    expect(dialog.get_by_label("24 hours (recommended)")).to_be_checked()
+    shoot(page, "subscription-rotate-dialog")
+    dialog.get_by_role("button", name="Rotate", exact=True).click()
+    expect(dialog).to_be_hidden()
+    new_secret = page.get_by_test_id("secret-value").input_value()
+    assert new_secret.startswith("whsec_") and new_secret != secret
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("Copied to the clipboard.")).to_be_visible()
+    assert clipboard(page) == new_secret
+    shoot(page, "subscription-secret-rotated")
+    complete(live, token, tasks[1])
+    live.engine_pass()
+    latest = received(receiver, "task.completed")[-1]
+    assert json.loads(latest.body)["data"]["task_id"] == tasks[1]
+    assert signed_with(new_secret, latest) and signed_with(secret, latest)
+
+    # Edit: add an event type and disable it; a test send then explains why it is refused.
+    page.get_by_label("quest.completed").check()
+    active_box(page).uncheck()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Subscription saved.")).to_be_visible()
+    expect(page.locator(".facts").get_by_text("disabled")).to_be_visible()
+    stored = live.call("GET", f"/api/webhooks/subscriptions/{subscription_id}", token).json()
+    assert stored["active"] is False and sorted(stored["event_types"]) == ["quest.completed", "task.completed"]
+    page.get_by_role("button", name="Send test event").click()
+    expect(page.get_by_role("alert")).to_contain_text("the subscription is disabled; enable it before testing")
+    shoot(page, "subscription-edited-disabled")
+
+    # A dead delivery (the receiver fails, one attempt allowed here), then bulk redelivery.
+    active_box(page).check()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Subscription saved.")).to_be_visible()
+    receiver.answer = Answer(status=500, body=b"receiver exploded")
+    complete(live, token, tasks[2])
+    live.engine_pass()
+    main_nav(page).get_by_role("link", name="Deliveries").click()
+    page.get_by_label("Status").select_option("dead")
+    page.get_by_label("Event type").select_option("task.completed")
+    expect(page).to_have_url(re.compile(r"status=dead"))
+    dead_rows = page.locator("tr[data-status]")
+    expect(dead_rows).to_have_count(1)
+    expect(dead_rows.first).to_have_attribute("data-status", "dead")
+    expect(dead_rows.first).to_contain_text("500")
+    shoot(page, "deliveries-dead-filtered")
+    page.get_by_label("Event type").select_option("")
+    page.get_by_label("Subscription").select_option(subscription_id)
+    page.get_by_role("button", name="Redeliver dead…").click()
+    confirm = page.get_by_role("dialog", name="Redeliver dead deliveries?")
+    confirm.get_by_role("button", name="Redeliver dead").click()
+    expect(page.get_by_text(re.compile(r"^1 dead delivery queued again\.$"))).to_be_visible()
+    receiver.answer = Answer()
+    live.engine_pass()
+    expect(page.get_by_text("No deliveries match these filters")).to_be_visible(timeout=REFRESHED)
+
+    # Delete, after a confirmation that Escape cancels.
+    page.goto(f"/admin/subscriptions/{subscription_id}")
+    page.get_by_role("button", name="Delete subscription…").click()
+    confirm = page.get_by_role("dialog", name="Delete this subscription?")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("button", name="Delete subscription…")).to_be_focused()
+    page.get_by_role("button", name="Delete subscription…").click()
+    shoot(page, "subscription-delete-confirm")
+    confirm.get_by_role("button", name="Delete", exact=True).click()
+    expect(heading(page, "Subscriptions")).to_be_visible()
+    expect(page.get_by_text("No subscriptions yet")).to_be_visible()
+    assert live.call("GET", f"/api/webhooks/subscriptions/{subscription_id}", token).status_code == 404
+
+
+def test_dashboard_counts_chart_and_refresh_by_themselves(page, live, admin, receiver, shoot):
+    token = live.token(admin)
+    org_id = admin["org"]["id"]
+    created = live.call(
+        "POST",
+        "/api/webhooks/subscriptions",
+        token,
+        json={"organization_id": str(org_id), "target_url": f"{receiver.url}/hook", "event_types": ["*"]},
+    )
+    assert created.status_code == 201, created.text
+    key = live.call(
+        "POST", "/v1/admin/external/keys", token, json={"organization_id": str(org_id), "name": "LMS", "tier": "pro"}
+    )
+    assert key.status_code == 201, key.text
+    tasks = quest_with_tasks(live, token, org_id, 3)
+    complete(live, token, tasks[0])
+    live.engine_pass()
+
+    log_in(page, admin)
+    choose_organization(page, "Riverside Academy")
+    expect(heading(page, "Dashboard")).to_be_visible()
+    cards = page.get_by_test_id("metric-cards")
+    delivered = cards.locator(".card").filter(has_text="Delivered").locator("dd").first
+    expect(delivered).to_have_text("1")
+    expect(page.get_by_role("img", name=re.compile(r"^Success rate, 60 points"))).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile(r"^Latency, 60 points"))).to_be_visible()
+    expect(page.get_by_test_id("recent-deliveries")).to_contain_text("task.completed")
+
+    # No reload: the dashboard refreshes every 5 seconds.
+    complete(live, token, tasks[1])
+    expect(cards.locator(".card").filter(has_text="Queue depth").locator("dd").first).to_have_text(
+        "1", timeout=REFRESHED
+    )
+    live.engine_pass()
+    expect(delivered).to_have_text("2", timeout=REFRESHED)
+    expect(page.get_by_text("Success rate: 100.0%")).to_be_visible()
+
+    usage = page.get_by_role("region", name="API key usage by tier")
+    if live.has_route("/v1/monitoring/external/keys"):
+        pro = usage.get_by_role("row").filter(has=page.get_by_role("rowheader", name="pro"))
+        expect(pro.get_by_role("cell").first).to_have_text("1")  # one live key
+    else:
+        expect(usage.get_by_text("API key usage is unavailable")).to_be_visible()
+    shoot(page, "dashboard")
+
+
+def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
+    log_in(page, admin)
+    choose_organization(page, "Riverside Academy")
+    main_nav(page).get_by_role("link", name="API keys").click()
+    expect(page.get_by_text("No API keys yet")).to_be_visible()
+    shoot(page, "api-keys-empty")
+
+    page.get_by_role("button", name="New API key").click()
+    page.get_by_label("Name").fill("Canvas production")
+    page.get_by_label("Tier").select_option("pro")
+    allowlist = page.get_by_label("IP allowlist (optional)")
+    allowlist.fill("127.0.0.1/32\nnot-an-address")
+    page.get_by_role("button", name="Create key").click()
+    expect(allowlist).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field-invalid .field-error")).to_contain_text("not-an-address")
+    shoot(page, "api-key-new-refused-allowlist")
+
+    allowlist.fill("127.0.0.1/32\n203.0.113.0/24")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.get_by_test_id("secret-value")
+    expect(secret).to_have_value(re.compile(r".{20,}"))
+    api_key = secret.input_value()
+    page.get_by_role("button", name="Copy").click()
+    assert clipboard(page) == api_key
+    row = page.locator("tr[data-key-id]").filter(has_text="Canvas production")
+    expect(row).to_contain_text("pro")
+    expect(row).to_contain_text("127.0.0.1/32, 203.0.113.0/24")
+    expect(row).to_contain_text("active")
+    key_id = row.get_attribute("data-key-id")
+    shoot(page, "api-key-created")
+    described = live.call("GET", "/v1/external/key", headers={"X-API-Key": api_key})
+    assert described.status_code == 200, described.text
+    assert described.json()["tier"] == "pro" and described.json()["key_id"] == key_id
+
+    # Rotate keeping the key id: a new secret, shown once, under the same id.
+    row.get_by_role("button", name="Rotate…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label(re.compile("^Keep the key id"))).to_be_checked()
+    shoot(page, "api-key-rotate-dialog")
+    dialog.get_by_role("button", name="Rotate", exact=True).click()
+    expect(dialog).to_be_hidden()
+    rotated = page.get_by_test_id("secret-value").input_value()
+    assert rotated != api_key
+    expect(page.get_by_text(f"Key id {key_id}")).to_be_visible()
+    assert live.call("GET", "/v1/external/key", headers={"X-API-Key": rotated}).json()["key_id"] == key_id
+    shoot(page, "api-key-rotated")
+
+    # Revoke: confirmed, shown as revoked, and refused by the API from then on.
+    row.get_by_role("button", name="Revoke…").click()
+    page.get_by_role("dialog", name="Revoke this API key?").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_text("API key Canvas production revoked.")).to_be_visible()
+    expect(row).to_contain_text("revoked")
+    expect(row.get_by_role("button")).to_have_count(0)
+    assert live.call("GET", "/v1/external/key", headers={"X-API-Key": rotated}).status_code == 401
+    shoot(page, "api-keys-revoked")
+
+
+def test_oauth_clients_inbound_events_and_audit_log(page, live, admin, receiver, shoot):
+    token = live.token(admin)
+    created = live.call(
+        "POST",
+        "/api/webhooks/subscriptions",
+        token,
+        json={
+            "organization_id": str(admin["org"]["id"]),
+            "target_url": f"{receiver.url}/hook",
+            "event_types": ["task.completed"],
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    log_in(page, admin)
+    choose_organization(page, "Riverside Academy")
+
+    main_nav(page).get_by_role("link", name="Subscriptions").click()
+    expect(page.get_by_test_id("subscriptions-table")).to_contain_text(f"{receiver.url}/hook")
+    shoot(page, "subscriptions")
+
+    main_nav(page).get_by_role("link", name="OAuth clients").click()
+    expect(heading(page, "OAuth clients")).to_be_visible()
+    if live.has_route("/api/oauth/clients"):
+        expect(page.get_by_text("No OAuth clients yet")).to_be_visible()
+        page.get_by_role("button", name="New OAuth client").click()
+        page.get_by_label("Name").fill("Moodle")
+        page.get_by_label("Redirect URIs").fill("https://moodle.example.org/oauth/callback")
+        page.get_by_label("read:quests").check()
+        page.get_by_role("button", name="Create client").click()
+        first_secret = page.get_by_test_id("secret-value").input_value()
+        assert first_secret
+        client_id = page.get_by_test_id("client-id").inner_text()
+        row = page.locator("tr").filter(has_text=client_id)
+        expect(row).to_contain_text("https://moodle.example.org/oauth/callback")
+        shoot(page, "oauth-client-created")
+        row.get_by_role("button", name="Rotate secret…").click()
+        page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
+        expect(page.get_by_text("New client secret").first).to_be_visible()
+        assert page.get_by_test_id("secret-value").input_value() not in ("", first_secret)
+        row.get_by_role("button", name="Delete…").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("Moodle deleted.")).to_be_visible()
+        expect(row).to_have_count(0)
+    else:
+        expect(page.get_by_text("OAuth clients is unavailable")).to_be_visible()
+    shoot(page, "oauth-clients")
+
+    main_nav(page).get_by_role("link", name="Inbound events").click()
+    expect(heading(page, "Inbound events")).to_be_visible()
+    expect(page.get_by_text("No inbound events yet")).to_be_visible()
+    page.get_by_label("Status").select_option("dead")
+    expect(page.get_by_text("No dead inbound events")).to_be_visible()
+    shoot(page, "inbound-events")
+
+    main_nav(page).get_by_role("link", name="Audit log").click()
+    expect(heading(page, "Audit log")).to_be_visible()
+    table = page.get_by_test_id("audit-table")
+    expect(table).to_contain_text("webhook_subscription.created")
+    expect(table).to_contain_text(admin["email"])
+    shoot(page, "audit-log")
+
+
+@pytest.mark.parametrize(
+    "name", ["Dashboard", "Subscriptions", "Deliveries", "API keys", "OAuth clients", "Inbound events", "Audit log"]
+)
+def test_pages_fit_a_phone_screen(phone_page, live, admin, receiver, shoot, name):
+    page = phone_page
+    token = live.token(admin)
+    live.call(
+        "POST",
+        "/api/webhooks/subscriptions",
+        token,
+        json={
+            "organization_id": str(admin["org"]["id"]),
+            "target_url": f"{receiver.url}/a-rather-long/path/for/the/partner/webhooks",
+            "event_types": ["task.completed", "quest.completed"],
+        },
+    )
+    tasks = quest_with_tasks(live, token, admin["org"]["id"], 1)
+    complete(live, token, tasks[0])
+    live.engine_pass()
+    log_in(page, admin)
+    choose_organization(page, "Riverside Academy")
+
+    nav = main_nav(page)
+    expect(nav).to_be_hidden()
+    page.get_by_role("button", name="Menu").click()
+    expect(nav).to_be_visible()
+    expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "true")
+    nav.get_by_role("link", name=name).click()
+    expect(nav).to_be_hidden()
+    expect(heading(page, name)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} is {overflow}px wider than the phone screen"
+    shoot(page, f"phone-{name.lower().replace(' ', '-')}")
