@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint venv deps dev-deps frontend migrate clean
+.PHONY: run test lint venv deps dev-deps frontend frontend-test chromium migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,27 @@ venv: $(BIN)/python
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
-# The admin UI is built when frontend/ has one.
+# The admin UI is built when frontend/ has one. `npm install` with the committed lock installs the
+# locked versions; `npm ci` cannot be used here: the reachable registry lacks rollup's binaries for
+# other platforms, so no lock written here lists them and `npm ci` refuses every such lock.
 frontend:
 	@if [ -f frontend/package.json ]; then \
-		cd frontend && { [ -f package-lock.json ] && npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } && npm run build; \
+		cd frontend && npm install --no-audit --no-fund && npm run build; \
+	fi
+
+# The admin UI's component tests (Vitest, in jsdom).
+frontend-test: frontend
+	@if [ -f frontend/package.json ]; then cd frontend && npm test -- --run; fi
+
+# The admin UI's browser tests drive Debian's Chromium (a browser cannot be downloaded here): root
+# installs it when missing; anyone else is told how, and those tests then fail saying so.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+		else \
+			echo "warning: /usr/bin/chromium is missing, so the browser tests will fail: sudo apt-get install -y chromium" >&2; \
+		fi; \
 	fi
 
 migrate: deps
@@ -42,8 +59,9 @@ lint: dev-deps
 	$(BIN)/ruff check backend tests bench
 	$(BIN)/ruff format --check backend tests bench
 
-test: dev-deps frontend
+test: dev-deps frontend chromium
 	$(BIN)/ruff check backend tests bench
+	@if [ -f frontend/package.json ]; then cd frontend && npm test -- --run; fi
 	$(BIN)/pytest
 
 clean:

@@ -13,3 +13,23 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus multiprocess mode: every worker writes its samples under this directory and /metrics
+# aggregates them. It must be set before the workers import prometheus_client, hence here.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("QB_DATA_DIR", ".data"), "prometheus")
+)
+
+
+def on_starting(server):
+    """Start with an empty metrics directory: samples of dead processes from a previous run would linger."""
+    import shutil
+
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

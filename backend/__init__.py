@@ -10,12 +10,14 @@ from dataclasses import dataclass
 import structlog
 from flask import Flask, g, request
 
+from backend import metrics
 from backend.auth import TokenVerifier
 from backend.config import Config
 from backend.db import Database, resolve_database_url
 from backend.errors import register_error_handlers
 from backend.jsonutil import APIJSONProvider
 from backend.logs import configure_logging
+from backend.sentry import init_sentry
 from backend.services.passwords import PasswordHasher
 from backend.services.secretbox import SecretBox
 from backend.services.ssrf import TargetPolicy
@@ -45,6 +47,7 @@ class Runtime:
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     configure_logging(config.log_format, config.log_level)
+    init_sentry(config, __version__)
 
     app = QuestbridgeFlask(__name__, static_folder=None)
     app.config.update(
@@ -62,12 +65,32 @@ def create_app(config: Config | None = None) -> Flask:
         target_policy=TargetPolicy.parse(config.webhooks_allowed_targets, config.webhooks_require_https),
     )
 
+    app.extensions["questbridge_metrics"] = metrics.registry_for(database)
     _install_request_logging(app)
     register_error_handlers(app)
 
-    from backend.routes import auth, health, learning, organizations, webhook_ops, webhooks
+    from backend.routes import auth, docs, health, learning, monitoring, organizations, webhook_ops, webhooks
 
-    for module in (health, auth, organizations, learning, webhook_ops, webhooks):
+    for module in (health, auth, organizations, learning, webhook_ops, webhooks, monitoring, docs):
+        app.register_blueprint(module.bp)
+
+    from backend.routes import autograder, inbound
+
+    for module in (autograder, inbound):
+        app.register_blueprint(module.bp)
+
+    from backend.routes import api_keys, external
+
+    for module in (api_keys, external):
+        app.register_blueprint(module.bp)
+
+    from backend.routes import admin_ui
+
+    app.register_blueprint(admin_ui.bp)
+
+    from backend.routes import api_v1, oauth
+
+    for module in (oauth, api_v1):
         app.register_blueprint(module.bp)
 
     from backend import cli
@@ -93,8 +116,13 @@ def _install_request_logging(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if response.status_code == 204:
+            response.headers.pop("Content-Type", None)  # no content, so no content type
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        duration_ms = round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        duration_ms = round(elapsed * 1000, 2)
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.HTTP_REQUEST_DURATION.labels(request.method, route, str(response.status_code)).observe(elapsed)
         # The path only: query strings can carry codes and tokens.
         log.info(
             "request",

@@ -15,6 +15,7 @@ from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip
 from backend.services import accounts
 from backend.services.audit import RequestInfo
+from backend.services.oauth.server import InvalidAccessToken
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
 PASSWORD_CHANGE_CLAIM = "qb_must_change_password"  # noqa: S105 (a claim name)
@@ -26,7 +27,10 @@ class Identity:
     email: str | None
     claims: dict = field(default_factory=dict)
     must_change_password: bool = False
-    via: str = "bearer"  # or "session"
+    via: str = "bearer"  # or "session", or "oauth" for an access token of our OAuth server
+    scopes: frozenset = frozenset()  # what an OAuth access token allows; checked by login_required(scope=...)
+    client_id: str | None = None  # the OAuth client the token was issued to
+    organization_id: uuid.UUID | None = None  # that client's organization
 
 
 class TokenVerifier:
@@ -134,6 +138,9 @@ def authenticate_request() -> Identity | None:
     runtime = current_app.extensions["questbridge"]
     token = _bearer_token()
     if token is not None:
+        oauth = current_app.extensions.get("questbridge_oauth")
+        if oauth is not None and oauth.is_access_token(token):
+            return _oauth_identity(oauth, token)
         claims = runtime.verifier.verify(token)
         return Identity(
             user_id=uuid.UUID(claims["sub"]),
@@ -156,8 +163,44 @@ def authenticate_request() -> Identity | None:
     return None
 
 
-def login_required(view=None, *, allow_password_change: bool = False):
-    """Require a signed-in user; g.identity is set. A pending password change blocks the rest."""
+def _oauth_identity(oauth, token: str) -> Identity:
+    """An OAuth access token's identity: its user (or client principal), running as that user."""
+    try:
+        grant = oauth.authenticate(token)
+    except InvalidAccessToken as exc:
+        raise Unauthorized(
+            str(exc), headers={"WWW-Authenticate": 'Bearer realm="questbridge", error="invalid_token"'}
+        ) from None
+    scope = " ".join(sorted(grant.scopes))
+    return Identity(
+        user_id=grant.user_id,
+        email=None,
+        claims=user_claims(grant.user_id, None) | {"client_id": grant.client_id, "scope": scope},
+        via="oauth",
+        scopes=grant.scopes,
+        client_id=grant.client_id,
+        organization_id=grant.organization_id,
+    )
+
+
+def _check_scope(identity: Identity, scope: str | None) -> None:
+    """OAuth access tokens reach only routes that name a scope, and only with that scope."""
+    if scope is None:
+        raise Forbidden("OAuth access tokens are not accepted here: sign in as a user", slug="oauth-token-not-accepted")
+    if scope not in identity.scopes:
+        raise Forbidden(
+            f"the access token lacks the {scope} scope",
+            slug="insufficient-scope",
+            headers={"WWW-Authenticate": f'Bearer realm="questbridge", error="insufficient_scope", scope="{scope}"'},
+        )
+
+
+def login_required(view=None, *, allow_password_change: bool = False, scope: str | None = None):
+    """Require a signed-in user; g.identity is set. A pending password change blocks the rest.
+
+    OAuth access tokens are accepted only where `scope` is given, and must carry it; user
+    tokens and sessions are not scoped.
+    """
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -165,6 +208,8 @@ def login_required(view=None, *, allow_password_change: bool = False):
             identity = authenticate_request()
             if identity is None:
                 raise Unauthorized("sign in first: send a bearer token or the session cookie")
+            if identity.via == "oauth":
+                _check_scope(identity, scope)
             if identity.must_change_password and not allow_password_change:
                 raise Forbidden(
                     "you must change your password before doing anything else",

@@ -126,6 +126,26 @@ def register(app: Flask) -> None:
             )
         click.echo(json.dumps({"user_id": str(user_id), "organization_id": str(org_id), "role": role}))
 
+    @app.cli.command("set-platform-admin", help="Grant (or with --revoke, remove) platform-wide monitoring rights.")
+    @click.option("--email", required=True)
+    @click.option("--revoke", is_flag=True, help="Remove the flag instead of setting it.")
+    def set_platform_admin(email, revoke):
+        with _runtime(app).db.transaction("service_role") as conn:
+            row = conn.execute(
+                "update public.profiles set platform_admin = %s where lower(email) = lower(%s) returning id",
+                (not revoke, email.strip()),
+            ).fetchone()
+            if row is None:
+                _fail(f"no user with email {email}")
+            audit.record(
+                conn,
+                "user.platform_admin_revoked" if revoke else "user.platform_admin_granted",
+                target_type="user",
+                target_id=row["id"],
+                origin=CLI_ORIGIN,
+            )
+        click.echo(json.dumps({"user_id": str(row["id"]), "platform_admin": not revoke}))
+
     @app.cli.command("seed-demo", help="On first start, create a demo org, admin and quest; print the login.")
     def seed_demo():
         runtime = _runtime(app)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import json
 import os
+import re
 import secrets
+import uuid
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,6 +60,109 @@ def _int_list(name: str, raw: str) -> tuple:
     return values
 
 
+INBOUND_SCHEMES = ("standard-webhooks", "stripe", "hmac-hex")
+INBOUND_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+INBOUND_SOURCE_KEYS = {"scheme", "secrets", "organization_id", "tolerance_seconds", "signature_header"}
+
+
+def _comma_list(raw: str) -> tuple:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _json_object(name: str, raw: str) -> dict:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object")
+    return value
+
+
+def _check_inbound_sources(sources: dict) -> None:
+    """INBOUND_SOURCES: {"<source>": {"scheme", "secrets": [..], "organization_id"?, ...}}."""
+    name = "INBOUND_SOURCES"
+    for source, spec in sources.items():
+        where = f"{name}[{source!r}]"
+        if not isinstance(source, str) or not INBOUND_SOURCE_NAME.match(source) or source == "autograder":
+            raise ConfigError(f"{name}: {source!r} is not a source name (a-z, 0-9, - and _; not 'autograder')")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be an object")
+        unknown = set(spec) - INBOUND_SOURCE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        if spec.get("scheme") not in INBOUND_SCHEMES:
+            raise ConfigError(f"{where}.scheme must be one of {', '.join(INBOUND_SCHEMES)}")
+        secrets_ = spec.get("secrets")
+        if not isinstance(secrets_, list) or not secrets_ or not all(isinstance(s, str) and s for s in secrets_):
+            raise ConfigError(f"{where}.secrets must be a non-empty list of non-empty strings")
+        if spec["scheme"] == "standard-webhooks":
+            for secret in secrets_:
+                try:
+                    base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+                except (binascii.Error, ValueError):
+                    raise ConfigError(f"{where}.secrets: a standard-webhooks secret is whsec_ and base64") from None
+        organization_id = spec.get("organization_id")
+        if organization_id is not None:
+            try:
+                uuid.UUID(str(organization_id))
+            except ValueError:
+                raise ConfigError(f"{where}.organization_id must be a UUID") from None
+        tolerance = spec.get("tolerance_seconds", 300)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 1 <= tolerance <= 3600:
+            raise ConfigError(f"{where}.tolerance_seconds must be an integer from 1 to 3600")
+        header = spec.get("signature_header", "X-Signature")
+        if not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
+            raise ConfigError(f"{where}.signature_header must be an HTTP header name")
+
+
+API_KEY_TIERS = ("starter", "pro", "enterprise")
+API_KEY_LIMITS = ("per_day", "per_minute")
+MAX_API_KEY_LIMIT = 2**31 - 1  # the usage counters are integer columns
+
+
+def _default_api_key_tiers() -> dict:
+    return {
+        "starter": {"per_day": 1000, "per_minute": 100},
+        "pro": {"per_day": 10000, "per_minute": 1000},
+        "enterprise": {"per_day": 100000, "per_minute": 10000},
+    }
+
+
+def _api_key_tiers(name: str, raw: str) -> dict:
+    """API_KEY_TIERS: JSON changing some limits of the defaults, e.g. {"pro": {"per_minute": 2000}}."""
+    tiers = _default_api_key_tiers()
+    if not raw.strip():
+        return tiers
+    try:
+        changes = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{name} must be a JSON object of tiers")
+    for tier, limits in changes.items():
+        if tier not in tiers:
+            raise ConfigError(f"{name}: {tier!r} is not a tier ({', '.join(API_KEY_TIERS)})")
+        if not isinstance(limits, dict):
+            raise ConfigError(f"{name}[{tier!r}] must be an object with per_day and/or per_minute")
+        tiers[tier].update(limits)
+    return tiers
+
+
+def _check_api_key_tiers(tiers: dict) -> None:
+    name = "API_KEY_TIERS"
+    if not isinstance(tiers, dict) or set(tiers) != set(API_KEY_TIERS):
+        raise ConfigError(f"{name} must define the tiers {', '.join(API_KEY_TIERS)}")
+    for tier, limits in tiers.items():
+        if not isinstance(limits, dict) or set(limits) != set(API_KEY_LIMITS):
+            raise ConfigError(f"{name}[{tier!r}] must have per_day and per_minute and nothing else")
+        for limit, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_API_KEY_LIMIT:
+                raise ConfigError(f"{name}[{tier!r}].{limit} must be an integer from 1 to {MAX_API_KEY_LIMIT}")
+
+
 def _networks(name: str, raw: str) -> tuple:
     networks = []
     for part in (p.strip() for p in raw.split(",")):
@@ -97,6 +205,8 @@ class Config:
     trusted_proxies: tuple = ()
     scheduler_enabled: bool = False
     cron_secret: str | None = None
+    sentry_dsn: str | None = None
+    metrics_token: str | None = None
     log_format: str = "console"
     log_level: str = "INFO"
     webhooks_backoff_seconds: tuple = (60, 120, 240, 480, 960)
@@ -113,6 +223,22 @@ class Config:
     webhooks_retry_after_cap_seconds: int = 3600
     webhooks_disable_after_failing_seconds: int = 5 * 86400
     webhooks_retention_days: int = 30
+    autograder_webhook_secrets: tuple = ()
+    inbound_sources: dict = field(default_factory=dict)
+    inbound_max_attempts: int = 3
+    inbound_backoff_seconds: tuple = (10, 60)
+    inbound_rate_limit_per_hour: int = 1000
+    oauth_issuer: str | None = None  # None: PUBLIC_URL
+    oauth_access_token_ttl_seconds: int = 3600
+    oauth_refresh_token_ttl_seconds: int = 30 * 86400
+    oauth_code_ttl_seconds: int = 600
+    oauth_key_rotation_days: int = 30
+    oauth_key_publish_ahead_seconds: int = 86400
+    oauth_client_auth_window_seconds: int = 900
+    oauth_client_auth_max_failures: int = 10
+    oauth_client_auth_max_failures_per_ip: int = 100
+    api_key_tiers: dict = field(default_factory=_default_api_key_tiers)
+    api_keys_rate_limit_enabled: bool = True  # false only to measure the limiter's cost (bench/rate_limit.py)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -158,6 +284,8 @@ class Config:
             trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
             scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "false")),
             cron_secret=env.get("CRON_SECRET") or None,
+            sentry_dsn=env.get("SENTRY_DSN") or None,
+            metrics_token=env.get("METRICS_TOKEN") or None,
             log_format=env.get("LOG_FORMAT") or ("console" if qb_env == "development" else "json"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             webhooks_backoff_seconds=_int_list(
@@ -172,6 +300,37 @@ class Config:
             webhooks_concurrency=_int("WEBHOOKS_CONCURRENCY", env.get("WEBHOOKS_CONCURRENCY", "256"), 1),
             webhooks_lease_seconds=_int("WEBHOOKS_LEASE_SECONDS", env.get("WEBHOOKS_LEASE_SECONDS", "60"), 5),
             webhooks_retention_days=_int("WEBHOOKS_RETENTION_DAYS", env.get("WEBHOOKS_RETENTION_DAYS", "30"), 1),
+            autograder_webhook_secrets=_comma_list(env.get("AUTOGRADER_WEBHOOK_SECRETS", "")),
+            inbound_sources=_json_object("INBOUND_SOURCES", env.get("INBOUND_SOURCES", "")),
+            inbound_max_attempts=_int("INBOUND_MAX_ATTEMPTS", env.get("INBOUND_MAX_ATTEMPTS", "3"), 1),
+            inbound_backoff_seconds=_int_list("INBOUND_BACKOFF_SECONDS", env.get("INBOUND_BACKOFF_SECONDS", "10,60")),
+            inbound_rate_limit_per_hour=_int(
+                "INBOUND_RATE_LIMIT_PER_HOUR", env.get("INBOUND_RATE_LIMIT_PER_HOUR", "1000"), 1
+            ),
+            api_key_tiers=_api_key_tiers("API_KEY_TIERS", env.get("API_KEY_TIERS", "")),
+            api_keys_rate_limit_enabled=_bool(
+                "API_KEYS_RATE_LIMIT_ENABLED", env.get("API_KEYS_RATE_LIMIT_ENABLED", "true")
+            ),
+            oauth_issuer=(env.get("OAUTH_ISSUER") or "").rstrip("/") or None,
+            oauth_access_token_ttl_seconds=_int(
+                "OAUTH_ACCESS_TOKEN_TTL_SECONDS", env.get("OAUTH_ACCESS_TOKEN_TTL_SECONDS", "3600"), 60, 86400
+            ),
+            oauth_refresh_token_ttl_seconds=_int(
+                "OAUTH_REFRESH_TOKEN_TTL_SECONDS", env.get("OAUTH_REFRESH_TOKEN_TTL_SECONDS", str(30 * 86400)), 3600
+            ),
+            oauth_key_rotation_days=_int("OAUTH_KEY_ROTATION_DAYS", env.get("OAUTH_KEY_ROTATION_DAYS", "30"), 1),
+            oauth_key_publish_ahead_seconds=_int(
+                "OAUTH_KEY_PUBLISH_AHEAD_SECONDS", env.get("OAUTH_KEY_PUBLISH_AHEAD_SECONDS", "86400"), 0
+            ),
+            oauth_client_auth_window_seconds=_int(
+                "OAUTH_CLIENT_AUTH_WINDOW_SECONDS", env.get("OAUTH_CLIENT_AUTH_WINDOW_SECONDS", "900"), 1
+            ),
+            oauth_client_auth_max_failures=_int(
+                "OAUTH_CLIENT_AUTH_MAX_FAILURES", env.get("OAUTH_CLIENT_AUTH_MAX_FAILURES", "10"), 1
+            ),
+            oauth_client_auth_max_failures_per_ip=_int(
+                "OAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", env.get("OAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", "100"), 1
+            ),
         )
         names = {f.name for f in fields(cls)}
         unknown = set(overrides) - names
@@ -191,6 +350,9 @@ class Config:
             )
         _http_url("SUPABASE_URL", self.supabase_url)
         _http_url("PUBLIC_URL", self.public_url)
+        _http_url("OAUTH_ISSUER", self.oauth_issuer)
+        _check_inbound_sources(self.inbound_sources)
+        _check_api_key_tiers(self.api_key_tiers)
         if self.is_production:
             missing = [
                 name

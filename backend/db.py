@@ -71,6 +71,9 @@ class Database:
             kwargs={"autocommit": True, "row_factory": dict_row},
             open=False,
             name="questbridge",
+            # A connection that died while idle in the pool (Postgres restarted or failed over, a
+            # proxy dropped it) is replaced at checkout rather than failing the request that drew it.
+            check=ConnectionPool.check_connection,
         )
         self._opened = False
         self._open_lock = threading.Lock()

@@ -7,6 +7,7 @@ import json
 import marshmallow
 import psycopg
 import psycopg_pool
+import sentry_sdk
 import structlog
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
@@ -139,6 +140,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "webhook_subscriptions_event_types_nonempty": (422, "event_types", "must list 1 to 100 event types"),
     "webhook_subscriptions_description_length": (422, "description", "must be at most 500 characters"),
     "webhook_subscriptions_organization_id_fkey": (404, "organization_id", "organization not found"),
+    "api_keys_name_length": (422, "name", "must be 1 to 200 characters"),
+    "api_keys_tier_check": (422, "tier", "must be starter, pro or enterprise"),
+    "api_keys_ip_allowlist_length": (422, "ip_allowlist", "must list at most 100 networks"),
+    "api_keys_organization_id_fkey": (404, "organization_id", "organization not found"),
 }
 
 
@@ -218,4 +223,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unhandled_error", error_type=type(error).__name__)
+        # This handler answers every unexpected error, so Flask never signals it as unhandled:
+        # report it to Sentry here (a no-op when SENTRY_DSN is unset).
+        sentry_sdk.capture_exception(error)
         return problem_response(APIError("an unexpected error occurred"))

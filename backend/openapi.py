@@ -18,7 +18,12 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 # Routes that are not JSON API operations.
-UNDOCUMENTED = re.compile(r"^/(admin|static)(/|$)|^/api/docs|^/api/openapi\.json$|^/metrics$")
+# The OAuth protocol endpoints answer HTML pages or RFC 6749/7009/7662 JSON and are described by
+# /.well-known/oauth-authorization-server instead.
+UNDOCUMENTED = re.compile(
+    r"^/(admin|static)(/|$)|^/api/docs|^/api/openapi\.json$|^/metrics$"
+    r"|^/api/oauth/(authorize|login|token|revoke|introspect)$"
+)
 CONVERTER_TYPES = {
     "uuid": {"type": "string", "format": "uuid"},
     "int": {"type": "integer"},

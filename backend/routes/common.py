@@ -18,7 +18,10 @@ def json_body(schema: marshmallow.Schema) -> dict:
     else:
         if not request.is_json:
             raise UnsupportedMediaType("send the body as application/json")
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nesting deep enough to exhaust the parser's stack
+            data = None
         if data is None:
             raise BadRequest("the body is not valid JSON", errors={"body": ["is not valid JSON"]})
     if not isinstance(data, dict):

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from backend.auth import login_required, user_transaction
 from backend.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized
 from backend.routes.common import json_body
-from backend.services import delivery, events
+from backend.services import delivery, events, inbox
 
 bp = Blueprint("webhook_ops", __name__, url_prefix="/api/webhooks")
 
@@ -32,8 +32,11 @@ def run_engine_pass():
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
         raise Unauthorized("a valid 'Authorization: Bearer <CRON_SECRET>' is required")
-    stats = delivery.run_pass(_runtime())
-    return jsonify(stats.as_dict())
+    runtime = _runtime()
+    # The inbox first: the grades it applies emit submission.graded, which this pass then delivers.
+    inbound = inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+    stats = delivery.run_pass(runtime)
+    return jsonify(stats.as_dict() | {"inbound": inbound})
 
 
 @bp.post("/test")

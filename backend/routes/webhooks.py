@@ -12,6 +12,7 @@ from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.services import events, webhooks
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
+SCOPE = "webhooks:manage"  # what an OAuth access token needs here (users' own tokens are not scoped)
 
 
 def _printable(value: str) -> None:
@@ -131,13 +132,13 @@ def _runtime():
 
 
 @bp.get("/event-types")
-@login_required
+@login_required(scope=SCOPE)
 def list_event_types():
     return jsonify(data=events.catalog())
 
 
 @bp.post("/subscriptions")
-@login_required
+@login_required(scope=SCOPE)
 def create_subscription():
     data = json_body(SubscriptionSchema())
     runtime = _runtime()
@@ -157,7 +158,7 @@ def create_subscription():
 
 
 @bp.get("/subscriptions")
-@login_required
+@login_required(scope=SCOPE)
 def list_subscriptions():
     args = query_args(SubscriptionQuery())
     with user_transaction() as conn:
@@ -166,7 +167,7 @@ def list_subscriptions():
 
 
 @bp.get("/subscriptions/<uuid:subscription_id>")
-@login_required
+@login_required(scope=SCOPE)
 def get_subscription(subscription_id):
     with user_transaction() as conn:
         subscription = webhooks.get_subscription(conn, subscription_id)
@@ -174,7 +175,7 @@ def get_subscription(subscription_id):
 
 
 @bp.put("/subscriptions/<uuid:subscription_id>")
-@login_required
+@login_required(scope=SCOPE)
 def update_subscription(subscription_id):
     changes = json_body(SubscriptionChangesSchema())
     if "target_url" in changes:
@@ -185,7 +186,7 @@ def update_subscription(subscription_id):
 
 
 @bp.delete("/subscriptions/<uuid:subscription_id>")
-@login_required
+@login_required(scope=SCOPE)
 def delete_subscription(subscription_id):
     with user_transaction() as conn:
         webhooks.delete_subscription(conn, subscription_id, request_origin())
@@ -193,7 +194,7 @@ def delete_subscription(subscription_id):
 
 
 @bp.post("/subscriptions/<uuid:subscription_id>/rotate-secret")
-@login_required
+@login_required(scope=SCOPE)
 def rotate_secret(subscription_id):
     data = json_body(RotateSecretSchema())
     with user_transaction() as conn:
@@ -204,7 +205,7 @@ def rotate_secret(subscription_id):
 
 
 @bp.post("/subscriptions/<uuid:subscription_id>/redeliver-dead")
-@login_required
+@login_required(scope=SCOPE)
 def redeliver_dead(subscription_id):
     data = json_body(RedeliverDeadSchema())
     with user_transaction() as conn:
@@ -213,7 +214,7 @@ def redeliver_dead(subscription_id):
 
 
 @bp.get("/deliveries")
-@login_required
+@login_required(scope=SCOPE)
 def list_deliveries():
     args = query_args(DeliveryQuery())
     with user_transaction() as conn:
@@ -230,7 +231,7 @@ def list_deliveries():
 
 
 @bp.get("/deliveries/<uuid:delivery_id>")
-@login_required
+@login_required(scope=SCOPE)
 def get_delivery(delivery_id):
     with user_transaction() as conn:
         delivery = webhooks.get_delivery(conn, delivery_id)
@@ -238,7 +239,7 @@ def get_delivery(delivery_id):
 
 
 @bp.post("/deliveries/<uuid:delivery_id>/redeliver")
-@login_required
+@login_required(scope=SCOPE)
 def redeliver(delivery_id):
     json_body(NoBody())
     with user_transaction() as conn:

@@ -8,6 +8,7 @@ outcomes are written back in batches. Any number of engines may run against one 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import random
@@ -25,6 +26,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from backend import metrics
 from backend.config import Config
 from backend.db import queries_beside
 from backend.services import signing, ssrf
@@ -215,6 +217,9 @@ class DeliveryEngine:
             kwargs={"autocommit": True, "row_factory": dict_row},
             open=False,
             name="questbridge-delivery",
+            # After a Postgres restart, a dead pooled connection would fail a claim or, worse, the
+            # write of outcomes already sent (resent once their leases expire): replace it at checkout.
+            check=AsyncConnectionPool.check_connection,
         )
         await self.pool.open()
         connector = aiohttp.TCPConnector(
@@ -296,8 +301,12 @@ class DeliveryEngine:
                     f"every delivery failed for {days:g} days",
                     self.settings.disable_after_failing_seconds,
                 )
+        now = datetime.now(UTC)
         for outcome in outcomes:
             self.totals.add(outcome)
+            metrics.DELIVERIES.labels(outcome.status).inc()
+            if outcome.status == "delivered":
+                metrics.EMIT_TO_DELIVERED.observe(max(0.0, (now - outcome.claim["emitted_at"]).total_seconds()))
         for row in disabled:
             log.warning("webhook_subscription_disabled", subscription_id=str(row["id"]), reason=row["reason"])
 
@@ -450,7 +459,12 @@ class DeliveryEngine:
                         await self.record(batch)
                     except (psycopg.Error, OSError):
                         log.exception("delivery_record_failed", count=len(batch))
-                        await asyncio.sleep(1)  # the leases expire and the rows are retried
+                        # Keep the outcomes and write them once the database is back, instead of
+                        # resending every delivery that finished during the outage when its lease
+                        # expires. Safe to repeat: record_outcomes only touches rows this engine
+                        # still leases, so a row another engine has since taken over is skipped.
+                        pending[:0] = batch
+                        await asyncio.sleep(1)
 
         def finished(task: asyncio.Task) -> None:
             in_flight.discard(task)
@@ -523,6 +537,16 @@ def engine_for(runtime, **overrides) -> DeliveryEngine:
     return DeliveryEngine(runtime.db.conninfo, runtime.secretbox, runtime.target_policy, settings)
 
 
+def _run_to_completion(make_coroutine):
+    """asyncio.run, also from a thread whose event loop is already running (then in a fresh thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coroutine())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, make_coroutine()).result()
+
+
 def run_pass(runtime, time_budget: float = 25.0) -> PassStats:
     """One synchronous engine pass (cron endpoint, APScheduler sweep)."""
 
@@ -530,7 +554,7 @@ def run_pass(runtime, time_budget: float = 25.0) -> PassStats:
         async with engine_for(runtime) as engine:
             return await engine.run_once(time_budget)
 
-    return asyncio.run(_run())
+    return _run_to_completion(_run)
 
 
 def send_now(runtime, delivery_id) -> Outcome | None:
@@ -538,4 +562,4 @@ def send_now(runtime, delivery_id) -> Outcome | None:
         async with engine_for(runtime) as engine:
             return await engine.deliver_now(delivery_id)
 
-    return asyncio.run(_run())
+    return _run_to_completion(_run)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from backend import metrics
 from backend.db import queries_beside
 
 SQL = queries_beside(__file__)
@@ -38,6 +39,7 @@ def hit(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) 
         return Decision(False, limit, 0, reset_at)
     row = conn.execute(SQL["hit"], {"bucket": bucket, "window_start": window_start, "limit": limit}).fetchone()
     if row is None:
+        metrics.RATE_LIMIT_HITS.labels(bucket.split(":", 1)[0]).inc()
         return Decision(False, limit, 0, reset_at)
     count = row["count"]
     return Decision(True, limit, max(0, limit - count), reset_at)

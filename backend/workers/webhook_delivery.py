@@ -3,8 +3,9 @@
     python -m backend.workers.webhook_delivery --loop   # deliver continuously, woken by NOTIFY
     python -m backend.workers.webhook_delivery --once   # one pass of what is due, prints counts
 
-With --loop it also runs the maintenance jobs (clean-up, retention); they take advisory locks,
-so any number of workers and web processes may run them.
+With --loop it also runs the scheduler's jobs: the inbound inbox processor (claims with SKIP
+LOCKED) and maintenance (clean-up, retention; advisory locks), so any number of workers and web
+processes may run them. --once also drains the inbox before delivering.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from backend import create_app
 from backend.config import Config
 from backend.scheduler import add_jobs
-from backend.services import delivery
+from backend.services import delivery, inbox
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     runtime = app.extensions["questbridge"]
     try:
         if args.once:
-            print(json.dumps(delivery.run_pass(runtime).as_dict()))
+            inbound = inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+            print(json.dumps(delivery.run_pass(runtime).as_dict() | {"inbound": inbound}))
             return
         scheduler = add_jobs(BackgroundScheduler(timezone="UTC", daemon=True), runtime, delivery_sweep=False)
         scheduler.start()

@@ -266,3 +266,14 @@ def test_a_forged_cursor_is_refused_naming_cursor(client, auth, world):
     response = client.get(f"/api/organizations?cursor={forged}", headers=auth.headers(world.user()))
     assert response.status_code == 422
     assert "cursor" in response.get_json()["errors"]
+
+
+def test_absurdly_deep_json_is_a_bad_request_not_a_crash(client, auth, world):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post(
+        "/api/organizations",
+        data=body,
+        headers={**auth.headers(world.user()), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "body" in response.get_json()["errors"]

@@ -1,0 +1,619 @@
+"""The OAuth 2.0 authorization server over HTTP: metadata and keys, the authorization endpoint with
+its login and consent pages, token, revocation and introspection, client registration for org
+admins, and the applications a user authorized.
+
+The pages are server-rendered (autoescaped Jinja), CSRF-protected with tokens bound to the
+session (or, before sign-in, to a nonce cookie), never framed, never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from urllib.parse import urlsplit
+
+import click
+from authlib.common.urls import add_params_to_uri
+from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from backend.auth import login_required, request_origin, user_transaction
+from backend.errors import NotFound
+from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.services import accounts
+from backend.services.oauth import CLIENT_TYPES, DEFAULT_GRANT_TYPES, DEFAULT_SCOPES, SCOPES, clients, keys, tokens
+from backend.services.oauth.server import HttpRequest, OAuth, OAuth2Error, Reply, User
+
+bp = Blueprint("oauth", __name__)
+
+AUTHORIZE_PATH = "/api/oauth/authorize"
+LOGIN_NONCE_COOKIE = "qb_oauth_login"
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@bp.record_once
+def _create_server(state) -> None:
+    runtime = state.app.extensions["questbridge"]
+    state.app.extensions["questbridge_oauth"] = OAuth(runtime.config, runtime.db, runtime.secretbox)
+
+
+def _runtime():
+    return current_app.extensions["questbridge"]
+
+
+def _oauth() -> OAuth:
+    return current_app.extensions["questbridge_oauth"]
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+
+def _printable(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def _name(**kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=200), _not_blank, _printable], **kwargs)
+
+
+def _redirect_uris(**kwargs) -> fields.List:
+    return fields.List(
+        fields.String(validate=[validate.Length(min=1, max=clients.MAX_REDIRECT_URI_LENGTH), _printable]),
+        validate=validate.Length(max=clients.MAX_REDIRECT_URIS),
+        **kwargs,
+    )
+
+
+class ClientSchema(Schema):
+    organization_id = fields.UUID(required=True)
+    name = _name(required=True)
+    redirect_uris = _redirect_uris(load_default=list)
+    scopes = fields.List(
+        fields.String(validate=[validate.Length(min=1, max=64), _printable]),
+        load_default=lambda: list(DEFAULT_SCOPES),
+        validate=validate.Length(min=1, max=len(SCOPES)),
+    )
+    grant_types = fields.List(
+        fields.String(validate=[validate.Length(min=1, max=64), _printable]),
+        load_default=lambda: list(DEFAULT_GRANT_TYPES),
+        validate=validate.Length(min=1, max=10),
+    )
+    client_type = fields.String(load_default="confidential", validate=validate.OneOf(CLIENT_TYPES))
+    pkce_required = StrictBoolean(load_default=True)
+
+
+class ClientChangesSchema(Schema):
+    name = _name()
+    redirect_uris = _redirect_uris()
+    pkce_required = StrictBoolean()
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("send at least one of name, redirect_uris, pkce_required")
+
+
+class ClientQuery(PageQuery):
+    organization_id = fields.UUID(required=True)
+
+
+class NoBody(Schema):
+    """Actions that take no fields: an empty body or `{}`."""
+
+
+def _client_id(value: str) -> str:
+    if not CLIENT_ID.match(value):
+        raise NotFound("client not found")
+    return value
+
+
+# -- pages -----------------------------------------------------------------------------------------
+
+
+def _page(template: str, status: int = 200, *, form_targets: tuple[str, ...] = (), **context):
+    """A server-rendered page that no one may frame or cache, with a per-response style nonce."""
+    nonce = secrets.token_urlsafe(16)
+    response = make_response(render_template(template, csp_nonce=nonce, **context), status)
+    # form-action also governs where the form's answer may redirect: the client's redirect URI.
+    form_action = " ".join(("'self'", *form_targets))
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action {form_action}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _message(heading: str, message: str, status: int, detail: str | None = None):
+    return _page("oauth/message.html", status, heading=heading, message=message, detail=detail, is_error=status >= 400)
+
+
+def _csrf_token(purpose: str, binding: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"questbridge-oauth-{purpose}\x00{binding}".encode(), hashlib.sha256).hexdigest()
+
+
+def _csrf_ok(purpose: str, binding: str | None, presented: str | None) -> bool:
+    if not binding or not presented:
+        return False
+    return hmac.compare_digest(_csrf_token(purpose, binding), presented)
+
+
+def _safe_next(value: str | None) -> str | None:
+    """`next` only ever leads back to our own authorization endpoint (no open redirect)."""
+    if not value or len(value) > 8192 or "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path != AUTHORIZE_PATH or parts.fragment:
+        return None
+    return AUTHORIZE_PATH + (f"?{parts.query}" if parts.query else "")
+
+
+def _session_cookie() -> str | None:
+    return request.cookies.get(_runtime().config.session_cookie_name) or None
+
+
+def _session(conn) -> dict | None:
+    cookie = _session_cookie()
+    return accounts.find_session(conn, cookie) if cookie else None
+
+
+def _set_session_cookie(response, session_token: str) -> None:
+    """The same HttpOnly cookie /api/auth/login sets."""
+    config = _runtime().config
+    response.set_cookie(
+        config.session_cookie_name,
+        session_token,
+        max_age=config.session_ttl_seconds,
+        httponly=True,
+        samesite="Lax",
+        secure=config.session_cookie_secure,
+        path="/",
+    )
+
+
+# -- OAuth plumbing ----------------------------------------------------------------------------------
+
+
+def _oauth_request() -> HttpRequest:
+    # Authlib reads the URL only to refuse plain http off loopback; scheme and host say that much
+    # (werkzeug's request.url, rebuilt with IRI handling on each access, costs more than the rest).
+    uri = f"{request.scheme}://{request.host}{request.path}"
+    return HttpRequest(request.method, uri, request.headers, request.args, request.form, request.values)
+
+
+def _reply(reply: Reply, *, see_other: bool = False):
+    """Authlib's answer as an HTTP response; after a form POST, a redirect is a 303 See Other."""
+    body = reply.body if isinstance(reply.body, str) else current_app.json.dumps(reply.body)
+    status = 303 if see_other and reply.status == 302 else reply.status
+    response = current_app.response_class(body, status=status)
+    for name, value in reply.headers:
+        response.headers[name] = value
+    response.headers.update(NO_STORE)
+    return response
+
+
+@bp.errorhandler(OAuth2Error)
+def _oauth_error(error: OAuth2Error):
+    """An OAuth error raised outside Authlib's own handling (e.g. insecure_transport)."""
+    status, body, headers = error()
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in headers:
+        response.headers[name] = value
+    return response
+
+
+def _redirect_error(error: OAuth2Error, *, see_other: bool):
+    """An authorization error sent back to the client (its redirect URI is known good), with iss."""
+    location = add_params_to_uri(error.redirect_uri, [*error.get_body(), ("iss", _oauth().settings.issuer)])
+    response = redirect(location, 303 if see_other else 302)
+    response.headers.update(NO_STORE)
+    return response
+
+
+MAX_PARAMETER_LENGTH = 2048
+AUTHORIZATION_PARAMETERS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+def _malformed_parameter() -> str | None:
+    """The first authorization parameter that is too long or holds characters RFC 6749 does not
+    allow in it, if any: only visible ASCII and spaces, and no quote or backslash outside `state`."""
+    for name in AUTHORIZATION_PARAMETERS:
+        for value in request.values.getlist(name):
+            if len(value) > MAX_PARAMETER_LENGTH or any(not 0x20 <= ord(ch) <= 0x7E for ch in value):
+                return name
+            if name != "state" and ('"' in value or "\\" in value):
+                return name
+    return None
+
+
+def _malformed_page(name: str):
+    return _message(
+        "This authorization request cannot be completed",
+        f"The {name} parameter is too long or holds characters it may not contain.",
+        400,
+        detail="Error: invalid_request. Tell the application's developer; nothing was shared.",
+    )
+
+
+def _authorization_error(error: OAuth2Error, *, see_other: bool = False):
+    if error.redirect_uri:
+        return _redirect_error(error, see_other=see_other)
+    # An unknown client or an unregistered redirect URI: never redirect anywhere.
+    return _message(
+        "This authorization request cannot be completed",
+        error.description or error.error,
+        400,
+        detail=f"Error: {error.error}. Tell the application's developer; nothing was shared.",
+    )
+
+
+def _refuse_user(conn, session: dict, client) -> object | None:
+    """A page for users who may not authorize this client, or None."""
+    if session["must_change_password"]:
+        return _message(
+            "Change your password first",
+            "You must choose a new password before connecting applications to your account.",
+            403,
+        )
+    if clients.membership_role(conn, client.organization_id, session["user_id"]) is None:
+        return _message(
+            "This application belongs to another organization",
+            f"{client.name} was registered by an organization that {session['email']} is not a member of.",
+            403,
+            detail="Sign out and sign in with the account of that organization, or ask its admins.",
+        )
+    return None
+
+
+def _consent_page(conn, grant, session: dict, scopes: list[str]):
+    client = grant.request.client
+    data = grant.request.payload.data
+    params = [
+        (name, data[name])
+        for name in ("response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method")
+        if data.get(name)
+    ]
+    params.append(("scope", " ".join(scopes)))
+    redirect_parts = urlsplit(grant.redirect_uri)
+    redirect_origin = f"{redirect_parts.scheme}://{redirect_parts.netloc}"
+    return _page(
+        "oauth/consent.html",
+        form_targets=(redirect_origin,),
+        client_name=client.name,
+        organization_name=clients.organization_name(conn, client.organization_id),
+        user_email=session["email"],
+        scopes=[{"name": scope, "description": SCOPES[scope]} for scope in scopes],
+        redirect_host=redirect_parts.netloc,
+        action=url_for("oauth.authorize_decision"),
+        csrf_token=_csrf_token("consent", _session_cookie()),
+        params=params,
+    )
+
+
+# -- discovery ---------------------------------------------------------------------------------------
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata():
+    response = jsonify(_oauth().metadata())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    response = jsonify(_oauth().keyring.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# -- the authorization endpoint ------------------------------------------------------------------------
+
+
+@bp.get(AUTHORIZE_PATH)
+def authorize():
+    oauth, runtime = _oauth(), _runtime()
+    malformed = _malformed_parameter()
+    if malformed:
+        return _malformed_page(malformed)
+    oauth_request = _oauth_request()
+    with runtime.db.transaction("service_role") as conn, oauth.server.bound(conn, request_origin()):
+        try:
+            grant = oauth.server.get_consent_grant(oauth_request)
+        except OAuth2Error as error:
+            return _authorization_error(error)
+        session = _session(conn)
+        if session is None:
+            return redirect(url_for("oauth.login_page", next=request.full_path), 302)
+        refusal = _refuse_user(conn, session, grant.request.client)
+        if refusal is not None:
+            return refusal
+        scopes = grant.request.scope.split()
+        if set(scopes) <= tokens.consented_scopes(conn, session["user_id"], grant.request.client.client_id):
+            # Consent given before for these scopes: straight back to the client with a code.
+            reply = oauth.server.create_authorization_response(
+                oauth_request, grant_user=User(session["user_id"]), grant=grant
+            )
+            return _reply(reply)
+        return _consent_page(conn, grant, session, scopes)
+
+
+@bp.post(AUTHORIZE_PATH)
+def authorize_decision():
+    oauth, runtime = _oauth(), _runtime()
+    oauth_request = _oauth_request()
+    origin = request_origin()
+    with runtime.db.transaction("service_role") as conn, oauth.server.bound(conn, origin):
+        session = _session(conn)
+        if session is None:
+            return _message("Your session has ended", "Sign in again from the application to continue.", 401)
+        if not _csrf_ok("consent", _session_cookie(), request.form.get("csrf_token")):
+            return _message("This form has expired", "Go back to the application and start connecting again.", 400)
+        malformed = _malformed_parameter()
+        if malformed:
+            return _malformed_page(malformed)
+        try:
+            grant = oauth.server.get_consent_grant(oauth_request)
+        except OAuth2Error as error:
+            return _authorization_error(error, see_other=True)
+        client = grant.request.client
+        refusal = _refuse_user(conn, session, client)
+        if refusal is not None:
+            return refusal
+        decision = request.form.get("confirm")
+        if decision not in ("yes", "no"):
+            return _message("Choose Allow or Deny", "The form was sent without a decision.", 400)
+        user = None
+        if decision == "yes":
+            user = User(session["user_id"])
+            tokens.record_consent(
+                conn,
+                user_id=session["user_id"],
+                client_id=client.client_id,
+                organization_id=client.organization_id,
+                scopes=grant.request.scope.split(),
+                origin=origin,
+            )
+        reply = oauth.server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
+        return _reply(reply, see_other=True)
+
+
+# -- sign-in for the authorization flow -------------------------------------------------------------
+
+
+def _login_page(status: int = 200, message: str | None = None, email: str | None = None, nonce: str | None = None):
+    nonce = nonce or request.cookies.get(LOGIN_NONCE_COOKIE) or secrets.token_urlsafe(24)
+    response = _page(
+        "oauth/login.html",
+        status,
+        action=url_for("oauth.login"),
+        csrf_token=_csrf_token("login", nonce),
+        next=_safe_next(request.values.get("next")),
+        message=message,
+        email=email,
+    )
+    response.set_cookie(
+        LOGIN_NONCE_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="Lax",
+        secure=_runtime().config.session_cookie_secure,
+        path="/api/oauth/login",
+    )
+    return response
+
+
+@bp.get("/api/oauth/login")
+def login_page():
+    target = _safe_next(request.args.get("next"))
+    if target is not None and _session_cookie():
+        with _runtime().db.transaction("service_role") as conn:
+            signed_in = _session(conn) is not None
+        if signed_in:
+            return redirect(target, 302)
+    return _login_page()
+
+
+@bp.post("/api/oauth/login")
+def login():
+    runtime = _runtime()
+    if not _csrf_ok("login", request.cookies.get(LOGIN_NONCE_COOKIE), request.form.get("csrf_token")):
+        return _login_page(400, "The sign-in form expired; please try again.", nonce=secrets.token_urlsafe(24))
+    email = (request.form.get("email") or "").strip()
+    password = request.form.get("password") or ""
+    if not 3 <= len(email) <= 254 or not 1 <= len(password) <= 1024 or "\x00" in email + password:
+        return _login_page(422, "Enter your email address and password.", email=email[:254].replace("\x00", ""))
+    origin = request_origin()
+    limits = accounts.LoginLimits(
+        window_seconds=runtime.config.login_window_seconds,
+        max_failures_per_email=runtime.config.login_max_failures_per_email,
+        max_failures_per_ip=runtime.config.login_max_failures_per_ip,
+    )
+    with runtime.db.transaction("service_role") as conn:
+        result = accounts.authenticate(conn, runtime.hasher, email, password, limits, origin)
+        session_token = (
+            accounts.create_session(conn, result.user["id"], runtime.config.session_ttl_seconds, origin)
+            if result.user
+            else None
+        )
+    if result.throttled:
+        response = _login_page(429, "Too many failed sign-ins; try again later.", email=email)
+        response.headers["Retry-After"] = str(result.retry_after)
+        return response
+    if result.user is None:
+        return _login_page(401, "Invalid email or password.", email=email)
+    target = _safe_next(request.form.get("next"))
+    response = (
+        redirect(target, 303)
+        if target
+        else _message("You are signed in", "You can close this page and return to the application.", 200)
+    )
+    response.headers.update(NO_STORE)
+    _set_session_cookie(response, session_token)
+    response.delete_cookie(LOGIN_NONCE_COOKIE, path="/api/oauth/login", httponly=True, samesite="Lax")
+    return response
+
+
+# -- token, revocation, introspection -------------------------------------------------------------------
+
+
+def _server_call(run):
+    oauth = _oauth()
+    oauth_request = _oauth_request()
+    with oauth.system_transaction() as conn, oauth.server.bound(conn, request_origin()):
+        reply = run(oauth.server, oauth_request)
+    return _reply(reply)
+
+
+@bp.post("/api/oauth/token")
+def token():
+    return _server_call(lambda server, req: server.create_token_response(req))
+
+
+@bp.post("/api/oauth/revoke")
+def revoke():
+    return _server_call(lambda server, req: server.create_endpoint_response("revocation", req))
+
+
+@bp.post("/api/oauth/introspect")
+def introspect():
+    return _server_call(lambda server, req: server.create_endpoint_response("introspection", req))
+
+
+# -- clients (org admins) -------------------------------------------------------------------------------
+
+
+@bp.post("/api/oauth/clients")
+@login_required
+def create_client():
+    data = json_body(ClientSchema())
+    with user_transaction() as conn:
+        client = clients.create_client(conn, g.identity.user_id, data.pop("organization_id"), data, request_origin())
+    response = jsonify(client)
+    response.status_code = 201
+    response.headers.update(NO_STORE)
+    return response
+
+
+@bp.get("/api/oauth/clients")
+@login_required
+def list_clients():
+    args = query_args(ClientQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = clients.list_clients(conn, args["organization_id"], args["limit"], args["cursor"])
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.get("/api/oauth/clients/<client_id>")
+@login_required
+def get_client(client_id):
+    with user_transaction() as conn:
+        client = clients.get_client(conn, _client_id(client_id))
+    return jsonify(client)
+
+
+@bp.patch("/api/oauth/clients/<client_id>")
+@login_required
+def update_client(client_id):
+    changes = json_body(ClientChangesSchema())
+    with user_transaction() as conn:
+        client = clients.update_client(conn, _client_id(client_id), changes, request_origin())
+    return jsonify(client)
+
+
+@bp.delete("/api/oauth/clients/<client_id>")
+@login_required
+def delete_client(client_id):
+    with user_transaction() as conn:
+        clients.delete_client(conn, _client_id(client_id), request_origin())
+    return "", 204
+
+
+@bp.post("/api/oauth/clients/<client_id>/rotate-secret")
+@login_required
+def rotate_client_secret(client_id):
+    json_body(NoBody())
+    with user_transaction() as conn:
+        rotated = clients.rotate_secret(conn, _client_id(client_id), request_origin())
+    response = jsonify(rotated)
+    response.headers.update(NO_STORE)
+    return response
+
+
+# -- the applications a user authorized --------------------------------------------------------------------
+
+
+@bp.get("/api/oauth/authorizations")
+@login_required
+def list_authorizations():
+    args = query_args(PageQuery())
+    with user_transaction() as conn:
+        rows, next_cursor = tokens.list_authorizations(conn, args["limit"], args["cursor"])
+    return jsonify(page(rows, next_cursor))
+
+
+@bp.delete("/api/oauth/authorizations/<client_id>")
+@login_required
+def revoke_authorization(client_id):
+    if not CLIENT_ID.match(client_id):
+        raise NotFound("authorization not found")
+    with user_transaction() as conn:
+        tokens.revoke_authorization(conn, g.identity.user_id, client_id, request_origin())
+    return "", 204
+
+
+# -- `flask --app backend oauth …` ---------------------------------------------------------------------------
+
+
+@bp.cli.command("rotate-keys", help="Publish the next access-token signing key now; it signs after --ahead seconds.")
+@click.option(
+    "--ahead",
+    "ahead_seconds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Default: OAUTH_KEY_PUBLISH_AHEAD_SECONDS.",
+)
+def rotate_keys(ahead_seconds):
+    oauth, runtime = _oauth(), _runtime()
+    ahead = oauth.settings.key_publish_ahead if ahead_seconds is None else ahead_seconds
+    with runtime.db.transaction("service_role") as conn:
+        result = keys.rotate(
+            conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=oauth.settings.access_token_ttl
+        )
+    state = "scheduled" if result["created"] else "already scheduled"
+    click.echo(f"next signing key {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")
+    click.echo(
+        current_app.json.dumps(
+            {"kid": result["kid"], "activates_at": result["activates_at"], "created": result["created"]}
+        )
+    )

@@ -1,0 +1,22 @@
+"""The OAuth 2.0 authorization server (OAuth 2.1 defaults) on Authlib, with our own psycopg storage.
+
+clients: registration by org admins; keys: the ES256 keys that sign access-token JWTs; tokens:
+codes, grants, refresh and access tokens, consents; server: Authlib's server, grants and
+endpoints wired to that storage; api: what the protected /api/v1 reads.
+"""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "read:profile": "See your name, email address and the organization you belong to",
+    "read:quests": "See the quests and tasks of your organization",
+    "read:progress": "See your progress: the tasks you completed, your xp and badges",
+    "write:submissions": "Hand in work on tasks in your name",
+    "webhooks:manage": "Manage your organization's webhook subscriptions (if you are one of its admins)",
+}
+# Client-credentials tokens act for the client's organization with a member's read access.
+CLIENT_CREDENTIALS_SCOPES = ("read:profile", "read:quests")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+DEFAULT_SCOPES = ("read:profile", "read:quests", "read:progress")
+CLIENT_TYPES = ("confidential", "public")

@@ -1,0 +1,427 @@
+"""OAuth clients as org admins register and manage them (RLS decides), and as the server loads them.
+
+A client_id is random (24 characters); a confidential client's secret is 32 random bytes, shown
+once and stored as its SHA-256 (a high-entropy secret needs no slow hash; see ADR 0006).
+Redirect URIs are https, or http on a loopback address where any port matches (RFC 8252 7.3),
+and are otherwise compared exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import psycopg
+from authlib.oauth2.rfc6749 import ClientMixin
+
+from backend.db import as_service_role, queries_beside
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.services import audit
+from backend.services.audit import RequestInfo
+from backend.services.oauth import CLIENT_TYPES, GRANT_TYPES, SCOPES
+from backend.services.organizations import require_admin
+from backend.services.pagination import decode_cursor, paginate
+
+SQL = queries_beside(__file__)
+
+CLIENT_ID_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")  # what the table's check constraint allows
+MAX_REDIRECT_URIS = 10
+MAX_REDIRECT_URI_LENGTH = 2048
+CLIENT_ID_PREFIX = "qbc_"
+SECRET_PREFIX = "qbcs_"  # noqa: S105 (a prefix, not a secret)
+REMOVED_GRANTS = ("implicit", "password")
+PRINCIPAL_EMAIL_DOMAIN = "clients.questbridge.invalid"
+
+
+def generate_client_id() -> str:
+    return CLIENT_ID_PREFIX + secrets.token_urlsafe(15)  # 20 random characters, 120 bits
+
+
+def generate_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def _is_loopback(hostname: str | None) -> bool:
+    if not hostname:
+        return False
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why a redirect URI cannot be registered, or None when it can."""
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        return f"must be at most {MAX_REDIRECT_URI_LENGTH} characters"
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
+        return "must not contain spaces or control characters"
+    if any(ord(ch) > 0x7E or ch in '"<>\\^`{|}' for ch in uri):
+        return "must be ASCII, with other characters percent-encoded"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (raises ValueError for a malformed port)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an absolute https URL"
+    if "#" in uri:
+        return "must not have a fragment"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain credentials"
+    if "*" in parts.netloc:
+        return "must not contain wildcards: register every URI exactly"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return "must be https (http is allowed only for loopback: 127.0.0.1, [::1] or localhost)"
+    return None
+
+
+def redirect_uri_matches(registered: list[str] | tuple[str, ...], candidate: str) -> bool:
+    """Exact string match; for a registered http loopback URI, any port of the same URI matches."""
+    if candidate in registered:
+        return True
+    try:
+        asked = urlsplit(candidate)
+        asked.port  # noqa: B018
+    except ValueError:
+        return False
+    if asked.scheme != "http" or not _is_loopback(asked.hostname) or "#" in candidate or asked.username is not None:
+        return False
+    for uri in registered:
+        known = urlsplit(uri)
+        if (
+            known.scheme == "http"
+            and _is_loopback(known.hostname)
+            and known.hostname == asked.hostname
+            and known.path == asked.path
+            and known.query == asked.query
+        ):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Client(ClientMixin):
+    """A registered client as Authlib sees it."""
+
+    client_id: str
+    organization_id: uuid.UUID
+    name: str
+    client_type: str
+    secret_hash: bytes | None
+    redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    pkce_required: bool
+    principal_id: uuid.UUID | None
+
+    @classmethod
+    def from_row(cls, row: dict) -> Client:
+        return cls(
+            client_id=row["client_id"],
+            organization_id=row["organization_id"],
+            name=row["name"],
+            client_type=row["client_type"],
+            secret_hash=bytes(row["secret_hash"]) if row["secret_hash"] is not None else None,
+            redirect_uris=tuple(row["redirect_uris"]),
+            scopes=tuple(row["scopes"]),
+            grant_types=tuple(row["grant_types"]),
+            pkce_required=row["pkce_required"],
+            principal_id=row["principal_id"],
+        )
+
+    @property
+    def confidential(self) -> bool:
+        return self.client_type == "confidential"
+
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        # OAuth 2.1: redirect_uri may be left out only when exactly one is registered.
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope):
+        """The scope to grant: all of the client's scopes when none is asked, None (invalid_scope)
+        when something outside them is asked."""
+        if not scope:
+            return " ".join(self.scopes)
+        requested = list(dict.fromkeys(scope.split()))
+        if not set(requested) <= set(self.scopes):
+            return None
+        return " ".join(requested)
+
+    def check_redirect_uri(self, redirect_uri):
+        return redirect_uri_matches(self.redirect_uris, redirect_uri)
+
+    def check_client_secret(self, client_secret):
+        return self.secret_hash is not None and hmac.compare_digest(self.secret_hash, hash_secret(client_secret))
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        if self.confidential:
+            return method in ("client_secret_basic", "client_secret_post")
+        return method == "none"
+
+    def check_response_type(self, response_type):
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type):
+        return grant_type in self.grant_types
+
+
+def load_client(conn: psycopg.Connection, client_id: str) -> Client | None:
+    """The client for the server; conn runs as service_role."""
+    if not isinstance(client_id, str) or not CLIENT_ID_FORMAT.match(client_id):
+        return None
+    row = conn.execute(SQL["load_client"], {"client_id": client_id}).fetchone()
+    return Client.from_row(row) if row else None
+
+
+def organization_name(conn: psycopg.Connection, organization_id) -> str | None:
+    row = conn.execute(SQL["organization_name"], {"organization_id": organization_id}).fetchone()
+    return row["name"] if row else None
+
+
+def membership_role(conn: psycopg.Connection, organization_id, user_id) -> str | None:
+    """The user's role in the organization, or None (conn runs as service_role)."""
+    row = conn.execute(SQL["membership_role"], {"organization_id": organization_id, "user_id": user_id}).fetchone()
+    return row["role"] if row else None
+
+
+def load_client_with_failures(
+    conn: psycopg.Connection, client_id: str, *, pair_bucket: str, ip_bucket: str, window_start
+) -> tuple[Client | None, int, int]:
+    """The client (or None) and the failed authentications counted for this client and address and
+    for the address in the window starting at `window_start` (conn runs as service_role)."""
+    row = conn.execute(
+        SQL["load_client_with_failures"],
+        {"client_id": client_id, "pair_bucket": pair_bucket, "ip_bucket": ip_bucket, "window_start": window_start},
+    ).fetchone()
+    client = Client.from_row(row) if row["client_id"] is not None else None
+    return client, row["pair_failures"], row["ip_failures"]
+
+
+# -- registration rules ------------------------------------------------------------------------
+
+
+def _check_redirect_uris(uris: list[str]) -> list[str]:
+    uris = list(dict.fromkeys(uris))
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise ValidationFailed.field("redirect_uris", f"must list at most {MAX_REDIRECT_URIS} URIs")
+    for index, uri in enumerate(uris):
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise ValidationFailed.field("redirect_uris", f"[{index}] {problem}")
+    return uris
+
+
+def _check_registration(data: dict) -> dict:
+    grant_types = list(dict.fromkeys(data["grant_types"]))
+    for name in grant_types:
+        if name in REMOVED_GRANTS:
+            raise ValidationFailed.field(
+                "grant_types", f"{name!r} is not supported: OAuth 2.1 removed the implicit and password grants"
+            )
+        if name not in GRANT_TYPES:
+            raise ValidationFailed.field("grant_types", f"{name!r} is not one of {', '.join(GRANT_TYPES)}")
+    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
+        raise ValidationFailed.field("grant_types", "refresh_token comes only with authorization_code")
+    scopes = list(dict.fromkeys(data["scopes"]))
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise ValidationFailed.field("scopes", f"{scope!r} is not one of {', '.join(SCOPES)}")
+    if data["client_type"] not in CLIENT_TYPES:
+        raise ValidationFailed.field("client_type", "must be confidential or public")
+    redirect_uris = _check_redirect_uris(data["redirect_uris"])
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ValidationFailed.field("redirect_uris", "the authorization_code grant needs at least one redirect URI")
+    if data["client_type"] == "public":
+        if "client_credentials" in grant_types:
+            raise ValidationFailed.field("grant_types", "a public client cannot use client_credentials")
+        if not data["pkce_required"]:
+            raise ValidationFailed.field("pkce_required", "can be switched off only for confidential clients")
+    return data | {"grant_types": grant_types, "scopes": scopes, "redirect_uris": redirect_uris}
+
+
+def _authorize(conn: psycopg.Connection, client_id: str):
+    """The organization of a client the caller administers (404 strangers, 403 members)."""
+    with as_service_role(conn):
+        row = conn.execute(SQL["client_organization"], {"client_id": client_id}).fetchone()
+    if row is None:
+        raise NotFound("client not found")
+    try:
+        require_admin(conn, row["organization_id"])
+    except NotFound:
+        raise NotFound("client not found") from None
+    return row["organization_id"]
+
+
+def _public(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key != "id"}
+
+
+def _audit(conn, action: str, organization_id, client_id: str, origin: RequestInfo, metadata: dict | None = None):
+    audit.record(
+        conn,
+        action,
+        organization_id=organization_id,
+        target_type="oauth_client",
+        target_id=client_id,
+        metadata=metadata,
+        origin=origin,
+    )
+
+
+def _create_principal(conn: psycopg.Connection, client_id: str, organization_id, name: str) -> uuid.UUID:
+    """The member of the organization that client-credentials tokens act as."""
+    principal_id = uuid.uuid4()
+    with as_service_role(conn):
+        conn.execute(
+            SQL["insert_principal"],
+            {
+                "id": principal_id,
+                "email": f"oauth-client-{principal_id}@{PRINCIPAL_EMAIL_DOMAIN}",
+                "client_id": client_id,
+            },
+        )
+        conn.execute(SQL["name_principal"], {"id": principal_id, "display_name": name.strip()[:100]})
+        conn.execute(SQL["insert_principal_membership"], {"id": principal_id, "organization_id": organization_id})
+    return principal_id
+
+
+def create_client(conn: psycopg.Connection, user_id, organization_id, data: dict, origin: RequestInfo) -> dict:
+    """Register a client; its secret (confidential clients) is returned in clear this once."""
+    require_admin(conn, organization_id)
+    data = _check_registration(data)
+    client_id = generate_client_id()
+    secret = generate_secret() if data["client_type"] == "confidential" else None
+    principal_id = (
+        _create_principal(conn, client_id, organization_id, data["name"])
+        if "client_credentials" in data["grant_types"]
+        else None
+    )
+    conn.execute(
+        SQL["insert_client"],
+        {
+            "client_id": client_id,
+            "organization_id": organization_id,
+            "name": data["name"].strip(),
+            "client_type": data["client_type"],
+            "secret_hash": hash_secret(secret) if secret else None,
+            "redirect_uris": data["redirect_uris"],
+            "scopes": data["scopes"],
+            "grant_types": data["grant_types"],
+            "pkce_required": data["pkce_required"],
+            "principal_id": principal_id,
+            "created_by": user_id,
+        },
+    )
+    _audit(
+        conn,
+        "oauth_client.created",
+        organization_id,
+        client_id,
+        origin,
+        {
+            "name": data["name"].strip(),
+            "client_type": data["client_type"],
+            "redirect_uris": data["redirect_uris"],
+            "scopes": data["scopes"],
+            "grant_types": data["grant_types"],
+            "pkce_required": data["pkce_required"],
+        },
+    )
+    if not data["pkce_required"]:
+        _audit(conn, "oauth_client.pkce_changed", organization_id, client_id, origin, {"pkce_required": False})
+    return get_client(conn, client_id) | {"client_secret": secret}
+
+
+def get_client(conn: psycopg.Connection, client_id: str) -> dict:
+    _authorize(conn, client_id)
+    row = conn.execute(SQL["get_client"], {"client_id": client_id}).fetchone()
+    if row is None:
+        raise NotFound("client not found")
+    return _public(row)
+
+
+def list_clients(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
+    require_admin(conn, organization_id)
+    after = decode_cursor(cursor)
+    params = {
+        "organization_id": organization_id,
+        "after_created_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "limit": limit + 1,
+    }
+    rows, next_cursor = paginate(conn.execute(SQL["list_clients"], params).fetchall(), limit)
+    return [_public(row) for row in rows], next_cursor
+
+
+def update_client(conn: psycopg.Connection, client_id: str, changes: dict, origin: RequestInfo) -> dict:
+    """Change name, redirect_uris or pkce_required; switching PKCE off is audited on its own."""
+    organization_id = _authorize(conn, client_id)
+    current = conn.execute(SQL["get_client"], {"client_id": client_id}).fetchone()
+    params = {"client_id": client_id, "name": None, "redirect_uris": None, "pkce_required": None}
+    if "name" in changes:
+        params["name"] = changes["name"].strip()
+    if "redirect_uris" in changes:
+        params["redirect_uris"] = _check_redirect_uris(changes["redirect_uris"])
+        if "authorization_code" in current["grant_types"] and not params["redirect_uris"]:
+            raise ValidationFailed.field(
+                "redirect_uris", "the authorization_code grant needs at least one redirect URI"
+            )
+    if "pkce_required" in changes:
+        if not changes["pkce_required"] and current["client_type"] != "confidential":
+            raise ValidationFailed.field("pkce_required", "can be switched off only for confidential clients")
+        params["pkce_required"] = changes["pkce_required"]
+    conn.execute(SQL["update_client"], params)
+    changed = sorted(name for name in ("name", "redirect_uris", "pkce_required") if params[name] is not None)
+    metadata = {"changed": changed}
+    if params["redirect_uris"] is not None:
+        metadata["redirect_uris"] = params["redirect_uris"]
+    _audit(conn, "oauth_client.updated", organization_id, client_id, origin, metadata)
+    if params["pkce_required"] is not None and params["pkce_required"] != current["pkce_required"]:
+        _audit(
+            conn,
+            "oauth_client.pkce_changed",
+            organization_id,
+            client_id,
+            origin,
+            {"pkce_required": params["pkce_required"]},
+        )
+    return get_client(conn, client_id)
+
+
+def delete_client(conn: psycopg.Connection, client_id: str, origin: RequestInfo) -> None:
+    """Remove a client: its codes, grants and tokens go with it, so its tokens stop working at once."""
+    organization_id = _authorize(conn, client_id)
+    row = conn.execute(SQL["delete_client"], {"client_id": client_id}).fetchone()
+    if row is None:
+        raise NotFound("client not found")
+    if row["principal_id"] is not None:
+        with as_service_role(conn):
+            conn.execute(SQL["delete_principal"], {"id": row["principal_id"]})
+    _audit(conn, "oauth_client.deleted", organization_id, client_id, origin)
+
+
+def rotate_secret(conn: psycopg.Connection, client_id: str, origin: RequestInfo) -> dict:
+    """A new secret for a confidential client; the old one stops working at once."""
+    organization_id = _authorize(conn, client_id)
+    secret = generate_secret()
+    row = conn.execute(SQL["rotate_secret"], {"client_id": client_id, "secret_hash": hash_secret(secret)}).fetchone()
+    if row is None:
+        raise Conflict("client_type: a public client has no secret to rotate", errors={"client_type": ["is public"]})
+    _audit(conn, "oauth_client.secret_rotated", organization_id, client_id, origin)
+    return {"client_id": client_id, "client_secret": secret, "secret_rotated_at": row["secret_rotated_at"]}

@@ -1,0 +1,42 @@
+"""The scheduled OAuth job: delete expired codes, grants and tokens and retired keys; rotate the
+signing key when it is due. One runner at a time across every process (an advisory lock)."""
+
+from __future__ import annotations
+
+import structlog
+
+from backend.config import Config
+from backend.db import Database
+from backend.services.oauth import keys, tokens
+from backend.services.oauth.server import Settings
+from backend.services.secretbox import SecretBox
+
+log = structlog.get_logger(__name__)
+
+LOCK_KEY = 0x5142_4F41_5554_4800  # "QBOAUTH"
+
+
+def run(db: Database, box: SecretBox, config: Config) -> dict | None:
+    """One pass; None when another process holds the lock."""
+    settings = Settings.from_config(config)
+    with db.transaction("service_role") as conn:
+        if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (LOCK_KEY,)).fetchone()["ok"]:
+            return None
+        deleted = tokens.delete_expired(conn)
+        retired = keys.delete_retired(conn)
+        rotated = keys.rotate_if_due(
+            conn,
+            box,
+            rotation_days=settings.key_rotation_days,
+            ahead_seconds=settings.key_publish_ahead,
+            token_ttl_seconds=settings.access_token_ttl,
+        )
+    result = {
+        "codes": deleted["codes"],
+        "grants": deleted["grants"],
+        "access_tokens": deleted["access_tokens"],
+        "keys_retired": retired,
+        "key_scheduled": rotated["kid"] if rotated else None,
+    }
+    log.info("oauth_maintenance_done", **result)
+    return result
