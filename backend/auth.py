@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -227,3 +228,10 @@ def user_transaction():
     """The signed-in user's transaction: role authenticated with their claims, so RLS decides."""
     runtime = current_app.extensions["questbridge"]
     return runtime.db.transaction("authenticated", g.identity.claims)
+
+
+def require_bearer_secret(expected: str, name: str) -> None:
+    """401 unless the request carries `Authorization: Bearer <expected>` (constant-time compare)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Unauthorized(f"a valid 'Authorization: Bearer <{name}>' is required")

@@ -16,73 +16,48 @@ from backend.services.oauth import maintenance as oauth_maintenance
 log = structlog.get_logger(__name__)
 
 
+def _every(scheduler: BaseScheduler, job_id: str, func, *, args=(), kwargs=None, **interval) -> None:
+    """An interval job that never overlaps itself and does not catch up on missed runs."""
+    scheduler.add_job(
+        func,
+        "interval",
+        args=list(args),
+        kwargs=kwargs or {},
+        id=job_id,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        **interval,
+    )
+
+
 def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) -> BaseScheduler:
     """Maintenance jobs everywhere; the delivery sweep where no delivery worker loop runs."""
+    config, db = runtime.config, runtime.db
     if delivery_sweep:
-        scheduler.add_job(
+        _every(
+            scheduler,
+            "delivery_sweep",
             delivery.run_pass,
-            "interval",
-            seconds=runtime.config.webhooks_sweep_seconds,
             args=[runtime],
             kwargs={"time_budget": 20.0},
-            id="delivery_sweep",
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
+            seconds=config.webhooks_sweep_seconds,
         )
-    scheduler.add_job(
-        maintenance.cleanup,
-        "interval",
-        minutes=10,
-        args=[runtime.db],
-        id="cleanup",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
+    _every(scheduler, "cleanup", maintenance.cleanup, args=[db], minutes=10)
+    _every(
+        scheduler,
+        "webhook_retention",
         maintenance.webhook_retention,
-        "interval",
+        args=[db, config.webhooks_retention_days],
         hours=1,
-        args=[runtime.db, runtime.config.webhooks_retention_days],
-        id="webhook_retention",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
     )
     # Inbound webhooks in every process that runs jobs (web and standalone worker): each run drains
     # the inbox, then keeps draining on NOTIFY until the next one starts.
-    scheduler.add_job(
-        inbox.InboxWorker(runtime.db, inbox.InboxSettings.from_config(runtime.config)).run,
-        "interval",
-        seconds=1,
-        kwargs={"listen_seconds": 0.9},
-        id="inbound_inbox",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        api_keys.prune_usage,
-        "interval",
-        hours=6,
-        args=[runtime.db],
-        id="api_key_usage_retention",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    inbox_worker = inbox.InboxWorker(db, inbox.InboxSettings.from_config(config))
+    _every(scheduler, "inbound_inbox", inbox_worker.run, kwargs={"listen_seconds": 0.9}, seconds=1)
+    _every(scheduler, "api_key_usage_retention", api_keys.prune_usage, args=[db], hours=6)
     # OAuth: expired codes, grants and tokens deleted; the signing key rotated when due.
-    scheduler.add_job(
-        oauth_maintenance.run,
-        "interval",
-        minutes=10,
-        args=[runtime.db, runtime.secretbox, runtime.config],
-        id="oauth_maintenance",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    _every(scheduler, "oauth_maintenance", oauth_maintenance.run, args=[db, runtime.secretbox, config], minutes=10)
     scheduler.add_listener(_count_job_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     return scheduler
 

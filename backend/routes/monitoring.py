@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
-
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import Schema, fields, validate
 
 from backend import metrics
-from backend.auth import login_required, user_transaction
-from backend.errors import Unauthorized
+from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.routes.common import PageQuery, page, query_args
 from backend.services import api_keys, monitoring
 
@@ -90,8 +87,6 @@ def prometheus_metrics():
     """Prometheus text format; requires `Authorization: Bearer <METRICS_TOKEN>` when that is set."""
     token = current_app.extensions["questbridge"].config.metrics_token
     if token:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise Unauthorized("a valid 'Authorization: Bearer <METRICS_TOKEN>' is required")
+        require_bearer_secret(token, "METRICS_TOKEN")
     registry = current_app.extensions["questbridge_metrics"]
     return Response(metrics.render(registry), mimetype="text/plain; version=0.0.4; charset=utf-8")

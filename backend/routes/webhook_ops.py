@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
-
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from marshmallow import Schema, fields
 
-from backend.auth import login_required, user_transaction
-from backend.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized
+from backend.auth import login_required, require_bearer_secret, user_transaction
+from backend.errors import Conflict, NotFound, ServiceUnavailable
 from backend.routes.common import json_body
 from backend.services import delivery, events, inbox
 
@@ -29,9 +27,7 @@ def run_engine_pass():
     expected = _runtime().config.cron_secret
     if not expected:
         raise ServiceUnavailable("CRON_SECRET is not configured", retry_after=3600)
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise Unauthorized("a valid 'Authorization: Bearer <CRON_SECRET>' is required")
+    require_bearer_secret(expected, "CRON_SECRET")
     runtime = _runtime()
     # The inbox first: the grades it applies emit submission.graded, which this pass then delivers.
     inbound = inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
