@@ -15,16 +15,6 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(org, auth):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
 def member(org, world):
     return world.add_member(org)
 
@@ -32,12 +22,6 @@ def member(org, world):
 @pytest.fixture
 def member_headers(member, auth):
     return auth.headers(member)
-
-
-@pytest.fixture
-def stranger_headers(world, auth):
-    """The admin of another organization."""
-    return auth.headers(world.organization("Elsewhere")["admin"])
 
 
 def create_quest(client, headers, org, **overrides):

@@ -28,27 +28,6 @@ DELIVERY_FIELDS = {
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(org, auth):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
-def member_headers(org, world, auth):
-    return auth.headers(world.add_member(org))
-
-
-@pytest.fixture
-def stranger_headers(world, auth):
-    """The admin of another organization."""
-    return auth.headers(world.organization("Elsewhere")["admin"])
-
-
-@pytest.fixture
 def subscription(client, admin_headers, org):
     return subscribe(client, admin_headers, org, ["*"])
 

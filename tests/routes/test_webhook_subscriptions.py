@@ -14,27 +14,6 @@ PROBLEM = "application/problem+json"
 TARGET = "https://93.184.215.14/questbridge"  # a public address literal: no DNS needed
 
 
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(org, auth):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
-def member_headers(org, world, auth):
-    return auth.headers(world.add_member(org))
-
-
-@pytest.fixture
-def stranger_headers(world, auth):
-    """The admin of another organization."""
-    return auth.headers(world.organization("Elsewhere")["admin"])
-
-
 def assert_problem(response, status, field=None):
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == PROBLEM

@@ -1,0 +1,24 @@
+"""Fixtures most route tests share: an organization, and headers for its admin, a member and a stranger."""
+
+import pytest
+
+
+@pytest.fixture
+def org(world):
+    return world.organization("Academy")
+
+
+@pytest.fixture
+def admin_headers(org, auth):
+    return auth.headers(org["admin"])
+
+
+@pytest.fixture
+def member_headers(org, world, auth):
+    return auth.headers(world.add_member(org))
+
+
+@pytest.fixture
+def stranger_headers(world, auth):
+    """The admin of another organization."""
+    return auth.headers(world.organization("Elsewhere")["admin"])
