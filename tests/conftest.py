@@ -7,6 +7,7 @@ parallel runs on one server never meet; tests are isolated by emptying every tab
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import psycopg
@@ -117,6 +118,15 @@ def make_app(make_config, clean_database):
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+def room_in_the_window(need_seconds: float, window_seconds: int = 60) -> None:
+    """Sleep into the next fixed window when fewer than `need_seconds` are left of this one, so that
+    what a test counts lands in one window. UTC days start on a minute boundary, so room in the
+    minute is room in the day too."""
+    left = window_seconds - time.time() % window_seconds
+    if left < need_seconds:
+        time.sleep(left + 0.05)
 
 
 @pytest.fixture

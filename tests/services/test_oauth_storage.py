@@ -251,6 +251,8 @@ def test_maintenance_runs_once_at_a_time(app, database_url):
     with psycopg.connect(database_url, autocommit=True) as holder:
         holder.execute("select pg_advisory_lock(%s)", (maintenance.LOCK_KEY,))
         assert maintenance.run(runtime.db, runtime.secretbox, runtime.config) is None
+        # Released here, not by closing: a closed session's locks go only when its backend exits.
+        holder.execute("select pg_advisory_unlock(%s)", (maintenance.LOCK_KEY,))
     assert maintenance.run(runtime.db, runtime.secretbox, runtime.config) is not None
 
 
