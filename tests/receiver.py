@@ -13,6 +13,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
+    peer_port: int = 0  # the sender's local port: which connection, hence which process, sent it
     at: float = field(default_factory=time.time)
 
 
@@ -44,8 +45,9 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
-                    receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.requests.append(Received(self.path, headers, body, self.client_address[1]))
                     answer = receiver._script.pop(0) if receiver._script else receiver.answer
                 if answer.delay:
                     time.sleep(answer.delay)
@@ -65,8 +67,12 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def script(self, answers: list[Answer]) -> None:
         with self._lock:

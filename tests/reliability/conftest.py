@@ -101,6 +101,15 @@ class Child:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def freeze(self) -> None:
+        """SIGSTOP: the child opens and sends nothing more, and its sockets can be read off."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def local_ports_to(self, port: int) -> set[int]:
+        """The local ports of the child's TCP connections to 127.0.0.1:`port`."""
+        connections = psutil.Process(self.pid).net_connections(kind="tcp")
+        return {c.laddr.port for c in connections if c.raddr and c.raddr.port == port}
+
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind runs in the child."""
         if self.alive():

@@ -59,11 +59,14 @@ def test_kill_9_during_a_drain_loses_nothing_and_duplicates_only_what_was_in_fli
         WEBHOOKS_CONCURRENCY=CONCURRENCY,
     )
 
-    kills = []  # (killed at, replacement ready at, {delivery id: lease expiry} of what the victim held)
+    # (killed at, replacement ready at, {delivery id: lease expiry} of what the victim held, the victim's ports)
+    kills = []
     worker = children.worker(env)
     for k in range(KILLS):
         threshold = (k + 1) * KILL_EVERY
         wait_until(lambda t=threshold: len(receiver.requests) >= t, 60, what=f"{threshold} requests, kill {k + 1}")
+        worker.freeze()
+        victim_ports = worker.local_ports_to(receiver.port)
         worker.kill()
         killed_at = datetime.now(UTC)
         time.sleep(AFTERMATH.total_seconds())  # the server finishes any statement the dead client had sent
@@ -74,7 +77,7 @@ def test_kill_9_during_a_drain_loses_nothing_and_duplicates_only_what_was_in_fli
         assert held, "the kill landed between claims; nothing was in flight"
         assert DELIVERIES - delivered(database_url) > len(held), "the kill came after the drain"
         worker = children.worker(env)
-        kills.append((killed_at, datetime.now(UTC), {r["id"]: r["lease_expires_at"] for r in held}))
+        kills.append((killed_at, datetime.now(UTC), {r["id"]: r["lease_expires_at"] for r in held}, victim_ports))
 
     wait_until(lambda: delivered(database_url) == DELIVERIES, 90, interval=0.25, what="every delivery delivered")
     worker.stop()
@@ -94,7 +97,7 @@ def test_kill_9_during_a_drain_loses_nothing_and_duplicates_only_what_was_in_fli
         verifier.verify(request.body, request.headers)
 
     # Duplicates: only deliveries a killed worker held, resent with the same id and bytes.
-    held_by_killed = set().union(*(set(map(str, held)) for _, _, held in kills))
+    held_by_killed = set().union(*(set(map(str, held)) for _, _, held, _ in kills))
     duplicated = {i for i, got in received.items() if len(got) > 1}
     assert duplicated <= held_by_killed
     for delivery_id in duplicated:
@@ -105,15 +108,22 @@ def test_kill_9_during_a_drain_loses_nothing_and_duplicates_only_what_was_in_fli
 
     # The receiver's clock tells when a held delivery was sent again: never while its lease was live,
     # and within one poll of its expiry (or of the replacement's start, if later) unless the next
-    # kill came first.
+    # kill came first. What the victim wrote just before it died may be read by a busy receiver
+    # later still; its connections tell those requests apart from the replacement's.
     bound = timedelta(seconds=POLL_SECONDS + RECOVERY_SLACK)
     recoveries = []
-    for k, (killed_at, ready_at, held) in enumerate(kills):
+    for k, (killed_at, ready_at, held, victim_ports) in enumerate(kills):
         next_kill = kills[k + 1][0] if k + 1 < len(kills) else None
         latest = killed_at
+        after_aftermath = (killed_at + AFTERMATH).timestamp()
+        late = sum(1 for r in requests if by_victim(r, victim_ports, ready_at) and r.at > after_aftermath)
         for delivery_id, lease_expires_at in held.items():
-            sent_at = sorted(datetime.fromtimestamp(r.at, UTC) for r in received[str(delivery_id)])
-            during_lease = [t for t in sent_at if killed_at + AFTERMATH < t < lease_expires_at - CLOCK_SKEW]
+            sent_at = sorted(
+                datetime.fromtimestamp(r.at, UTC)
+                for r in received[str(delivery_id)]
+                if not by_victim(r, victim_ports, ready_at)
+            )
+            during_lease = [t for t in sent_at if killed_at < t < lease_expires_at - CLOCK_SKEW]
             assert not during_lease, f"{delivery_id} was sent again while the dead worker's lease was live"
             retaken = next((t for t in sent_at if t >= lease_expires_at - CLOCK_SKEW), None)
             assert retaken is not None, f"{delivery_id} was never sent after its lease expired"
@@ -126,6 +136,7 @@ def test_kill_9_during_a_drain_loses_nothing_and_duplicates_only_what_was_in_fli
         recoveries.append(
             {
                 "held": len(held),
+                "victim_requests_read_late": late,
                 "replacement_ready_s": round((ready_at - killed_at).total_seconds(), 2),
                 "all_resent_s": round((latest - killed_at).total_seconds(), 2),
             }
@@ -134,6 +145,11 @@ def test_kill_9_during_a_drain_loses_nothing_and_duplicates_only_what_was_in_fli
         f"\n{len(requests)} requests for {DELIVERIES} deliveries, {len(duplicated)} duplicates; per kill: "
         f"{recoveries}; bound: lease {LEASE_SECONDS} s + poll {POLL_SECONDS:g} s after the kill"
     )
+
+
+def by_victim(request, victim_ports: set[int], ready_at: datetime) -> bool:
+    """Sent by a killed worker: on one of its connections, and read before its replacement could send."""
+    return request.peer_port in victim_ports and request.at < ready_at.timestamp()
 
 
 def delivered(database_url: str) -> int:
