@@ -25,8 +25,7 @@ deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
 # The admin UI is built when frontend/ has one. `npm install` with the committed lock installs the
-# locked versions; `npm ci` cannot be used here: the reachable registry lacks rollup's binaries for
-# other platforms, so no lock written here lists them and `npm ci` refuses every such lock.
+# locked versions and keeps an installed node_modules between runs (`npm ci` would delete it).
 frontend:
 	@if [ -f frontend/package.json ]; then \
 		cd frontend && npm install --no-audit --no-fund && npm run build; \
