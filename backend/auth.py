@@ -173,10 +173,17 @@ def _oauth_identity(oauth, token: str) -> Identity:
             str(exc), headers={"WWW-Authenticate": 'Bearer realm="questbridge", error="invalid_token"'}
         ) from None
     scope = " ".join(sorted(grant.scopes))
+    # client_organization_id confines the token to its client's organization under RLS (the
+    # membership helpers count no other), whatever else its user belongs to.
+    claims = user_claims(grant.user_id, None) | {
+        "client_id": grant.client_id,
+        "scope": scope,
+        "client_organization_id": str(grant.organization_id),
+    }
     return Identity(
         user_id=grant.user_id,
         email=None,
-        claims=user_claims(grant.user_id, None) | {"client_id": grant.client_id, "scope": scope},
+        claims=claims,
         via="oauth",
         scopes=grant.scopes,
         client_id=grant.client_id,

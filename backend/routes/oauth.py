@@ -24,13 +24,23 @@ from backend.errors import NotFound
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.services import accounts
 from backend.services.oauth import CLIENT_TYPES, DEFAULT_GRANT_TYPES, DEFAULT_SCOPES, SCOPES, clients, keys, tokens
-from backend.services.oauth.server import HttpRequest, OAuth, OAuth2Error, Reply, User
+from backend.services.oauth.server import (
+    HttpRequest,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth,
+    OAuth2Error,
+    Reply,
+    User,
+    basic_credentials,
+)
 
 bp = Blueprint("oauth", __name__)
 
 AUTHORIZE_PATH = "/api/oauth/authorize"
 LOGIN_NONCE_COOKIE = "qb_oauth_login"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PARAMETER_NAME = re.compile(r"^[a-z_]{1,64}$")  # safe to quote in an error_description
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -195,11 +205,34 @@ def _set_session_cookie(response, session_token: str) -> None:
 # -- OAuth plumbing ----------------------------------------------------------------------------------
 
 
-def _oauth_request() -> HttpRequest:
+def _oauth_uri() -> str:
     # Authlib reads the URL only to refuse plain http off loopback; scheme and host say that much
     # (werkzeug's request.url, rebuilt with IRI handling on each access, costs more than the rest).
-    uri = f"{request.scheme}://{request.host}{request.path}"
-    return HttpRequest(request.method, uri, request.headers, request.args, request.form, request.values)
+    return f"{request.scheme}://{request.host}{request.path}"
+
+
+def _oauth_request() -> HttpRequest:
+    return HttpRequest(request.method, _oauth_uri(), request.headers, request.args, request.form, request.values)
+
+
+def _backchannel_request() -> HttpRequest:
+    """A token, revocation or introspection request. Its parameters come from the form body only
+    (never the URL, which access logs keep), each at most once (RFC 6749 section 3.2), with one
+    client authentication method (2.3); a scope, when sent, names at least one scope (3.3)."""
+    form = request.form
+    repeated = next((name for name in form if len(form.getlist(name)) > 1), None)
+    if repeated is not None:
+        named = f"the {repeated} parameter" if PARAMETER_NAME.match(repeated) else "a parameter"
+        raise InvalidRequestError(f"{named} is sent more than once")
+    basic_client_id, _ = basic_credentials(request.headers)
+    if basic_client_id is not None:
+        if "client_secret" in form:
+            raise InvalidRequestError("authenticate the client one way: HTTP Basic or client_secret, not both")
+        if form.get("client_id", basic_client_id) != basic_client_id:
+            raise InvalidRequestError("client_id differs from the client of the Authorization header")
+    if "scope" in form and not form["scope"].split():
+        raise InvalidScopeError("scope, when sent, must name at least one scope")
+    return HttpRequest(request.method, _oauth_uri(), request.headers, request.args, form, form)
 
 
 def _reply(reply: Reply, *, see_other: bool = False):
@@ -221,6 +254,7 @@ def _oauth_error(error: OAuth2Error):
     response.status_code = status
     for name, value in headers:
         response.headers[name] = value
+    response.headers.update(NO_STORE)
     return response
 
 
@@ -359,7 +393,7 @@ def authorize():
         if refusal is not None:
             return refusal
         scopes = grant.request.scope.split()
-        if set(scopes) <= tokens.consented_scopes(conn, session["user_id"], grant.request.client.client_id):
+        if scopes and set(scopes) <= tokens.consented_scopes(conn, session["user_id"], grant.request.client.client_id):
             # Consent given before for these scopes: straight back to the client with a code.
             reply = oauth.server.create_authorization_response(
                 oauth_request, grant_user=User(session["user_id"]), grant=grant
@@ -489,7 +523,7 @@ def login():
 
 def _server_call(run):
     oauth = _oauth()
-    oauth_request = _oauth_request()
+    oauth_request = _backchannel_request()
     with oauth.system_transaction() as conn, oauth.server.bound(conn, request_origin()):
         reply = run(oauth.server, oauth_request)
     return _reply(reply)

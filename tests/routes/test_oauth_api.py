@@ -188,6 +188,28 @@ def test_webhooks_manage_gives_a_member_no_admin_rights(app, client, lms, learne
     problem(client.post("/api/webhooks/subscriptions", json=body, headers=bearer(token)), 403)
 
 
+def test_a_token_manages_only_its_clients_organization(app, client, lms, org, world, admin_headers):
+    """The admin of Academy is an admin of Other too; Academy's client never reaches Other."""
+    other = world.organization("Other", admin=org["admin"])
+    body = {"organization_id": str(other["id"]), "target_url": TARGET, "event_types": ["quest.completed"]}
+    theirs = client.post("/api/webhooks/subscriptions", json=body, headers=admin_headers).get_json()
+    token = bearer(token_for(app, client, lms, org["admin"], "webhooks:manage"))
+
+    listed = f"/api/webhooks/subscriptions?organization_id={other['id']}"
+    assert client.get(listed, headers=admin_headers).status_code == 200  # the user's own session reaches it
+    problem(client.get(listed, headers=token), 404)  # as to anyone outside Other
+    problem(client.post("/api/webhooks/subscriptions", json=body, headers=token), 404)
+    for method, path in (
+        ("get", f"/api/webhooks/subscriptions/{theirs['id']}"),
+        ("put", f"/api/webhooks/subscriptions/{theirs['id']}"),
+        ("post", f"/api/webhooks/subscriptions/{theirs['id']}/rotate-secret"),
+        ("delete", f"/api/webhooks/subscriptions/{theirs['id']}"),
+    ):
+        json = {"active": False} if method == "put" else {}
+        problem(getattr(client, method)(path, json=json, headers=token), 404)
+    assert client.get(f"/api/webhooks/subscriptions/{theirs['id']}", headers=admin_headers).get_json()["active"]
+
+
 def test_users_own_tokens_still_manage_webhooks_unscoped(client, admin_headers, org):
     response = client.get(f"/api/webhooks/subscriptions?organization_id={org['id']}", headers=admin_headers)
     assert response.status_code == 200

@@ -10,6 +10,9 @@ from __future__ import annotations
 import pytest
 from psycopg import errors
 
+from backend.db import set_identity
+from tests.sql.conftest import claims
+
 # What a statement is expected to do.
 DENIED = "denied"  # raises 42501 insufficient_privilege (no grant, or a WITH CHECK refuses the row)
 NONE = "none"  # runs and touches no row
@@ -439,6 +442,32 @@ def test_quest_completion_helper_answers_only_the_learner_and_their_admins(sandb
     params = (getattr(w, quest), getattr(w, learner))
     assert sandbox.run(identity, statement, params)[1] == [{"done": answer}]
     assert sandbox.run("service_role", statement, params)[1] == [{"done": True}]
+
+
+@pytest.mark.parametrize(
+    ("statement", "as_user", "as_token"),
+    [
+        ("select private.is_org_member(%(org_b)s) as answer", True, False),
+        ("select private.is_org_admin(%(org_b)s) as answer", True, False),
+        ("select private.shares_org_with(%(member_b)s) as answer", True, False),
+        ("select private.quest_completed_by(%(quest_b)s, %(member_b)s) as answer", True, False),
+        ("select private.is_org_admin(%(org_a)s) as answer", True, True),
+        ("select count(distinct organization_id) = 2 as answer from public.quests", True, False),
+    ],
+)
+def test_an_oauth_token_is_confined_to_its_clients_organization(sandbox, statement, as_user, as_token):
+    """admin_a is made an admin of org B too; a token of org A's client still reaches only org A."""
+    w = sandbox.world
+    sandbox.run(
+        "service_role",
+        "insert into public.memberships (organization_id, user_id, role) values (%s, %s, 'admin')",
+        (w.org_b, w.admin_a),
+    )
+    params = {"org_a": w.org_a, "org_b": w.org_b, "member_b": w.member_b, "quest_b": w.quest_b}
+    for extra, expected in (({}, as_user), ({"client_organization_id": w.org_a}, as_token)):
+        with sandbox.conn.transaction():
+            set_identity(sandbox.conn, "authenticated", claims(w.admin_a) | extra)
+            assert sandbox.conn.execute(statement, params).fetchone() == {"answer": expected}, extra
 
 
 EXPECTED_ROW_COUNTS = {

@@ -155,11 +155,11 @@ class Client(ClientMixin):
 
     def get_allowed_scope(self, scope):
         """The scope to grant: all of the client's scopes when none is asked, None (invalid_scope)
-        when something outside them is asked."""
+        when something outside them is asked, or a scope of blanks (it names nothing: RFC 6749 3.3)."""
         if not scope:
             return " ".join(self.scopes)
         requested = list(dict.fromkeys(scope.split()))
-        if not set(requested) <= set(self.scopes):
+        if not requested or not set(requested) <= set(self.scopes):
             return None
         return " ".join(requested)
 

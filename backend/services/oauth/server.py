@@ -583,8 +583,16 @@ class Server(AuthorizationServer):
             return None
 
 
+def basic_credentials(headers) -> tuple[str | None, str | None]:
+    """HTTP Basic client credentials; a header that does not decode is no credentials (invalid_client)."""
+    try:
+        return extract_basic_authorization(headers)
+    except ValueError:  # not base64 of UTF-8, not ASCII, or nothing after the scheme
+        return None, None
+
+
 def _basic_credentials(request):
-    return extract_basic_authorization(request.headers)
+    return basic_credentials(request.headers)
 
 
 def _post_credentials(request):
