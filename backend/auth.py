@@ -120,7 +120,8 @@ def request_origin() -> RequestInfo:
     config: Config = current_app.extensions["questbridge"].config
     return RequestInfo(
         ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxies),
-        user_agent=request.headers.get("User-Agent"),
+        # Only a test client can send NUL in a header; Postgres text could not store it.
+        user_agent=(request.headers.get("User-Agent") or "").replace("\x00", "") or None,
     )
 
 

@@ -1,4 +1,5 @@
-"""JSON as the API contract writes it: ISO 8601 UTC timestamps with Z, UUIDs as strings."""
+"""JSON as the API contract writes it (ISO 8601 UTC timestamps with Z, UUIDs as strings), and the
+strings it may carry into Postgres."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ def iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be stored as Postgres text, or None when it can."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates (\\ud800-\\udfff)"
+    return None
 
 
 def to_jsonable(value):

@@ -6,11 +6,14 @@ import ipaddress
 
 
 def _parse(value: str):
-    """An IP address, with IPv4-mapped IPv6 (dual-stack sockets) unwrapped to IPv4; else None."""
+    """An IP address, with IPv4-mapped IPv6 (dual-stack sockets) unwrapped to IPv4 and an IPv6
+    zone (fe80::1%eth0, which Postgres inet does not take) dropped; else None."""
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if getattr(address, "scope_id", None):
+        address = ipaddress.IPv6Address(address.packed)
     return getattr(address, "ipv4_mapped", None) or address
 
 

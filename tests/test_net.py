@@ -53,6 +53,9 @@ V6 = _networks("TRUSTED_PROXIES", "fd00::/8, 2001:db8:ffff::/48")
         ("::ffff:10.0.0.2", "198.51.100.7", LB, "198.51.100.7"),
         ("::ffff:198.51.100.9", "1.2.3.4", LB, "198.51.100.9"),
         ("10.0.0.2", "::ffff:198.51.100.9", LB, "198.51.100.9"),
+        # An IPv6 zone names an interface of the host that saw the address, not the client: dropped.
+        ("fe80::1%eth0", None, NO_PROXIES, "fe80::1"),
+        ("fd00::1", "2001:db8::42%7", V6, "2001:db8::42"),
     ],
 )
 def test_client_ip(remote, forwarded, trusted, expected):
@@ -92,3 +95,19 @@ def test_login_behind_a_unix_socket_works_and_is_audited(client, world, db, forw
             "select host(ip) as ip from public.audit_log where action = 'auth.login_succeeded'"
         ).fetchone()
     assert row["ip"] == recorded
+
+
+def test_a_zoned_ipv6_peer_and_a_nul_in_the_user_agent_still_log_in_and_are_audited(client, world, db):
+    user = world.user()
+    response = client.post(
+        "/api/auth/login",
+        json={"email": user["email"], "password": user["password"]},
+        environ_base={"REMOTE_ADDR": "fe80::1%eth0"},
+        headers={"User-Agent": "probe\x00agent"},
+    )
+    assert response.status_code == 200, response.get_json()
+    with db.transaction("service_role") as conn:
+        row = conn.execute(
+            "select host(ip) as ip, user_agent from public.audit_log where action = 'auth.login_succeeded'"
+        ).fetchone()
+    assert row == {"ip": "fe80::1", "user_agent": "probeagent"}

@@ -7,6 +7,7 @@ from flask import request
 from marshmallow import fields, validate
 
 from backend.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from backend.jsonutil import unstorable
 from backend.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -26,39 +27,44 @@ def json_body(schema: marshmallow.Schema) -> dict:
             raise BadRequest("the body is not valid JSON", errors={"body": ["is not valid JSON"]})
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", errors={"body": ["must be a JSON object"]})
-    _reject_nul(data)
+    _reject_unstorable(data)
     return schema.load(data)
 
 
 def query_args(schema: marshmallow.Schema) -> dict:
     """The query string loaded through `schema`; a repeated key keeps its first value."""
     args = request.args.to_dict()
-    _reject_nul(args)
+    _reject_unstorable(args)
     return schema.load(args)
 
 
-def _reject_nul(value) -> None:
-    """Postgres text cannot hold U+0000; refuse it here, naming the field, for every endpoint."""
+def _reject_unstorable(value) -> None:
+    """Refuse, naming the field, what Postgres text cannot hold, for every endpoint: U+0000, and
+    unpaired surrogates (valid in JSON's \\u escapes, but with no UTF-8 form)."""
     if not isinstance(value, dict):
         return
     for key, item in value.items():
-        where = _nul_path(key) or _nul_path(item)
-        if where is not None:
-            field = str(key) if "\x00" not in str(key) else "body"
+        found = _flaw(key) or _flaw(item)
+        if found is not None:
+            where, reason = found
+            field = "body" if isinstance(key, str) and unstorable(key) else str(key)
             detail = f" (at {field}{where})" if where else ""
-            raise ValidationFailed.field(field, f"must not contain NUL characters{detail}")
+            raise ValidationFailed.field(field, f"{reason}{detail}")
 
 
-def _nul_path(value) -> str | None:
-    """'' when value itself is a string with NUL, '.a.0' for a nested one, None when clean."""
+def _flaw(value) -> tuple[str, str] | None:
+    """('', reason) when value itself is a string that cannot be stored, ('.a.0', reason) for a
+    nested one, None when clean."""
     if isinstance(value, str):
-        return "" if "\x00" in value else None
+        reason = unstorable(value)
+        return ("", reason) if reason else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        inner = _nul_path(key) if isinstance(key, str) else None
-        inner = inner if inner is not None else _nul_path(item)
+        inner = _flaw(key) if isinstance(key, str) else None
+        inner = inner if inner is not None else _flaw(item)
         if inner is not None:
-            return f".{key}{inner}"
+            shown = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else key
+            return f".{shown}{inner[0]}", inner[1]
     return None
 
 

@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from backend.db import Database, queries_beside
 from backend.errors import BadRequest, Conflict, NotFound, Unauthorized
-from backend.jsonutil import dumps
+from backend.jsonutil import dumps, unstorable
 from backend.services import audit, inbound_signatures, inbox, learning
 from backend.services.audit import RequestInfo
 from backend.services.events import emit_event
@@ -71,12 +71,9 @@ class UnixOrISOTime(fields.Field):
 
 
 def _text(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("must be valid Unicode text") from None
+    reason = unstorable(value)
+    if reason:
+        raise ValidationError(reason)
 
 
 class GradeSchema(Schema):

@@ -31,6 +31,7 @@ from backend import metrics
 from backend.config import Config
 from backend.db import Database, as_service_role, queries_beside, set_identity
 from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized
+from backend.jsonutil import unstorable
 from backend.services import audit, inbound_signatures, rate_limit
 from backend.services.audit import RequestInfo
 from backend.services.organizations import require_admin
@@ -260,8 +261,11 @@ def wake_processors(db: Database, conn: psycopg.Connection) -> None:
 
 def _text_field(data: dict, name: str, max_length: int) -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not 1 <= len(value) <= max_length or "\x00" in value:
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length:
         message = f"must be a string of 1 to {max_length} characters"
+    else:
+        message = unstorable(value)
+    if message:
         raise BadRequest(f"{name}: {message}", errors={name: [message]})
     return value
 

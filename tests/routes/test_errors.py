@@ -258,6 +258,61 @@ def test_nul_characters_are_refused_naming_the_field(client, auth, world, path, 
     assert field in response.get_json()["errors"]
 
 
+LONE = "\ud800"  # valid in a JSON string as an escape, but it has no UTF-8 form for Postgres
+
+
+@pytest.fixture
+def course(client, auth, world):
+    org = world.organization()
+    headers = auth.headers(org["admin"])
+    quest = client.post("/api/quests", json={"organization_id": str(org["id"]), "title": "Q"}, headers=headers)
+    quest_id = quest.get_json()["id"]
+    task = client.post(
+        f"/api/quests/{quest_id}/tasks", json={"title": "T", "pillar": "craft", "xp": 5}, headers=headers
+    )
+    key = client.post(
+        "/v1/admin/external/keys",
+        json={"organization_id": str(org["id"]), "name": "k", "tier": "starter"},
+        headers=headers,
+    ).get_json()["api_key"]
+    return {"org": str(org["id"]), "quest": quest_id, "task": task.get_json()["id"], "headers": headers, "key": key}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/auth/login", {"email": "x@y.z", "password": "p" + LONE}, "password"),
+        ("/api/auth/login", {"email": LONE + "x@y.z", "password": "p"}, "email"),
+        ("/api/auth/password-reset", {"token": "t" + LONE, "password": "a new long password"}, "token"),
+        ("/api/organizations", {"name": "a" + LONE}, "name"),
+        ("/api/quests", {"organization_id": "{org}", "title": LONE}, "title"),
+        ("/api/quests/{quest}/tasks", {"title": LONE, "pillar": "craft", "xp": 1}, "title"),
+        ("/api/tasks/{task}/submissions", {"content": "x" + LONE}, "content"),
+        (
+            "/api/webhooks/subscriptions",
+            {"organization_id": "{org}", "target_url": "https://93.184.215.14/" + LONE, "event_types": ["*"]},
+            "target_url",
+        ),
+        ("/v1/admin/external/keys", {"organization_id": "{org}", "name": LONE, "tier": "starter"}, "name"),
+        (
+            "/api/oauth/clients",
+            {"organization_id": "{org}", "name": LONE, "redirect_uris": ["https://lms.example.edu/cb"]},
+            "name",
+        ),
+        ("/v1/external/events", {"event_type": "partner.x", "data": {"a": [LONE]}}, "data"),
+        ("/v1/external/events", {"event_type": "partner.x", "data": {LONE: 1}}, "data"),
+        ("/v1/external/events", {"event_type": "partner.x", LONE: 1}, "body"),
+    ],
+)
+def test_unpaired_surrogates_are_refused_naming_the_field(client, course, path, body, field):
+    body = {name: value.format(**course) if value in ("{org}",) else value for name, value in body.items()}
+    headers = course["headers"] | {"X-API-Key": course["key"]}
+    response = client.post(path.format(**course), json=body, headers=headers)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert "surrogates" in response.get_json()["errors"][field][0]
+
+
 def test_a_forged_cursor_is_refused_naming_cursor(client, auth, world):
     import base64
     import json

@@ -343,6 +343,8 @@ def test_an_hmac_hex_event_with_a_wrong_signature_is_refused(client, db, handled
         ({"id": "b-1"}, "type"),
         ({"id": "b-1", "type": ["a"]}, "type"),
         ({"id": "b-1", "type": "nul\x00"}, "type"),
+        ({"id": "b-1", "type": "\ud800"}, "type"),
+        ({"id": "\udfff", "type": "build.finished"}, "id"),
         (b"[]", "body"),
         (b"not json", "body"),
     ],
