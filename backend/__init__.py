@@ -24,7 +24,7 @@ from backend.services.ssrf import TargetPolicy
 
 __version__ = "0.1.0"
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 log = structlog.get_logger("questbridge.http")
 
 

@@ -61,7 +61,7 @@ def _int_list(name: str, raw: str) -> tuple:
 
 
 INBOUND_SCHEMES = ("standard-webhooks", "stripe", "hmac-hex")
-INBOUND_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+INBOUND_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 INBOUND_SOURCE_KEYS = {"scheme", "secrets", "organization_id", "tolerance_seconds", "signature_header"}
 
 

@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-FILENAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
+FILENAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql\Z")
 # Any fixed 64-bit number shared by every runner; pg_advisory_lock serializes them.
 ADVISORY_LOCK_KEY = 0x5142_4D49_4752_4154  # "QBMIGRAT"
 

@@ -39,8 +39,8 @@ bp = Blueprint("oauth", __name__)
 
 AUTHORIZE_PATH = "/api/oauth/authorize"
 LOGIN_NONCE_COOKIE = "qb_oauth_login"
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PARAMETER_NAME = re.compile(r"^[a-z_]{1,64}$")  # safe to quote in an error_description
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+PARAMETER_NAME = re.compile(r"^[a-z_]{1,64}\Z")  # safe to quote in an error_description
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

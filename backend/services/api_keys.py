@@ -28,7 +28,7 @@ from backend.jsonutil import dumps
 from backend.services import audit, events
 from backend.services.audit import RequestInfo
 from backend.services.organizations import require_admin
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
@@ -226,15 +226,6 @@ def admit(
 # -- management by org admins ------------------------------------------------------------------
 
 
-def _page_params(cursor: str | None, limit: int) -> dict:
-    after = decode_cursor(cursor)
-    return {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
-
-
 def _present(row: dict) -> dict:
     """A key as the API shows it: public key id, allowlist as strings, no internal row id."""
     shown = {name: value for name, value in row.items() if name != "id"}
@@ -310,7 +301,7 @@ def list_keys(
     """Keys of one organization, or of every organization the caller administers (RLS), newest first."""
     if organization_id is not None:
         require_admin(conn, organization_id)
-    params = _page_params(cursor, limit) | {"organization_id": organization_id}
+    params = page_params(cursor, limit) | {"organization_id": organization_id}
     rows, next_cursor = paginate(conn.execute(SQL["list_keys"], params).fetchall(), limit)
     return [_present(row) for row in rows], next_cursor
 

@@ -14,7 +14,7 @@ from backend.jsonutil import dumps, iso_utc
 
 SQL = queries_beside(__file__)
 NOTIFY_CHANNEL = "questbridge_deliveries"
-EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+\Z")
 WILDCARD = "*"
 
 _ORG = "7d9e1a52-3c1f-4e0b-9a8e-2f4b6c1d0e11"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from backend.services import signing
 
 DEFAULT_TOLERANCE_SECONDS = 300
 SCHEMES = ("standard-webhooks", "stripe", "hmac-hex")
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes "²"
 
 
 class SignatureRefused(ValueError):
@@ -116,7 +118,7 @@ def parse_stripe_header(value: str) -> tuple[int, list[str]]:
             timestamp = value
         elif key == "v1" and value:
             signatures.append(value)
-    if timestamp is None or not timestamp.isdigit():
+    if timestamp is None or not UNIX_SECONDS.fullmatch(timestamp):
         raise SignatureRefused("Stripe-Signature has no t=<unix seconds>")
     if not signatures:
         raise SignatureRefused("Stripe-Signature has no v1 signature")

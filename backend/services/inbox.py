@@ -35,7 +35,7 @@ from backend.jsonutil import unstorable
 from backend.services import audit, inbound_signatures, rate_limit
 from backend.services.audit import RequestInfo
 from backend.services.organizations import require_admin
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
@@ -446,15 +446,6 @@ class InboxWorker:
 # -- administration -----------------------------------------------------------------------------
 
 
-def _page_params(cursor: str | None, limit: int) -> dict:
-    after = decode_cursor(cursor)
-    return {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
-
-
 def get_event(conn: psycopg.Connection, event_id) -> dict:
     """An event as its organization's admins (or platform admins) see it; 403 for members, else 404."""
     row = conn.execute(SQL["get_event"], {"id": event_id}).fetchone()
@@ -476,7 +467,7 @@ def list_events(
     conn: psycopg.Connection, limit: int, cursor: str | None, *, organization_id=None, source=None, status=None
 ) -> tuple[list[dict], str | None]:
     """The events the caller may read (RLS decides), newest first."""
-    params = _page_params(cursor, limit) | {"organization_id": organization_id, "source": source, "status": status}
+    params = page_params(cursor, limit) | {"organization_id": organization_id, "source": source, "status": status}
     rows = conn.execute(SQL["list_events"], params).fetchall()
     return paginate(rows, limit, key=lambda r: (r["received_at"], r["id"]))
 
@@ -485,7 +476,7 @@ def list_failures(
     conn: psycopg.Connection, limit: int, cursor: str | None, *, organization_id=None, source=None
 ) -> tuple[list[dict], str | None]:
     """Refused requests the caller may read (RLS decides), newest first."""
-    params = _page_params(cursor, limit) | {"organization_id": organization_id, "source": source}
+    params = page_params(cursor, limit) | {"organization_id": organization_id, "source": source}
     return paginate(conn.execute(SQL["list_failures"], params).fetchall(), limit)
 
 

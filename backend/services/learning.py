@@ -16,20 +16,11 @@ from backend.db import queries_beside
 from backend.errors import NotFound
 from backend.services.events import emit_event
 from backend.services.organizations import require_admin, require_member
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 
 BADGE_EARNED = "badge_earned"
-
-
-def _page_params(cursor: str | None, limit: int) -> dict:
-    after = decode_cursor(cursor)
-    return {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
 
 
 def get_quest(conn: psycopg.Connection, quest_id) -> dict:
@@ -62,7 +53,7 @@ def list_quests(
     """Quests of the caller's organizations (or of one of them), newest first."""
     if organization_id is not None:
         require_member(conn, organization_id)
-    params = _page_params(cursor, limit) | {"organization_id": organization_id}
+    params = page_params(cursor, limit) | {"organization_id": organization_id}
     return paginate(conn.execute(SQL["list_quests"], params).fetchall(), limit)
 
 
@@ -96,7 +87,7 @@ def create_task(conn: psycopg.Connection, quest_id, title: str, pillar: str, xp:
 def list_tasks(conn: psycopg.Connection, quest_id, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
     """A quest's tasks, oldest first (the cursor moves forward in time)."""
     get_quest(conn, quest_id)
-    params = _page_params(cursor, limit) | {"quest_id": quest_id}
+    params = page_params(cursor, limit) | {"quest_id": quest_id}
     return paginate(conn.execute(SQL["list_tasks"], params).fetchall(), limit)
 
 
@@ -250,7 +241,7 @@ def list_notifications(
     conn: psycopg.Connection, user_id, limit: int, cursor: str | None, unread_only: bool = False
 ) -> tuple[list[dict], str | None]:
     """The user's own notifications, newest first."""
-    params = _page_params(cursor, limit) | {"user_id": user_id, "unread_only": unread_only}
+    params = page_params(cursor, limit) | {"user_id": user_id, "unread_only": unread_only}
     return paginate(conn.execute(SQL["list_notifications"], params).fetchall(), limit)
 
 

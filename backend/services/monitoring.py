@@ -15,7 +15,7 @@ import psycopg
 from backend.db import as_service_role, queries_beside
 from backend.errors import Forbidden
 from backend.services.organizations import require_admin
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 
@@ -64,17 +64,8 @@ def recent_deliveries(conn: psycopg.Connection, organization_id, status: str | N
 
 
 def audit_entries(conn: psycopg.Connection, organization_id, action: str | None, limit: int, cursor: str | None):
-    after = decode_cursor(cursor)
-    rows = conn.execute(
-        SQL["audit_entries"],
-        {
-            "organization_id": organization_id,
-            "action": action,
-            "after_created_at": after[0] if after else None,
-            "after_id": after[1] if after else None,
-            "limit": limit + 1,
-        },
-    ).fetchall()
+    params = {"organization_id": organization_id, "action": action} | page_params(cursor, limit, ids=int)
+    rows = conn.execute(SQL["audit_entries"], params).fetchall()
     return paginate(rows, limit)
 
 

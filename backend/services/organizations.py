@@ -12,20 +12,11 @@ from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from backend.services import accounts, audit, rate_limit
 from backend.services.audit import RequestInfo
 from backend.services.events import emit_event
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 from backend.services.passwords import PasswordHasher
 
 SQL = queries_beside(__file__)
 RESETS_PER_USER_PER_HOUR = 5
-
-
-def _page_params(cursor: str | None, limit: int) -> dict:
-    after = decode_cursor(cursor)
-    return {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
 
 
 def create_organization(conn: psycopg.Connection, user_id, name: str, origin: RequestInfo) -> dict:
@@ -45,7 +36,7 @@ def create_organization(conn: psycopg.Connection, user_id, name: str, origin: Re
 
 
 def list_organizations(conn: psycopg.Connection, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-    rows = conn.execute(SQL["list_organizations"], _page_params(cursor, limit)).fetchall()
+    rows = conn.execute(SQL["list_organizations"], page_params(cursor, limit)).fetchall()
     return paginate(rows, limit)
 
 
@@ -120,7 +111,7 @@ def add_member(
 
 def list_members(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
     require_member(conn, organization_id)
-    params = _page_params(cursor, limit) | {"organization_id": organization_id}
+    params = page_params(cursor, limit) | {"organization_id": organization_id}
     rows = conn.execute(SQL["list_members"], params).fetchall()
     return paginate(rows, limit, key=lambda r: (r["created_at"], r["user_id"]))
 

@@ -17,7 +17,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.services import audit, events, signing, ssrf
 from backend.services.audit import RequestInfo
 from backend.services.organizations import require_admin
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 from backend.services.secretbox import SecretBox
 
 SQL = queries_beside(__file__)
@@ -27,15 +27,6 @@ DELIVERY_STATUSES = ("pending", "delivering", "retrying", "delivered", "dead")
 DEFAULT_GRACE_SECONDS = 86400
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_EVENT_TYPES = 100
-
-
-def _page_params(cursor: str | None, limit: int) -> dict:
-    after = decode_cursor(cursor)
-    return {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
 
 
 def check_target(url: str, policy: ssrf.TargetPolicy) -> str:
@@ -133,7 +124,7 @@ def list_subscriptions(
     conn: psycopg.Connection, organization_id, limit: int, cursor: str | None
 ) -> tuple[list[dict], str | None]:
     require_admin(conn, organization_id)
-    params = _page_params(cursor, limit) | {"organization_id": organization_id}
+    params = page_params(cursor, limit) | {"organization_id": organization_id}
     return paginate(conn.execute(SQL["list_subscriptions"], params).fetchall(), limit)
 
 
@@ -226,7 +217,7 @@ def list_deliveries(
         require_admin(conn, organization_id)
     if subscription_id is not None:
         _authorize(conn, "subscription_organization", subscription_id, "subscription")
-    params = _page_params(cursor, limit) | {
+    params = page_params(cursor, limit) | {
         "organization_id": organization_id,
         "subscription_id": subscription_id,
         "status": status,

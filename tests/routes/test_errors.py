@@ -313,13 +313,48 @@ def test_unpaired_surrogates_are_refused_naming_the_field(client, course, path, 
     assert "surrogates" in response.get_json()["errors"][field][0]
 
 
-def test_a_forged_cursor_is_refused_naming_cursor(client, auth, world):
+def _cursor(*values) -> str:
     import base64
     import json
 
-    forged = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", "not-a-uuid"]).encode()).decode()
-    response = client.get(f"/api/organizations?cursor={forged}", headers=auth.headers(world.user()))
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("2026-01-01T00:00:00+00:00", "not-a-uuid"),
+        _cursor("2026-01-01T00:00:00+00:00", "123"),  # an audit-log id, not an organization's
+        _cursor("2026-01-01T00:00:00+00:00", "\uff11\uff12\uff13"),  # fullwidth digits
+        _cursor("2026-01-01T00:00:00", "6a2f41a3-c54c-4c01-9d5b-c5a7e28b3f39"),  # no time zone
+        _cursor("yesterday", "6a2f41a3-c54c-4c01-9d5b-c5a7e28b3f39"),
+        _cursor("2026-01-01T00:00:00+00:00"),
+        "not base64 at all!",
+    ],
+)
+def test_a_forged_cursor_is_refused_naming_cursor(client, auth, world, cursor):
+    response = client.get("/api/organizations", query_string={"cursor": cursor}, headers=auth.headers(world.user()))
     assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("2026-01-01T00:00:00+00:00", "6a2f41a3-c54c-4c01-9d5b-c5a7e28b3f39"),
+        _cursor("2026-01-01T00:00:00+00:00", "9" * 30),
+        _cursor("2026-01-01T00:00:00+00:00", "-5"),
+        _cursor("2026-01-01T00:00:00+00:00", 7),
+    ],
+)
+def test_a_forged_audit_cursor_is_refused_naming_cursor(client, auth, world, cursor):
+    org = world.organization()
+    response = client.get(
+        "/api/audit",
+        query_string={"organization_id": str(org["id"]), "cursor": cursor},
+        headers=auth.headers(org["admin"]),
+    )
+    assert response.status_code == 422, response.get_json()
     assert "cursor" in response.get_json()["errors"]
 
 

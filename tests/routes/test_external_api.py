@@ -767,7 +767,17 @@ def test_an_event_is_read_back_by_its_own_organization_only(app, client, issue, 
 
 @pytest.mark.parametrize(
     "event_type",
-    ["Partner.Synced", "partner", "partner.", ".synced", "partner..synced", "partner.synced!", "*", "p." + "x" * 127],
+    [
+        "Partner.Synced",
+        "partner",
+        "partner.",
+        ".synced",
+        "partner..synced",
+        "partner.synced!",
+        "*",
+        "p." + "x" * 127,
+        "partner.synced\n",
+    ],
 )
 def test_malformed_event_types_are_422(client, issue, event_type):
     body = assert_problem(push(client, issue(), body={"event_type": event_type, "data": {}}), 422, "event_type")

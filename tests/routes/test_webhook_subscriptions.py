@@ -133,6 +133,7 @@ def test_accepted_event_type_names(client, admin_headers, org, event_types):
         "**",
         "a." + "b" * 127,
         "task.completed\x00",
+        "task.completed\n",
     ],
 )
 def test_invalid_event_type_names_are_refused(client, admin_headers, org, name, db):

@@ -8,18 +8,9 @@ import psycopg
 from backend.db import queries_beside
 from backend.errors import NotFound
 from backend.services.organizations import require_member
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
-
-
-def _page(cursor: str | None, limit: int) -> dict:
-    after = decode_cursor(cursor)
-    return {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
 
 
 def me(conn: psycopg.Connection, organization_id) -> dict:
@@ -36,7 +27,7 @@ def me(conn: psycopg.Connection, organization_id) -> dict:
 
 def quests(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
     """The organization's quests, newest first; 404 once the user is no longer a member."""
-    rows = conn.execute(SQL["quests"], _page(cursor, limit) | {"organization_id": organization_id}).fetchall()
+    rows = conn.execute(SQL["quests"], page_params(cursor, limit) | {"organization_id": organization_id}).fetchall()
     if not rows:
         require_member(conn, organization_id)  # empty, or hidden by RLS: only then is it worth asking
     return paginate(rows, limit)
@@ -44,7 +35,7 @@ def quests(conn: psycopg.Connection, organization_id, limit: int, cursor: str | 
 
 def progress(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None) -> dict:
     """The caller's progress per quest of the organization, newest quest first, with totals."""
-    rows = conn.execute(SQL["progress"], _page(cursor, limit) | {"organization_id": organization_id}).fetchall()
+    rows = conn.execute(SQL["progress"], page_params(cursor, limit) | {"organization_id": organization_id}).fetchall()
     if not rows:
         require_member(conn, organization_id)
     rows, next_cursor = paginate(rows, limit, key=lambda r: (r["created_at"], r["quest_id"]))

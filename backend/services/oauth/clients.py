@@ -26,11 +26,11 @@ from backend.services import audit
 from backend.services.audit import RequestInfo
 from backend.services.oauth import CLIENT_TYPES, GRANT_TYPES, SCOPES
 from backend.services.organizations import require_admin
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 
-CLIENT_ID_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")  # what the table's check constraint allows
+CLIENT_ID_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")  # what the table's check constraint allows
 MAX_REDIRECT_URIS = 10
 MAX_REDIRECT_URI_LENGTH = 2048
 CLIENT_ID_PREFIX = "qbc_"
@@ -358,13 +358,7 @@ def get_client(conn: psycopg.Connection, client_id: str) -> dict:
 
 def list_clients(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
     require_admin(conn, organization_id)
-    after = decode_cursor(cursor)
-    params = {
-        "organization_id": organization_id,
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
+    params = {"organization_id": organization_id} | page_params(cursor, limit)
     rows, next_cursor = paginate(conn.execute(SQL["list_clients"], params).fetchall(), limit)
     return [_public(row) for row in rows], next_cursor
 

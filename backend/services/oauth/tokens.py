@@ -18,7 +18,7 @@ from backend.db import as_service_role, queries_beside
 from backend.errors import NotFound
 from backend.services import audit
 from backend.services.audit import RequestInfo
-from backend.services.pagination import decode_cursor, paginate
+from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 
@@ -217,13 +217,7 @@ def record_consent(
 
 def list_authorizations(conn: psycopg.Connection, limit: int, cursor: str | None):
     """The applications the caller authorized, newest first (as the user)."""
-    after = decode_cursor(cursor)
-    params = {
-        "after_created_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit + 1,
-    }
-    rows = conn.execute(SQL["list_authorizations"], params).fetchall()
+    rows = conn.execute(SQL["list_authorizations"], page_params(cursor, limit)).fetchall()
     rows, next_cursor = paginate(rows, limit, key=lambda r: (r["created_at"], r["cursor_id"]))
     return [{k: v for k, v in row.items() if k != "cursor_id"} for row in rows], next_cursor
 
