@@ -6,9 +6,10 @@ from flask import Blueprint, current_app, jsonify
 from marshmallow import Schema, fields
 
 from backend.auth import login_required, require_bearer_secret, user_transaction
-from backend.errors import Conflict, NotFound, ServiceUnavailable
+from backend.errors import ServiceUnavailable
 from backend.routes.common import json_body
-from backend.services import delivery, events, inbox
+from backend.routes.webhooks import SCOPE
+from backend.services import delivery, inbox, webhooks
 
 bp = Blueprint("webhook_ops", __name__, url_prefix="/api/webhooks")
 
@@ -36,27 +37,18 @@ def run_engine_pass():
 
 
 @bp.post("/test")
-@login_required
+@login_required(scope=SCOPE)
 def send_test_event():
     """Send webhook.test to one subscription now and return the attempt."""
     data = json_body(TestSendSchema())
+    runtime = _runtime()
     with user_transaction() as conn:
-        subscription = conn.execute(
-            "select id, organization_id, active from public.webhook_subscriptions where id = %s",
-            (data["subscription_id"],),
-        ).fetchone()
-        if subscription is None:
-            raise NotFound("subscription not found")
-        if not subscription["active"]:
-            raise Conflict("the subscription is disabled; enable it before testing")
-        event_id, delivery_id = events.emit_to_subscription(
-            conn,
-            subscription["organization_id"],
-            subscription["id"],
-            "webhook.test",
-            {"message": "This is a test event from Questbridge.", "subscription_id": str(subscription["id"])},
+        event_id, delivery_id = webhooks.create_test_delivery(
+            conn, data["subscription_id"], hold_seconds=runtime.config.webhooks_lease_seconds
         )
-    outcome = delivery.send_now(_runtime(), delivery_id)
+    outcome = delivery.send_now(runtime, delivery_id)
+    if outcome is None:  # sent already by an engine, after this request stalled past the hold
+        return jsonify(delivery_id=str(delivery_id), event_id=str(event_id), status="queued"), 202
     attempt = outcome.attempt
     return jsonify(
         delivery_id=str(delivery_id),

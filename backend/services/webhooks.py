@@ -120,6 +120,22 @@ def get_subscription(conn: psycopg.Connection, subscription_id) -> dict:
     return row
 
 
+def create_test_delivery(conn: psycopg.Connection, subscription_id, hold_seconds: int) -> tuple:
+    """webhook.test for one subscription (org admins), for the caller to send at once: the engines
+    leave it alone for `hold_seconds`, and send it themselves only if the caller never did."""
+    subscription = get_subscription(conn, subscription_id)
+    if not subscription["active"]:
+        raise Conflict("the subscription is disabled; enable it before testing")
+    return events.emit_to_subscription(
+        conn,
+        subscription["organization_id"],
+        subscription["id"],
+        "webhook.test",
+        {"message": "This is a test event from Questbridge.", "subscription_id": str(subscription["id"])},
+        hold_seconds=hold_seconds,
+    )
+
+
 def list_subscriptions(
     conn: psycopg.Connection, organization_id, limit: int, cursor: str | None
 ) -> tuple[list[dict], str | None]:

@@ -170,6 +170,9 @@ def test_an_admins_token_with_webhooks_manage_manages_subscriptions(app, client,
     assert client.get("/api/webhooks/event-types", headers=bearer(token)).status_code == 200
     path = f"/api/webhooks/subscriptions/{subscription['id']}"
     assert client.put(path, json={"active": False}, headers=bearer(token)).status_code == 200
+    # The test send takes the token too (here it stops at the disabled subscription, sending nothing).
+    tested = client.post("/api/webhooks/test", json={"subscription_id": subscription["id"]}, headers=bearer(token))
+    assert tested.status_code == 409, tested.get_json()
     assert client.delete(path, headers=bearer(token)).status_code == 204
 
 
