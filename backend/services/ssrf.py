@@ -134,11 +134,16 @@ def parse_target(url: str, policy: TargetPolicy) -> Target:
     """Check a URL's shape and, for IP literals, its address. Raises TargetRefused."""
     if not isinstance(url, str) or len(url) > 2048:
         raise TargetRefused("must be a URL of at most 2048 characters")
+    if any(ch.isspace() or not ch.isprintable() for ch in url.strip()):
+        # An HTTP client would percent-encode or drop them: what is sent would differ from what is stored.
+        raise TargetRefused("must not contain spaces or control characters")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
         raise TargetRefused("is not a valid URL") from None
+    if port == 0:
+        raise TargetRefused("must not use port 0")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise TargetRefused("must use https (or http where allowed)")

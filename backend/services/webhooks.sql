@@ -82,10 +82,11 @@ join public.webhook_events e on e.id = d.event_id
 where d.id = %(id)s;
 
 -- name: delivery_attempts --
+-- In the order they happened: a redelivery numbers its attempts from 1 again.
 select attempt, started_at, duration_ms, status_code, error, response_body
 from public.webhook_delivery_attempts
 where delivery_id = %(delivery_id)s
-order by attempt, id;
+order by started_at, id;
 
 -- name: redeliver --
 -- A delivery being sent right now keeps its lease; everything else starts over with the same id.

@@ -279,6 +279,22 @@ def test_redeliver_starts_over_with_the_same_id(client, admin_headers, org, db, 
     assert row["leased_by"] is None
 
 
+def test_the_attempts_log_keeps_time_order_across_a_redelivery(client, admin_headers, org, db, subscription):
+    delivery = delivery_of(db, emit(db, org, "task.completed"), subscription)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    # Two failed attempts, then a redelivery whose first attempt (numbered 1 again) succeeded.
+    with db.transaction("service_role") as conn:
+        for attempt, minutes, status in ((2, 2, 500), (1, 30, 200), (1, 0, 503)):
+            conn.execute(
+                "insert into public.webhook_delivery_attempts"
+                " (delivery_id, organization_id, attempt, started_at, duration_ms, status_code)"
+                " values (%s, %s, %s, %s, 5, %s)",
+                (delivery["id"], org["id"], attempt, start + timedelta(minutes=minutes), status),
+            )
+    body = client.get(f"/api/webhooks/deliveries/{delivery['id']}", headers=admin_headers).get_json()
+    assert [(a["attempt"], a["status_code"]) for a in body["attempts_log"]] == [(1, 503), (2, 500), (1, 200)]
+
+
 def test_redeliver_a_delivered_one(client, admin_headers, org, db, subscription):
     delivery = delivery_of(db, emit(db, org, "task.completed"), subscription)
     set_delivery(db, delivery["id"], status="delivered", attempts=1, delivered_at=datetime.now(UTC))

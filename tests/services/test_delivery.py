@@ -298,6 +298,50 @@ def test_internal_targets_are_refused_at_send(runtime, org, receiver, url):
     assert row["status"] == "dead"
 
 
+def test_a_name_is_resolved_and_checked_at_every_send_and_the_checked_address_is_connected_to(
+    runtime, org, receiver, monkeypatch
+):
+    """DNS rebinding: the name's answer changes between sends. Each send resolves it again, refuses
+    an internal answer, and connects to the very address it checked (the receiver on 127.0.0.1,
+    exempt in these tests, under a name that is not its own)."""
+    from backend.services import ssrf
+
+    answers = {"rebind.example": "127.0.0.1"}
+    real_getaddrinfo = ssrf.socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in answers:
+            return real_getaddrinfo(answers[host], port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", getaddrinfo)
+    port = receiver.url.rsplit(":", 1)[1]
+    subscribe(runtime, org, f"http://rebind.example:{port}/hook")
+
+    emit(runtime, org)
+    assert delivery.run_pass(runtime).delivered == 1
+    assert [r.path for r in receiver.requests] == ["/hook"]
+
+    answers["rebind.example"] = "127.0.0.2"  # loopback, not exempt
+    emit(runtime, org)
+    stats = delivery.run_pass(runtime)  # this app retries at once: every attempt is refused
+    assert stats.delivered == 0 and stats.retrying + stats.dead >= 1
+    assert len(receiver.requests) == 1
+    [failed] = [row for row in deliveries(runtime) if row["status"] != "delivered"]
+    assert "rebind.example resolves to 127.0.0.2" in failed["last_error"]
+
+
+def test_the_response_body_is_logged_up_to_4_kib(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(status=500, body=("é" * 3000 + "x" * 100_000).encode())
+    [event_id] = emit(runtime, org)
+    delivery.run_pass(runtime)
+    [row] = deliveries(runtime, event_id=event_id)
+    logged = attempts_of(runtime, row["id"])[0]["response_body"]
+    assert logged.encode() == ("é" * 2048).encode()  # 4096 bytes of the answer, decoded
+    assert len(logged.encode()) == delivery.RESPONSE_BODY_LIMIT == 4096
+
+
 def test_two_engines_at_once_deliver_each_claim_exactly_once(runtime, org, receiver):
     subscribe(runtime, org, receiver.url)
     emit(runtime, org, count=150)

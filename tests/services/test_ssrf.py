@@ -56,6 +56,11 @@ def test_internal_targets_are_refused_with_a_reason(url, reason):
         ("https://example.com:99999/", "valid URL"),
         ("https://example.com/#frag", "fragment"),
         ("https://" + "a" * 2050 + ".com/", "2048"),
+        ("https://93.184.215.14/a b", "spaces or control"),
+        ("https://93.184.215.14/a\r\nX-Injected: 1", "spaces or control"),
+        ("https://93.184.215.14/\tx", "spaces or control"),
+        ("https://93.184.215.14/\u200bx", "spaces or control"),
+        ("https://93.184.215.14:0/", "port 0"),
     ],
 )
 def test_malformed_urls_are_refused(url, reason):
