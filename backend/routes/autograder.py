@@ -13,7 +13,7 @@ from backend.services import autograder, inbox
 bp = Blueprint("autograder", __name__)
 
 
-@bp.post("/api/webhooks/autograder/")
+@bp.post("/api/webhooks/autograder/", strict_slashes=False)  # autograders often drop the slash
 def receive_grade():
     runtime = current_app.extensions["questbridge"]
     secrets = runtime.config.autograder_webhook_secrets

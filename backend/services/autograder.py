@@ -92,6 +92,11 @@ class GradeSchema(Schema):
         max_score, score = data.get("max_score"), data.get("score")
         if max_score is not None and not 0 < max_score <= MAX_SCORE_LIMIT:
             errors["max_score"] = [f"must be greater than 0 and at most {MAX_SCORE_LIMIT}"]
+        elif max_score is not None and max_score.quantize(SCORE_PLACES, ROUND_HALF_EVEN) == 0:
+            # Scores are kept to SCORE_PLACES; this one would be stored as 0 and never apply.
+            errors["max_score"] = [
+                f"must be at least {SCORE_PLACES} (scores keep {-SCORE_PLACES.as_tuple().exponent} decimal places)"
+            ]
         if score is not None and score < 0:
             errors["score"] = ["must not be negative"]
         elif score is not None and max_score is not None and "max_score" not in errors and score > max_score:
@@ -187,13 +192,21 @@ def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, origin: Reques
     )
 
 
-def _replayed(conn: psycopg.Connection, raw_body: str, origin: RequestInfo) -> uuid.UUID:
-    """Record a replay as a verification failure; the id of the event first received."""
+def _replayed(conn: psycopg.Connection, raw_body: str, origin: RequestInfo, organization_id) -> uuid.UUID:
+    """Record a replay as a verification failure of the submission's organization (the payload is
+    authentic, so its admins may see it); the id of the event first received."""
     with inbox.system_transaction(conn):
-        inbox.record_failure(conn, SOURCE, "replay: this signed payload was already received", origin)
+        inbox.record_failure(conn, SOURCE, "replay: this signed payload was already received", origin, organization_id)
         key = hashlib.sha256(raw_body.encode()).hexdigest()
         params = {"source": SOURCE, "provider_event_id": None, "idempotency_key": key}
         return conn.execute(inbox.SQL["existing_event"], params).fetchone()["id"]
+
+
+def _organization_of(conn: psycopg.Connection, submission_id):
+    """The organization of a submission, or None (read as the system: refusals only)."""
+    with inbox.system_transaction(conn):
+        row = conn.execute(SQL["submission_organization"], {"id": submission_id}).fetchone()
+    return row["organization_id"] if row else None
 
 
 def receive(
@@ -222,7 +235,7 @@ def receive(
         try:
             inbound_signatures.check_fresh(grade.timestamp, TOLERANCE_SECONDS, now)
         except inbound_signatures.StaleTimestamp as stale:
-            inbox.refuse(conn, SOURCE, stale.reason, origin)
+            inbox.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
             raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
         with inbox.system_transaction(conn):
             accepted = accept(conn, grade, raw_body, origin)
@@ -230,7 +243,7 @@ def receive(
         if row["organization_id"] is None:
             raise NotFound("submission_id: no such submission", errors={"submission_id": ["no such submission"]})
         if row["event_id"] is None:
-            first = _replayed(conn, raw_body, origin)
+            first = _replayed(conn, raw_body, origin, row["organization_id"])
             raise Conflict(
                 "this signed payload was already received",
                 errors={"body": ["was already received"]},
@@ -251,7 +264,12 @@ def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
     origin = RequestInfo(ip=event.client_ip, user_agent=event.user_agent)
     newer = conn.execute(
         SQL["newer_grade"],
-        {"submission_id": grade.submission_id, "sent_at": event.sent_at, "id": event.id},
+        {
+            "submission_id": grade.submission_id,
+            "sent_at": event.sent_at,
+            "received_at": event.received_at,
+            "id": event.id,
+        },
     ).fetchone()
     if newer is not None:
         outcome = f"superseded: a grade sent later (event {newer['id']}) was already applied"

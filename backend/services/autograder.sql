@@ -42,9 +42,10 @@ where s.id = %(id)s
 for update of s;
 
 -- name: newer_grade --
+-- Newer means signed later; of two grades signed in the same second, the one received later.
 select id from public.inbound_events
 where source = 'autograder' and subject_id = %(submission_id)s and status = 'processed'
-  and sent_at > %(sent_at)s and id <> %(id)s
+  and (sent_at, received_at, id) > (%(sent_at)s, %(received_at)s, %(id)s)
 limit 1;
 
 -- name: grade_submission --
@@ -53,3 +54,6 @@ set status = 'graded', score = %(score)s, max_score = %(max_score)s, feedback = 
     graded_at = now(), updated_at = now()
 where id = %(id)s
 returning id, task_id, user_id, organization_id, score, max_score, feedback, graded_at;
+
+-- name: submission_organization --
+select organization_id from public.submissions where id = %(id)s;

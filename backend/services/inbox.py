@@ -322,9 +322,20 @@ def worker_name() -> str:
 
 
 def claim(
-    conn: psycopg.Connection, worker: str, limit: int, lease_seconds: int, attempted: list | None = None
+    conn: psycopg.Connection,
+    worker: str,
+    limit: int,
+    lease_seconds: int,
+    max_attempts: int,
+    attempted: list | None = None,
 ) -> list[InboundEvent]:
-    params = {"limit": limit, "lease_seconds": lease_seconds, "worker": worker, "attempted": attempted or []}
+    params = {
+        "limit": limit,
+        "lease_seconds": lease_seconds,
+        "max_attempts": max_attempts,
+        "worker": worker,
+        "attempted": attempted or [],
+    }
     return [InboundEvent(**row) for row in conn.execute(SQL["claim"], params).fetchall()]
 
 
@@ -390,7 +401,7 @@ def run_pass(db: Database, settings: InboxSettings, time_budget: float = 20.0, w
     deadline = time.monotonic() + time_budget
     while time.monotonic() < deadline:
         with db.transaction("service_role") as conn:
-            events = claim(conn, worker, settings.batch_size, settings.lease_seconds, attempted)
+            events = claim(conn, worker, settings.batch_size, settings.lease_seconds, settings.max_attempts, attempted)
         if not events:
             break
         counts["claimed"] += len(events)

@@ -28,8 +28,22 @@ returning id;
 -- name: claim --
 -- Take up to %(limit)s due events (and any whose lease expired: a crashed processor's) in one short
 -- transaction. SKIP LOCKED keeps concurrent processors off each other's rows; %(attempted)s are
--- the events this pass already tried, so one pass never hammers a failing event.
-with due as (
+-- the events this pass already tried, so one pass never hammers a failing event. An expired lease
+-- on an event whose attempts are spent means every attempt ended with its processor gone (an event
+-- that crashes the process, say): it is dead, instead of being taken over forever.
+with stuck as (
+  select e.id from public.inbound_events e
+  where e.status = 'processing' and e.lease_expires_at < now() and e.attempts >= %(max_attempts)s
+  for update skip locked
+), exhausted as (
+  update public.inbound_events e
+  set status = 'dead',
+      error = coalesce(e.error, 'the processor stopped during every attempt (its lease expired)'),
+      lease_expires_at = null,
+      leased_by = null
+  from stuck s
+  where e.id = s.id
+), due as (
   select e.id from public.inbound_events e
   where e.status in ('pending', 'failed') and e.next_attempt_at <= now() and e.id <> all(%(attempted)s::uuid[])
   order by e.next_attempt_at
@@ -37,7 +51,7 @@ with due as (
   for update skip locked
 ), expired as (
   select e.id from public.inbound_events e
-  where e.status = 'processing' and e.lease_expires_at < now()
+  where e.status = 'processing' and e.lease_expires_at < now() and e.attempts < %(max_attempts)s
   order by e.lease_expires_at
   limit %(limit)s
   for update skip locked

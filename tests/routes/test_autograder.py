@@ -312,6 +312,9 @@ def test_an_iso_timestamp_is_accepted(client, course):
         ({"timestamp": 1e300}, "timestamp"),
         ({"feedback": 42}, "feedback"),
         ({"feedback": "nul \x00 inside"}, "feedback"),
+        ({"feedback": "lone \ud800 surrogate"}, "feedback"),
+        ({"score": 0, "max_score": 0.0000004}, "max_score"),  # kept to 6 places, it would be 0
+        ({"score": 0.0000005, "max_score": 0.0000005}, "max_score"),
     ],
 )
 def test_bad_fields_are_a_400_naming_the_field(client, db, course, change, field):
@@ -422,6 +425,30 @@ def test_a_newer_grade_is_a_regrade_and_an_older_one_never_overwrites_it(client,
     assert len(rows(db, "select id from public.notifications where type = 'assignment_graded'")) == 2
     event = one(db, "select status, outcome from public.inbound_events where id = %s", late.get_json()["event_id"])
     assert event["status"] == "processed" and event["outcome"].startswith("superseded")
+
+
+def test_of_two_grades_signed_in_the_same_second_the_one_received_later_stands(client, app, db, course):
+    now = int(time.time())
+    first = post(client, grade(course, score=3, timestamp=now, feedback="received first"))
+    second = post(client, grade(course, score=7, timestamp=now, feedback="received second"))
+    assert (first.status_code, second.status_code) == (202, 202)
+    # The second is applied before the first is: the first must then change nothing.
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.inbound_events set next_attempt_at = now() + interval '1 hour' where id = %s",
+            (first.get_json()["event_id"],),
+        )
+    process(app)
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.inbound_events set next_attempt_at = now() where id = %s", (first.get_json()["event_id"],)
+        )
+    process(app)
+    submission = one(db, "select score, feedback from public.submissions where id = %s", course.submission)
+    assert (float(submission["score"]), submission["feedback"]) == (7, "received second")
+    event = one(db, "select outcome from public.inbound_events where id = %s", first.get_json()["event_id"])
+    assert event["outcome"].startswith("superseded")
+    assert len(rows(db, "select id from public.webhook_events where type = 'submission.graded'")) == 1
 
 
 # -- failures: all or nothing, retries, dead events --------------------------------------------
@@ -656,3 +683,27 @@ def test_the_inbox_job_is_woken_by_notify(client, app, db, course):
         worker.close()
     assert result.get("processed") == 1
     assert one(db, "select status from public.submissions where id = %s", course.submission)["status"] == "graded"
+
+
+def test_org_admins_see_the_replays_and_stale_grades_of_their_submissions(client, course, auth, world):
+    body = grade(course)
+    assert post(client, body).status_code == 202
+    assert_problem(post(client, body), 409)
+    assert_problem(post(client, grade(course, timestamp=int(time.time()) - 3600)), 409, "timestamp")
+    post(client, grade(course), signature="deadbeef")  # forged: nobody can tell whose it was
+
+    admin = client.get("/api/inbound/failures?source=autograder", headers=auth.headers(course.org["admin"]))
+    reasons = sorted(f["reason"] for f in admin.get_json()["data"])
+    assert reasons == ["replay: this signed payload was already received", "the timestamp is more than 300 seconds old"]
+    stranger = world.organization("Elsewhere")["admin"]
+    assert client.get("/api/inbound/failures", headers=auth.headers(stranger)).get_json()["data"] == []
+
+
+def test_the_path_without_its_trailing_slash_is_the_same_endpoint(client, course):
+    raw = json.dumps(grade(course)).encode()
+    response = client.post(
+        URL.rstrip("/"),
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Autograder-Signature": sign(raw, SECRET)},
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)

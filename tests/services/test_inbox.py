@@ -56,10 +56,10 @@ def test_concurrent_claims_never_overlap(db, handler):
     with db.connection() as first, db.connection() as second:
         with first.transaction():
             set_identity(first, "service_role", {})
-            mine = inbox.claim(first, "worker-a", 6, 60)
+            mine = inbox.claim(first, "worker-a", 6, 60, 3)
             with second.transaction():
                 set_identity(second, "service_role", {})
-                theirs = inbox.claim(second, "worker-b", 6, 60)
+                theirs = inbox.claim(second, "worker-b", 6, 60, 3)
     assert len(mine) == 6 and len(theirs) == 4
     assert not {e.id for e in mine} & {e.id for e in theirs}
 
@@ -67,15 +67,32 @@ def test_concurrent_claims_never_overlap(db, handler):
 def test_an_expired_lease_is_taken_over_and_the_old_holder_applies_nothing(db, handler):
     [event_id] = add_events(db, 1)
     with db.transaction("service_role") as conn:
-        [stale] = inbox.claim(conn, "crashed-worker", 10, 60)
+        [stale] = inbox.claim(conn, "crashed-worker", 10, 60, 3)
         conn.execute("update public.inbound_events set lease_expires_at = now() - interval '1 second'")
     with db.transaction("service_role") as conn:
-        [fresh] = inbox.claim(conn, "new-worker", 10, 60)
+        [fresh] = inbox.claim(conn, "new-worker", 10, 60, 3)
     assert fresh.id == stale.id == event_id and fresh.attempts == 2
     assert inbox.process(db, stale, "crashed-worker", SETTINGS) == "lost"
     assert applied(db) == 0
     assert inbox.process(db, fresh, "new-worker", SETTINGS) == "processed"
     assert applied(db) == 1
+
+
+def test_an_event_whose_every_attempt_lost_its_processor_ends_dead(db, handler):
+    """A processor that dies holding the event (killed, out of memory) each time: after the last
+    attempt the expired lease is not taken over again, and the event is dead."""
+    [event_id] = add_events(db, 1)
+    for attempt in range(1, 4):
+        with db.transaction("service_role") as conn:
+            [claimed] = inbox.claim(conn, f"doomed-{attempt}", 10, 60, 3)
+            assert claimed.attempts == attempt
+            conn.execute("update public.inbound_events set lease_expires_at = now() - interval '1 second'")
+    with db.transaction("service_role") as conn:
+        assert inbox.claim(conn, "survivor", 10, 60, 3) == []
+        row = conn.execute("select status, error, leased_by from public.inbound_events where id = %s", (event_id,))
+        row = row.fetchone()
+    assert row["status"] == "dead" and row["leased_by"] is None and "lease expired" in row["error"]
+    assert applied(db) == 0
 
 
 def test_a_handler_error_is_recorded_and_retried(db):
