@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from backend.auth import issue_access_token, login_required, request_origin, user_transaction
 from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
-from backend.services import accounts, audit, rate_limit
+from backend.services import accounts, audit
 from backend.services.passwords import password_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -77,19 +77,21 @@ def login():
     data = json_body(LoginSchema())
     runtime = _runtime()
     origin = request_origin()
-    with runtime.db.transaction("service_role") as conn:
-        result = accounts.authenticate(conn, runtime.hasher, data["email"], data["password"], _limits(), origin)
-        session_token = (
-            accounts.create_session(conn, result.user["id"], runtime.config.session_ttl_seconds, origin)
-            if result.user
-            else None
-        )
+    result = accounts.authenticate(
+        runtime.db,
+        runtime.hasher,
+        data["email"],
+        data["password"],
+        _limits(),
+        origin,
+        runtime.config.session_ttl_seconds,
+    )
     if result.throttled:
         raise TooManyRequests("too many failed sign-ins; try again later", retry_after=result.retry_after)
     if result.user is None:
         raise Unauthorized("invalid email or password")
     user = result.user
-    return _signed_in_response(user["id"], user["email"], session_token, user["must_change_password"])
+    return _signed_in_response(user["id"], user["email"], result.session_token, user["must_change_password"])
 
 
 @bp.post("/logout")
@@ -137,21 +139,16 @@ def change_password():
     runtime = _runtime()
     origin = request_origin()
     limits = _limits()
-    bucket = f"password_change:{g.identity.user_id}"
-    with runtime.db.transaction("service_role") as conn:
-        throttle = rate_limit.check(conn, bucket, limits.max_failures_per_email, limits.window_seconds)
+    guess = [(f"password_change:{g.identity.user_id}", limits.max_failures_per_email)]
+    with runtime.db.transaction("service_role") as conn:  # counted and committed before the check
+        refused = accounts.count_guess(conn, guess, limits.window_seconds)
         user = accounts.find_by_id(conn, g.identity.user_id)
-        verified = (
-            throttle.allowed
-            and user is not None
-            and runtime.hasher.verify(user["password_hash"], data["current_password"])
-        )
-        if throttle.allowed and not verified:
-            rate_limit.add(conn, bucket, limits.window_seconds)  # committed: guesses are counted
-    if not throttle.allowed:
-        raise TooManyRequests("too many wrong current passwords; try again later", retry_after=throttle.retry_after)
-    if not verified:
+    if refused is not None:
+        raise TooManyRequests("too many wrong current passwords; try again later", retry_after=refused[1].retry_after)
+    if user is None or not runtime.hasher.verify(user["password_hash"], data["current_password"]):
         raise ValidationFailed.field("current_password", "is not your current password", status=403)
+    with runtime.db.transaction("service_role") as conn:
+        accounts.forgive_guess(conn, guess, limits.window_seconds)
     with runtime.db.transaction("service_role") as conn:
         _check_new_password("new_password", data["new_password"], user["email"])
         if data["new_password"] == data["current_password"]:

@@ -493,13 +493,9 @@ def login():
         max_failures_per_email=runtime.config.login_max_failures_per_email,
         max_failures_per_ip=runtime.config.login_max_failures_per_ip,
     )
-    with runtime.db.transaction("service_role") as conn:
-        result = accounts.authenticate(conn, runtime.hasher, email, password, limits, origin)
-        session_token = (
-            accounts.create_session(conn, result.user["id"], runtime.config.session_ttl_seconds, origin)
-            if result.user
-            else None
-        )
+    result = accounts.authenticate(
+        runtime.db, runtime.hasher, email, password, limits, origin, runtime.config.session_ttl_seconds
+    )
     if result.throttled:
         response = _login_page(429, "Too many failed sign-ins; try again later.", email=email)
         response.headers["Retry-After"] = str(result.retry_after)
@@ -513,7 +509,7 @@ def login():
         else _message("You are signed in", "You can close this page and return to the application.", 200)
     )
     response.headers.update(NO_STORE)
-    _set_session_cookie(response, session_token)
+    _set_session_cookie(response, result.session_token)
     response.delete_cookie(LOGIN_NONCE_COOKIE, path="/api/oauth/login", httponly=True, samesite="Lax")
     return response
 

@@ -1,7 +1,7 @@
 """Local accounts: users, password login with throttling, browser sessions and password resets.
 
-Every function takes a connection already running as service_role: these tables hold secrets
-(hashes) that no user role may read.
+Every function takes a connection already running as service_role (these tables hold secrets,
+hashes, that no user role may read), but for `authenticate`, which runs its own transactions.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from backend.db import queries_beside
+from backend.db import Database, queries_beside
 from backend.services import audit, rate_limit
 from backend.services.audit import RequestInfo
 from backend.services.passwords import PasswordHasher
@@ -76,6 +76,7 @@ class LoginLimits:
 @dataclass(frozen=True)
 class LoginResult:
     user: dict | None = None
+    session_token: str | None = None  # the new session's cookie value, when signed in
     retry_after: int | None = None  # set when throttled
 
     @property
@@ -83,51 +84,76 @@ class LoginResult:
         return self.retry_after is not None
 
 
+def count_guess(
+    conn: psycopg.Connection, buckets: list[tuple[str, int]], window_seconds: int
+) -> tuple[str, rate_limit.Decision] | None:
+    """Count a guess (a password login, a current-password check) in each (bucket, limit) before
+    it is checked, each count one atomic statement, so parallel guesses cannot all slip under the
+    limit. None when every bucket admits it; else the full bucket and its refusal, with nothing
+    counted. `forgive_guess` takes the counts back when the guess proves right."""
+    counted = []
+    for bucket, limit in buckets:
+        decision = rate_limit.hit(conn, bucket, limit, window_seconds)
+        if not decision.allowed:
+            forgive_guess(conn, counted, window_seconds)
+            return bucket, decision
+        counted.append((bucket, limit))
+    return None
+
+
+def forgive_guess(conn: psycopg.Connection, buckets: list[tuple[str, int]], window_seconds: int) -> None:
+    for bucket, _ in buckets:
+        rate_limit.release(conn, bucket, window_seconds)
+
+
 def authenticate(
-    conn: psycopg.Connection,
+    db: Database,
     hasher: PasswordHasher,
     email: str,
     password: str,
     limits: LoginLimits,
     origin: RequestInfo,
+    session_ttl_seconds: int,
 ) -> LoginResult:
-    """Check a password login; failures are counted per email and per IP and audited.
+    """A password login, audited, with a new session when it succeeds.
 
-    Returns instead of raising so the caller commits the failure count and audit entry.
+    The guess is counted per email and per IP in its own committed transaction before the
+    password is checked: parallel guesses cannot outrun the limits, and no counter row stays
+    locked while argon2 runs. A right password is forgiven its count.
     """
-    email_bucket = f"login:email:{normalize_email(email).lower()}"
-    ip_bucket = f"login:ip:{origin.ip or 'unknown'}"
-    for bucket, limit in (
-        (email_bucket, limits.max_failures_per_email),
-        (ip_bucket, limits.max_failures_per_ip),
-    ):
-        decision = rate_limit.check(conn, bucket, limit, limits.window_seconds)
-        if not decision.allowed:
+    buckets = [
+        (f"login:email:{normalize_email(email).lower()}", limits.max_failures_per_email),
+        (f"login:ip:{origin.ip or 'unknown'}", limits.max_failures_per_ip),
+    ]
+    with db.transaction("service_role") as conn:
+        refused = count_guess(conn, buckets, limits.window_seconds)
+        if refused is not None:
+            bucket, decision = refused
             scope = bucket.split(":")[1]
             audit.record(conn, "auth.login_throttled", metadata={"email": email, "scope": scope}, origin=origin)
             return LoginResult(retry_after=decision.retry_after)
-
-    user = find_by_email(conn, email)
+        user = find_by_email(conn, email)
     ok = hasher.verify(user["password_hash"] if user else None, password)
-    if not ok:
-        rate_limit.add(conn, email_bucket, limits.window_seconds)
-        rate_limit.add(conn, ip_bucket, limits.window_seconds)
+    with db.transaction("service_role") as conn:
+        if not ok:
+            audit.record(
+                conn,
+                "auth.login_failed",
+                target_type="user" if user else None,
+                target_id=user["id"] if user else None,
+                metadata={"email": email, "reason": "invalid_credentials"},
+                origin=origin,
+                actor_id=user["id"] if user else None,
+            )
+            return LoginResult()
+        forgive_guess(conn, buckets, limits.window_seconds)
+        if hasher.needs_rehash(user["password_hash"]):
+            conn.execute(SQL["rehash_password"], {"user_id": user["id"], "password_hash": hasher.hash(password)})
         audit.record(
-            conn,
-            "auth.login_failed",
-            target_type="user" if user else None,
-            target_id=user["id"] if user else None,
-            metadata={"email": email, "reason": "invalid_credentials"},
-            origin=origin,
-            actor_id=user["id"] if user else None,
+            conn, "auth.login_succeeded", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
         )
-        return LoginResult()
-    if hasher.needs_rehash(user["password_hash"]):
-        conn.execute(SQL["rehash_password"], {"user_id": user["id"], "password_hash": hasher.hash(password)})
-    audit.record(
-        conn, "auth.login_succeeded", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
-    )
-    return LoginResult(user=user)
+        session_token = create_session(conn, user["id"], session_ttl_seconds, origin)
+    return LoginResult(user=user, session_token=session_token)
 
 
 def create_session(conn: psycopg.Connection, user_id, ttl_seconds: int, origin: RequestInfo) -> str:

@@ -51,6 +51,12 @@ def add(conn: psycopg.Connection, bucket: str, window_seconds: int) -> int:
     return conn.execute(SQL["add"], {"bucket": bucket, "window_start": window_start}).fetchone()["count"]
 
 
+def release(conn: psycopg.Connection, bucket: str, window_seconds: int) -> None:
+    """Take back one count of `bucket` in this window (none below zero)."""
+    window_start, _ = _window(window_seconds)
+    conn.execute(SQL["release"], {"bucket": bucket, "window_start": window_start})
+
+
 def check(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) -> Decision:
     """Whether `bucket` is still under `limit` in this window, without counting anything."""
     window_start, reset_at = _window(window_seconds)

@@ -15,6 +15,11 @@ values (%(bucket)s, %(window_start)s, 1)
 on conflict (bucket, window_start) do update set count = c.count + 1
 returning c.count;
 
+-- name: release --
+-- Take back one count of the current window (a guess that proved right).
+update public.rate_limit_counters set count = count - 1
+where bucket = %(bucket)s and window_start = %(window_start)s and count > 0;
+
 -- name: peek --
 select count from public.rate_limit_counters
 where bucket = %(bucket)s and window_start = %(window_start)s;

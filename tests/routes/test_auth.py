@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
@@ -248,6 +249,34 @@ def test_failures_per_email_are_throttled_across_addresses(make_app, world, db):
     throttles = [r for r in audit_rows(db, "auth.login_throttled")]
     assert len(throttles) == 2
     assert {r["metadata"]["scope"] for r in throttles} == {"email"}
+
+
+def test_parallel_guesses_cannot_outrun_the_limit(make_app, world):
+    """Each guess is counted before its (slow) check: ten at once against a limit of three get three
+    answers and seven refusals, however the requests interleave."""
+    app = make_app(login_max_failures_per_email=3, login_max_failures_per_ip=1000, pool_max_size=12)
+    victim = world.user()
+    barrier = threading.Barrier(10)
+
+    def guess(_):
+        client = app.test_client()
+        barrier.wait(10)
+        return _login(client, victim["email"], "wrong guess", "198.51.100.9").status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(guess, range(10)))
+    assert statuses == [401] * 3 + [429] * 7
+
+
+def test_a_right_password_is_not_counted_as_a_failure(make_app, world):
+    app = make_app(login_max_failures_per_email=3, login_max_failures_per_ip=1000)
+    client = app.test_client()
+    user = world.user()
+    statuses = [
+        _login(client, user["email"], password, "198.51.100.9").status_code
+        for password in ("wrong 1", "wrong 2", DEFAULT_PASSWORD, "wrong 3", "wrong 4")
+    ]
+    assert statuses == [401, 401, 200, 401, 429]
 
 
 def test_failures_per_address_are_throttled_across_emails(make_app, world, db):
