@@ -207,6 +207,8 @@ class Config:
     cron_secret: str | None = None
     sentry_dsn: str | None = None
     metrics_token: str | None = None
+    worker_metrics_port: int | None = None  # the standalone worker's /metrics; unset: none
+    worker_metrics_host: str = "127.0.0.1"
     log_format: str = "console"
     log_level: str = "INFO"
     webhooks_backoff_seconds: tuple = (60, 120, 240, 480, 960)
@@ -286,6 +288,12 @@ class Config:
             cron_secret=env.get("CRON_SECRET") or None,
             sentry_dsn=env.get("SENTRY_DSN") or None,
             metrics_token=env.get("METRICS_TOKEN") or None,
+            worker_metrics_port=(
+                _int("WORKER_METRICS_PORT", env["WORKER_METRICS_PORT"], 1, 65535)
+                if env.get("WORKER_METRICS_PORT")
+                else None
+            ),
+            worker_metrics_host=env.get("WORKER_METRICS_HOST") or "127.0.0.1",
             log_format=env.get("LOG_FORMAT") or ("console" if qb_env == "development" else "json"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             webhooks_backoff_seconds=_int_list(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import psycopg
 import structlog
 
+from backend import metrics
 from backend.db import Database, as_service_role, queries_beside
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.jsonutil import dumps
@@ -220,6 +221,8 @@ def admit(
         },
     ).fetchone()
     usage = Usage(limits, hit["day_requests"], hit["minute_requests"], hit["now_epoch"], admitted=hit["admitted"])
+    if not hit["admitted"]:
+        metrics.RATE_LIMIT_HITS.labels("api_key").inc()
     return Admission(key, usage, None if hit["admitted"] else "rate_limited")
 
 

@@ -6,6 +6,10 @@
 With --loop it also runs the scheduler's jobs: the inbound inbox processor (claims with SKIP
 LOCKED) and maintenance (clean-up, retention; advisory locks), so any number of workers and web
 processes may run them. --once also drains the inbox before delivering.
+
+With WORKER_METRICS_PORT set it serves its own GET /metrics (and /healthz) on
+WORKER_METRICS_HOST (default 127.0.0.1), with the web's route, METRICS_TOKEN and registry:
+the deliveries this process makes are counted here, not in any web process.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import argparse
 import asyncio
 import json
 import signal
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -37,6 +43,27 @@ async def _loop(runtime) -> None:
     log.info("delivery_worker_stopped")
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # scrapes every few seconds are not worth a log line each
+        pass
+
+
+def serve_metrics(app, host: str, port: int):
+    """This worker's /metrics and /healthz, answered by the app's own routes, in a daemon thread;
+    every other path is a 404, so the worker exposes nothing else of the API."""
+
+    def only_metrics(environ, start_response):
+        if environ.get("PATH_INFO") in ("/metrics", "/healthz"):
+            return app(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    server = make_server(host, port, only_metrics, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    log.info("worker_metrics_serving", host=host, port=server.server_port)
+    return server
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -52,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
             inbound = inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
             print(json.dumps(delivery.run_pass(runtime).as_dict() | {"inbound": inbound}))
             return
+        if runtime.config.worker_metrics_port:
+            serve_metrics(app, runtime.config.worker_metrics_host, runtime.config.worker_metrics_port)
         scheduler = add_jobs(BackgroundScheduler(timezone="UTC", daemon=True), runtime, delivery_sweep=False)
         scheduler.start()
         try:

@@ -287,6 +287,45 @@ def test_rate_limit_refusals_are_counted(make_app):
     assert after - before == 1
 
 
+def test_api_key_refusals_and_issued_tokens_are_counted(make_app):
+    from tests.oauth.support import client_credentials, register
+
+    app = make_app(
+        api_key_tiers={
+            "starter": {"per_day": 1000, "per_minute": 1},
+            "pro": {"per_day": 1, "per_minute": 1},
+            "enterprise": {"per_day": 1, "per_minute": 1},
+        }
+    )
+    client = app.test_client()
+    org = World(app).organization()
+    headers = AuthActions(client).headers(org["admin"])
+    key = client.post(
+        "/v1/admin/external/keys",
+        json={"organization_id": str(org["id"]), "name": "k", "tier": "starter"},
+        headers=headers,
+    ).get_json()["api_key"]
+    lms = register(client, headers, org)
+
+    def metrics():
+        return client.get("/metrics").get_data(as_text=True)
+
+    before = metrics()
+    statuses = [client.get("/v1/external/key", headers={"X-API-Key": key}).status_code for _ in range(3)]
+    assert statuses == [200, 429, 429]
+    assert client_credentials(client, lms).status_code == 200
+    after = metrics()
+    hits = 'limiter="api_key"'
+    assert (
+        _sample(after, "questbridge_rate_limit_hits_total", hits)
+        - _sample(before, "questbridge_rate_limit_hits_total", hits)
+        == 2
+    )
+    issued = 'grant_type="client_credentials"'
+    name = "questbridge_oauth_tokens_issued_total"
+    assert _sample(after, name, issued) - _sample(before, name, issued) == 1
+
+
 def test_metrics_token_is_required_when_configured(make_app):
     client = make_app(metrics_token="m" * 40).test_client()
     assert client.get("/metrics").status_code == 401

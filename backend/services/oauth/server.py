@@ -40,6 +40,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 
+from backend import metrics
 from backend.config import Config
 from backend.db import Database
 from backend.services import rate_limit
@@ -509,6 +510,7 @@ class Server(AuthorizationServer):
         )
         if token.get("refresh_token"):
             tokens.save_refresh_token(conn, token["refresh_token"], grant_id, scope)
+        metrics.TOKENS_ISSUED.labels(request.payload.grant_type or "unknown").inc()
 
     def create_oauth2_request(self, request):
         return request
