@@ -15,15 +15,31 @@ from backend.services import api_keys
 bp = Blueprint("api_keys", __name__, url_prefix="/v1/admin/external/keys")
 
 
+IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
 class Network(fields.String):
-    """An IPv4 or IPv6 CIDR, or a bare address (a /32 or /128); host bits are cleared."""
+    """An IPv4 or IPv6 CIDR, or a bare address (a /32 or /128). Host bits are refused, not cleared
+    (10.0.0.1/8 is a typo more often than a wish to admit 16 million addresses), as are IPv6 zones;
+    IPv4-mapped IPv6 is stored as the IPv4 network it means, since clients are matched as IPv4."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if "%" in text:
+            raise ValidationError(f"{text!r} has an IPv6 zone (%...): give the address or network alone")
         try:
-            return ipaddress.ip_network(text, strict=False)
+            network = ipaddress.ip_network(text, strict=False)
         except ValueError:
             raise ValidationError(f"{text!r} is not an IPv4 or IPv6 address or CIDR") from None
+        if network.network_address != ipaddress.ip_address(text.split("/")[0]):
+            raise ValidationError(
+                f"{text!r} has host bits set: write {network} for the whole network, "
+                f"or {text.split('/')[0]} for the one address"
+            )
+        if network.version == 6 and network.subnet_of(IPV4_MAPPED):
+            address = ipaddress.IPv4Address(int(network.network_address) & 0xFFFFFFFF)
+            network = ipaddress.ip_network(f"{address}/{network.prefixlen - 96}")
+        return network
 
 
 def _allowlist(**kwargs) -> fields.List:

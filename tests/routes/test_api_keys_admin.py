@@ -49,12 +49,14 @@ def audit_entries(db, org) -> list[dict]:
 
 
 def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_headers, org, db):
-    body = create(client, admin_headers, org, tier="pro", ip_allowlist=["203.0.113.9/24", "2001:db8::1"])
+    body = create(
+        client, admin_headers, org, tier="pro", ip_allowlist=["203.0.113.0/24", "2001:db8::1", "::ffff:198.51.100.7"]
+    )
     parsed = api_keys.parse_key(body["api_key"])
     assert parsed.key_id == body["key_id"]
     assert body["api_key"].startswith(f"qbk_{body['key_id']}_")
     assert body["tier"] == "pro"
-    assert body["ip_allowlist"] == ["203.0.113.0/24", "2001:db8::1/128"]  # normalized
+    assert body["ip_allowlist"] == ["203.0.113.0/24", "2001:db8::1/128", "198.51.100.7/32"]  # normalized
     assert body["organization_id"] == str(org["id"])
     assert body["status"] == "active"
     assert body["limits"] == {"per_day": 10000, "per_minute": 1000}
@@ -109,6 +111,9 @@ def test_creation_is_audited_without_the_secret(client, admin_headers, org, db):
         ({"ip_allowlist": ["2001:db8::/129"]}, "ip_allowlist"),
         ({"ip_allowlist": "10.0.0.0/8"}, "ip_allowlist"),
         ({"ip_allowlist": [7]}, "ip_allowlist"),
+        ({"ip_allowlist": ["10.0.0.1/8"]}, "ip_allowlist"),  # host bits: a typo, not a /8
+        ({"ip_allowlist": ["2001:db8::1/32"]}, "ip_allowlist"),
+        ({"ip_allowlist": ["fe80::1%eth0"]}, "ip_allowlist"),
         ({"ip_allowlist": [f"10.0.{i // 256}.{i % 256}" for i in range(101)]}, "ip_allowlist"),
         ({"surprise": True}, "surprise"),
     ],
