@@ -82,7 +82,12 @@ select a.id, a.organization_id, a.actor_id, p.email as actor_email, a.action, a.
        a.metadata, host(a.ip) as ip, a.user_agent, a.created_at
 from public.audit_log a
 left join public.profiles p on p.id = a.actor_id
-where (%(organization_id)s::uuid is null or a.organization_id = %(organization_id)s::uuid)
+where (%(organization_id)s::uuid is null
+       or a.organization_id = %(organization_id)s::uuid
+       -- entries of no organization about its members: their sign-ins, sign-outs, password changes
+       or (a.organization_id is null and a.target_type = 'user'
+           and a.target_id in (select m.user_id::text from public.memberships m
+                               where m.organization_id = %(organization_id)s::uuid)))
   and (%(action)s::text is null or a.action = %(action)s or a.action like %(action)s || '.%%')
   and (%(after_created_at)s::timestamptz is null
        or (a.created_at, a.id) < (%(after_created_at)s::timestamptz, %(after_id)s::bigint))

@@ -207,8 +207,14 @@ def test_audit_log_lists_security_actions_without_secrets(env, receiver):
         f"/api/audit?organization_id={org['id']}&action=webhook_subscription.secret_rotated", headers=headers
     ).get_json()["data"]
     assert [e["action"] for e in only_rotations] == ["webhook_subscription.secret_rotated"]
-    # Sign-ins belong to no organization: only platform admins see them.
-    assert "auth.login_failed" not in actions
+    # Sign-ins belong to no organization: its admins see those of its members, and no one else's.
+    assert "auth.login_failed" in actions and "auth.login_succeeded" in actions
+    stranger = World(env["app"]).user()
+    client.post("/api/auth/login", json={"email": stranger["email"], "password": "wrong password!"})
+    again = client.get(f"/api/audit?organization_id={org['id']}&action=auth", headers=headers).get_json()["data"]
+    targets = {e["target_id"] for e in again}
+    assert str(org["admin"]["id"]) in targets
+    assert str(stranger["id"]) not in targets and str(env["other"]["admin"]["id"]) not in targets
     with env["runtime"].db.transaction("service_role") as conn:
         conn.execute("update public.profiles set platform_admin = true where id = %s", (org["admin"]["id"],))
     everything = [e["action"] for e in client.get("/api/audit?limit=200", headers=headers).get_json()["data"]]

@@ -470,6 +470,22 @@ def test_an_oauth_token_is_confined_to_its_clients_organization(sandbox, stateme
             assert sandbox.conn.execute(statement, params).fetchone() == {"answer": expected}, extra
 
 
+@pytest.mark.parametrize(
+    ("identity", "sees"),
+    [("admin_a", {"member_a", "admin_a"}), ("admin_b", {"member_b"}), ("member_a", set()), ("outsider", set())],
+)
+def test_admins_read_the_sign_ins_of_their_members_and_no_one_elses(sandbox, identity, sees):
+    w = sandbox.world
+    for person in ("member_a", "admin_a", "member_b", "outsider"):
+        sandbox.run(
+            "service_role",
+            "insert into public.audit_log (action, target_type, target_id) values ('auth.login_succeeded', 'user', %s)",
+            (getattr(w, person),),
+        )
+    rows = sandbox.run(identity, "select target_id from public.audit_log where action = 'auth.login_succeeded'")[1]
+    assert {r["target_id"] for r in rows} == {getattr(w, person) for person in sees}
+
+
 EXPECTED_ROW_COUNTS = {
     "organizations": 2,
     "memberships": 5,
