@@ -93,7 +93,7 @@ def _redirect_uris(**kwargs) -> fields.List:
 
 
 class ClientSchema(Schema):
-    organization_id = fields.UUID(required=True)
+    organization_id = fields.UUID(load_default=None)  # None: the one organization the caller administers
     name = _name(required=True)
     redirect_uris = _redirect_uris(load_default=list)
     scopes = fields.List(
@@ -122,7 +122,7 @@ class ClientChangesSchema(Schema):
 
 
 class ClientQuery(PageQuery):
-    organization_id = fields.UUID(required=True)
+    organization_id = fields.UUID(load_default=None)  # None: every organization the caller administers
 
 
 class NoBody(Schema):

@@ -1,8 +1,7 @@
 """Operational read models: delivery metrics, time series, recent deliveries and the audit log.
 
-Each function runs in the caller's transaction. For one organization that is the admin's own
-transaction (RLS applies too); platform-wide reads switch to service_role after
-`require_platform_admin` has checked the caller.
+Each function runs in the caller's transaction, as `scoped` chooses it: an org admin's own (RLS
+applies too), or service_role for a platform admin reading across organizations.
 """
 
 from __future__ import annotations
@@ -20,21 +19,23 @@ from backend.services.pagination import page_params, paginate
 SQL = queries_beside(__file__)
 
 
-def require_platform_admin(conn: psycopg.Connection) -> None:
-    if not conn.execute(SQL["is_platform_admin"]).fetchone()["yes"]:
-        raise Forbidden("only platform admins may read across organizations; pass organization_id")
-
-
 @contextmanager
 def scoped(conn: psycopg.Connection, organization_id) -> Iterator[psycopg.Connection]:
-    """The connection to read with: the org admin's own, or service_role for a platform admin."""
+    """The connection to read with. One organization: its admins' own connection. None: service_role
+    for a platform admin (every organization), else the caller's own connection, where RLS leaves
+    exactly the organizations they administer; anyone who administers none is refused."""
     if organization_id is not None:
         require_admin(conn, organization_id)
         yield conn
         return
-    require_platform_admin(conn)
-    with as_service_role(conn):
-        yield conn
+    standing = conn.execute(SQL["standing"]).fetchone()
+    if standing["platform_admin"]:
+        with as_service_role(conn):
+            yield conn
+        return
+    if not standing["org_admin"]:
+        raise Forbidden("only org admins and platform admins read monitoring; you administer no organization")
+    yield conn
 
 
 def delivery_metrics(conn: psycopg.Connection, organization_id, window_hours: int) -> dict:

@@ -1,5 +1,6 @@
--- name: is_platform_admin --
-select coalesce((select platform_admin from public.profiles where id = (select auth.uid())), false) as yes;
+-- name: standing --
+select coalesce((select platform_admin from public.profiles where id = (select auth.uid())), false) as platform_admin,
+       exists (select 1 from public.memberships where user_id = (select auth.uid()) and role = 'admin') as org_admin;
 
 -- name: delivery_metrics --
 -- Current states of the deliveries created in the window, failed attempts in it, retries and

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import psycopg
 
 from backend.db import as_service_role, queries_beside
-from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests
+from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from backend.services import accounts, audit, rate_limit
 from backend.services.audit import RequestInfo
 from backend.services.events import emit_event
@@ -53,6 +53,16 @@ def require_admin(conn: psycopg.Connection, organization_id) -> None:
         raise NotFound("organization not found")
     if not roles["admin"]:
         raise Forbidden("only organization admins may do this")
+
+
+def sole_administered(conn: psycopg.Connection) -> uuid.UUID:
+    """The one organization the caller administers, for requests that may leave organization_id
+    out; a 422 naming organization_id when they administer none or several."""
+    rows = conn.execute(SQL["administered"]).fetchall()
+    if len(rows) == 1:
+        return rows[0]["organization_id"]
+    reason = "you administer no organization" if not rows else "you administer several organizations: name one"
+    raise ValidationFailed.field("organization_id", f"is required: {reason}")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,13 @@ limit %(limit)s;
 -- name: role_in --
 select private.is_org_member(%(org)s) as member, private.is_org_admin(%(org)s) as admin;
 
+-- name: administered --
+-- Up to two organizations the caller administers: enough to tell none, one and several apart.
+select organization_id from public.memberships
+where user_id = (select auth.uid()) and role = 'admin' and private.in_token_organization(organization_id)
+order by created_at
+limit 2;
+
 -- name: insert_membership --
 insert into public.memberships (organization_id, user_id, role)
 values (%(organization_id)s, %(user_id)s, %(role)s)

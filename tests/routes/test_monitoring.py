@@ -138,7 +138,8 @@ def test_scope_rules(env, path):
     assert client.get(f"{path}?organization_id={org['id']}").status_code == 401
     assert client.get(f"{path}?organization_id={org['id']}", headers=env["member"]).status_code == 403
     assert client.get(f"{path}?organization_id={org['id']}", headers=env["other_admin"]).status_code == 404
-    assert client.get(path, headers=env["admin"]).status_code == 403  # platform-wide needs a platform admin
+    assert client.get(path, headers=env["member"]).status_code == 403  # administers nothing
+    assert client.get(path, headers=env["admin"]).status_code == 200  # every organization they administer
     with env["runtime"].db.transaction("service_role") as conn:
         conn.execute("update public.profiles set platform_admin = true where id = %s", (org["admin"]["id"],))
     assert client.get(path, headers=env["admin"]).status_code == 200
@@ -157,6 +158,19 @@ def test_bad_queries_name_the_field(env, query, field):
     response = env["client"].get(f"/v1/monitoring/webhooks/metrics?{query}", headers=env["admin"])
     assert response.status_code == 422
     assert field in response.get_json()["errors"]
+
+
+def test_without_organization_id_an_org_admin_sees_every_organization_they_administer(env, receiver):
+    runtime, world = env["runtime"], env["world"]
+    second = world.organization("Second", admin=env["org"]["admin"])
+    for org, count in ((env["org"], 1), (second, 2), (env["other"], 4)):
+        subscribe(runtime, org, receiver.url)
+        emit(runtime, org, count=count)
+    client = env["client"]
+    body = client.get("/v1/monitoring/webhooks/metrics", headers=env["admin"]).get_json()
+    assert body["pending"] == 3  # Mon and Second, never Other
+    recent = client.get("/v1/monitoring/webhooks/recent", headers=env["admin"]).get_json()["data"]
+    assert {d["organization_id"] for d in recent} == {str(env["org"]["id"]), str(second["id"])}
 
 
 def test_platform_admins_see_every_organization(env, receiver):

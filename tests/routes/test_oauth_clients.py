@@ -326,7 +326,9 @@ def test_list_is_the_organizations_clients_newest_first_with_a_cursor(client, ad
         f"/api/oauth/clients?organization_id={org['id']}&limit=2&cursor={first['next_cursor']}", headers=admin_headers
     ).get_json()
     assert [c["name"] for c in second["data"]] == names[:1] and second["next_cursor"] is None
-    assert_problem(client.get("/api/oauth/clients", headers=admin_headers), 422, "organization_id")
+    # Without organization_id: every organization the caller administers, never another's.
+    everything = client.get("/api/oauth/clients", headers=admin_headers).get_json()
+    assert [c["name"] for c in everything["data"]] == names[::-1]
     assert_problem(
         client.get(f"/api/oauth/clients?organization_id={org['id']}&cursor=garbage", headers=admin_headers),
         422,
@@ -354,3 +356,19 @@ def test_oauth_tokens_cannot_manage_clients(app, client, admin_headers, org):
     body = register(client, admin_headers, org)
     token = user_tokens(app, client, body, org["admin"])["access_token"]
     assert_problem(client.get(f"/api/oauth/clients/{body['client_id']}", headers=bearer(token)), 403)
+
+
+def test_organization_id_may_be_left_out_by_the_admin_of_one_organization(client, admin_headers, org, world, auth):
+    body = {"name": "Moodle", "redirect_uris": ["https://moodle.example.edu/admin/oauth2callback.php"]}
+    created = client.post("/api/oauth/clients", json=body, headers=admin_headers)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["organization_id"] == str(org["id"])
+
+    world.organization("Second", admin=org["admin"])
+    problem = assert_problem(
+        client.post("/api/oauth/clients", json=body, headers=admin_headers), 422, "organization_id"
+    )
+    assert "several" in problem["errors"]["organization_id"][0]
+    member = auth.headers(world.add_member(org))
+    problem = assert_problem(client.post("/api/oauth/clients", json=body, headers=member), 422, "organization_id")
+    assert "no organization" in problem["errors"]["organization_id"][0]

@@ -25,7 +25,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.services import audit
 from backend.services.audit import RequestInfo
 from backend.services.oauth import CLIENT_TYPES, GRANT_TYPES, SCOPES
-from backend.services.organizations import require_admin
+from backend.services.organizations import require_admin, sole_administered
 from backend.services.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
@@ -302,7 +302,10 @@ def _create_principal(conn: psycopg.Connection, client_id: str, organization_id,
 
 
 def create_client(conn: psycopg.Connection, user_id, organization_id, data: dict, origin: RequestInfo) -> dict:
-    """Register a client; its secret (confidential clients) is returned in clear this once."""
+    """Register a client for `organization_id` (None: the one the caller administers); its secret
+    (confidential clients) is returned in clear this once."""
+    if organization_id is None:
+        organization_id = sole_administered(conn)
     require_admin(conn, organization_id)
     data = _check_registration(data)
     client_id = generate_client_id()
@@ -357,7 +360,9 @@ def get_client(conn: psycopg.Connection, client_id: str) -> dict:
 
 
 def list_clients(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
-    require_admin(conn, organization_id)
+    """The clients of one organization, or of every organization the caller administers."""
+    if organization_id is not None:
+        require_admin(conn, organization_id)
     params = {"organization_id": organization_id} | page_params(cursor, limit)
     rows, next_cursor = paginate(conn.execute(SQL["list_clients"], params).fetchall(), limit)
     return [_public(row) for row in rows], next_cursor

@@ -36,7 +36,9 @@ where client_id = %(client_id)s;
 select client_id, id, organization_id, name, client_type, redirect_uris, scopes, grant_types, pkce_required,
        principal_id, secret_rotated_at, created_by, created_at, updated_at
 from public.oauth_clients
-where organization_id = %(organization_id)s
+-- One organization, or every one the caller administers (not the clients they merely authorized).
+where (organization_id = %(organization_id)s::uuid
+       or (%(organization_id)s::uuid is null and private.is_org_admin(organization_id)))
   and (%(after_created_at)s::timestamptz is null
        or (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
 order by created_at desc, id desc
