@@ -144,6 +144,7 @@ def authenticate_request() -> Identity | None:
         if oauth is not None and oauth.is_access_token(token):
             return _oauth_identity(oauth, token)
         claims = runtime.verifier.verify(token)
+        _require_live_session(runtime, claims)
         return Identity(
             user_id=uuid.UUID(claims["sub"]),
             email=claims.get("email"),
@@ -163,6 +164,38 @@ def authenticate_request() -> Identity | None:
                 via="session",
             )
     return None
+
+
+def _require_live_session(runtime, claims: dict) -> None:
+    """Our own access tokens belong to a session (sign-in): signing out or changing the password
+    ends it, and with it every token it issued, before the token expires. Tokens of another
+    issuer (Supabase Auth) are its business."""
+    if claims.get("iss") != runtime.config.jwt_issuer:
+        return
+    try:
+        session_id = uuid.UUID(str(claims.get("session_id")))
+    except ValueError:
+        raise Unauthorized("the bearer token names no session: sign in again") from None
+    with runtime.db.transaction("service_role") as conn:
+        alive = accounts.session_alive(conn, session_id)
+    if not alive:
+        raise Unauthorized("the session of this bearer token has ended: sign in again")
+
+
+def bearer_session_id() -> uuid.UUID | None:
+    """The session a valid bearer token of ours belongs to, or None (no token, or not ours)."""
+    runtime = current_app.extensions["questbridge"]
+    try:
+        token = _bearer_token()
+        claims = runtime.verifier.verify(token) if token else None
+    except (Unauthorized, ServiceUnavailable):  # an OAuth token, a foreign one, or no keys: not ours
+        return None
+    if not claims or claims.get("iss") != runtime.config.jwt_issuer:
+        return None
+    try:
+        return uuid.UUID(str(claims.get("session_id")))
+    except ValueError:
+        return None
 
 
 def _oauth_identity(oauth, token: str) -> Identity:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from backend.auth import issue_access_token, login_required, request_origin, user_transaction
+from backend.auth import bearer_session_id, issue_access_token, login_required, request_origin, user_transaction
 from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
 from backend.services import accounts, audit
@@ -42,10 +42,12 @@ def _limits():
     )
 
 
-def _signed_in_response(user_id, email: str, session_token: str, must_change_password: bool, status=200):
+def _signed_in_response(user_id, email: str, session: accounts.NewSession, must_change_password: bool, status=200):
+    """The access token and the session cookie of one sign-in: ending the session ends both."""
     config = _runtime().config
+    token = issue_access_token(config, user_id, email, session_id=session.id, must_change_password=must_change_password)
     body = {
-        "access_token": issue_access_token(config, user_id, email, must_change_password=must_change_password),
+        "access_token": token,
         "token_type": "Bearer",
         "expires_in": config.jwt_ttl_seconds,
         "user": {"id": str(user_id), "email": email},
@@ -56,7 +58,7 @@ def _signed_in_response(user_id, email: str, session_token: str, must_change_pas
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(
         config.session_cookie_name,
-        session_token,
+        session.token,
         max_age=config.session_ttl_seconds,
         httponly=True,
         samesite="Lax",
@@ -91,16 +93,18 @@ def login():
     if result.user is None:
         raise Unauthorized("invalid email or password")
     user = result.user
-    return _signed_in_response(user["id"], user["email"], result.session_token, user["must_change_password"])
+    return _signed_in_response(user["id"], user["email"], result.session, user["must_change_password"])
 
 
 @bp.post("/logout")
 def logout():
     runtime = _runtime()
     cookie = request.cookies.get(runtime.config.session_cookie_name)
-    if cookie:
+    # A cookie names its session; so does a bearer token of ours, by its session_id claim.
+    session_id = None if cookie else bearer_session_id()
+    if cookie or session_id:
         with runtime.db.transaction("service_role") as conn:
-            user_id = accounts.revoke_session(conn, cookie)
+            user_id = accounts.revoke_session(conn, cookie or None, session_id=session_id)
             if user_id:
                 audit.record(
                     conn,
@@ -158,8 +162,8 @@ def change_password():
         audit.record(
             conn, "auth.password_changed", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
         )
-        session_token = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
-    return _signed_in_response(user["id"], user["email"], session_token, False)
+        session = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
+    return _signed_in_response(user["id"], user["email"], session, False)
 
 
 @bp.post("/password-reset")

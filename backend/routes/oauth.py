@@ -509,7 +509,7 @@ def login():
         else _message("You are signed in", "You can close this page and return to the application.", 200)
     )
     response.headers.update(NO_STORE)
-    _set_session_cookie(response, result.session_token)
+    _set_session_cookie(response, result.session.token)
     response.delete_cookie(LOGIN_NONCE_COOKIE, path="/api/oauth/login", httponly=True, samesite="Lax")
     return response
 

@@ -74,9 +74,15 @@ class LoginLimits:
 
 
 @dataclass(frozen=True)
+class NewSession:
+    token: str  # the cookie value, stored only as its hash
+    id: uuid.UUID  # what the access tokens of this sign-in name as session_id
+
+
+@dataclass(frozen=True)
 class LoginResult:
     user: dict | None = None
-    session_token: str | None = None  # the new session's cookie value, when signed in
+    session: NewSession | None = None  # when signed in
     retry_after: int | None = None  # set when throttled
 
     @property
@@ -152,14 +158,14 @@ def authenticate(
         audit.record(
             conn, "auth.login_succeeded", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
         )
-        session_token = create_session(conn, user["id"], session_ttl_seconds, origin)
-    return LoginResult(user=user, session_token=session_token)
+        session = create_session(conn, user["id"], session_ttl_seconds, origin)
+    return LoginResult(user=user, session=session)
 
 
-def create_session(conn: psycopg.Connection, user_id, ttl_seconds: int, origin: RequestInfo) -> str:
-    """A new browser session; returns the cookie value (stored only as its hash)."""
+def create_session(conn: psycopg.Connection, user_id, ttl_seconds: int, origin: RequestInfo) -> NewSession:
+    """A new session of a sign-in: its cookie, and its id for the access tokens issued with it."""
     token = new_token()
-    conn.execute(
+    row = conn.execute(
         SQL["insert_session"],
         {
             "user_id": user_id,
@@ -168,17 +174,25 @@ def create_session(conn: psycopg.Connection, user_id, ttl_seconds: int, origin: 
             "ip": origin.ip,
             "user_agent": (origin.user_agent or "")[:512] or None,
         },
-    )
-    return token
+    ).fetchone()
+    return NewSession(token, row["id"])
 
 
 def find_session(conn: psycopg.Connection, token: str) -> dict | None:
     return conn.execute(SQL["find_session"], {"token_hash": hash_token(token)}).fetchone()
 
 
-def revoke_session(conn: psycopg.Connection, token: str):
-    row = conn.execute(SQL["revoke_session"], {"token_hash": hash_token(token)}).fetchone()
+def revoke_session(conn: psycopg.Connection, token: str | None = None, session_id=None):
+    """End a session, named by its cookie or by its id (a bearer token's session_id); its user, or None."""
+    if token is not None:
+        row = conn.execute(SQL["revoke_session"], {"token_hash": hash_token(token)}).fetchone()
+    else:
+        row = conn.execute(SQL["revoke_session_by_id"], {"id": session_id}).fetchone()
     return row["user_id"] if row else None
+
+
+def session_alive(conn: psycopg.Connection, session_id) -> bool:
+    return conn.execute(SQL["session_alive"], {"id": session_id}).fetchone()["alive"]
 
 
 def issue_reset_token(conn: psycopg.Connection, user_id, requested_by, ttl_seconds: int) -> str:

@@ -52,6 +52,16 @@ update public.auth_sessions set revoked_at = now()
 where token_hash = %(token_hash)s and revoked_at is null
 returning user_id;
 
+-- name: revoke_session_by_id --
+update public.auth_sessions set revoked_at = now()
+where id = %(id)s and revoked_at is null
+returning user_id;
+
+-- name: session_alive --
+select exists (
+  select 1 from public.auth_sessions where id = %(id)s and revoked_at is null and expires_at > now()
+) as alive;
+
 -- name: revoke_user_sessions --
 update public.auth_sessions set revoked_at = now()
 where user_id = %(user_id)s and revoked_at is null;

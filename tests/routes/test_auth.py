@@ -678,6 +678,54 @@ def test_password_change_revokes_other_sessions(make_app, world):
     assert_problem(phone.get("/api/auth/me"), 401)
 
 
+def test_bearer_tokens_end_with_their_session(make_app, world, db):
+    """A token is as good as its sign-in: a password change (here or by reset) or a sign-out ends
+    the tokens issued before it, not only the cookies, long before they expire."""
+    app = make_app()
+    user = world.user()
+    client = app.test_client(use_cookies=False)
+    phone = _login(client, user["email"], DEFAULT_PASSWORD).get_json()["access_token"]
+    laptop = _login(client, user["email"], DEFAULT_PASSWORD).get_json()["access_token"]
+    assert client.get("/api/auth/me", headers=bearer(phone)).status_code == 200
+
+    changed = client.post(
+        "/api/auth/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=bearer(laptop),
+    )
+    assert changed.status_code == 200
+    for stale in (phone, laptop):
+        problem = assert_problem(client.get("/api/auth/me", headers=bearer(stale)), 401)
+        assert "session" in problem["detail"]
+    fresh = changed.get_json()["access_token"]
+    assert client.get("/api/auth/me", headers=bearer(fresh)).status_code == 200
+
+    # Signing out with the bearer token alone ends its session too.
+    assert client.post("/api/auth/logout", headers=bearer(fresh)).status_code == 204
+    assert_problem(client.get("/api/auth/me", headers=bearer(fresh)), 401)
+    assert len(audit_rows(db, "auth.logout")) == 1
+
+
+def test_a_token_of_ours_without_a_session_is_refused(make_app, world):
+    import time as clock
+
+    app = make_app()
+    user = world.user()
+    config = app.extensions["questbridge"].config
+    now = int(clock.time())
+    claims = {
+        "iss": config.jwt_issuer,
+        "sub": str(user["id"]),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": user["email"],
+        "iat": now,
+        "exp": now + 600,
+    }
+    token = jwt.encode(claims, config.jwt_secret, algorithm="HS256")
+    assert_problem(app.test_client().get("/api/auth/me", headers=bearer(token)), 401)
+
+
 WEAK_PASSWORDS = [
     pytest.param("short1", "at least", id="too-short"),
     pytest.param("aaaaaaaaaaaaaaaa", "too simple", id="too-simple"),
