@@ -85,6 +85,8 @@ def register(app: Flask) -> None:
             applied = migrate.upgrade(_runtime(app).db.conninfo, log=click.echo)
         except migrate.MigrationError as exc:
             _fail(str(exc))
+        except psycopg.OperationalError as exc:  # the server is down or refuses us: say so, no traceback
+            _fail(f"cannot reach the database: {str(exc).strip().splitlines()[0]}")
         click.echo(f"database is current ({len(applied)} migration(s) applied now)")
 
     @db_group.command("status", help="List applied and pending migrations.")

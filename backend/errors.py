@@ -121,6 +121,8 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "profiles_email_key": (409, "email", "a user with this email already exists"),
     "profiles_email_format": (422, "email", "is not a valid email address"),
     "organizations_name_length": (422, "name", "must be 1 to 200 characters"),
+    # A valid token for a user this database has no profile of (a Supabase user not in auth.users).
+    "organizations_created_by_fkey": (422, "user", "your account has no profile here: sign up on this project first"),
     "memberships_pkey": (409, "email", "is already a member of this organization"),
     "memberships_role_check": (422, "role", "must be admin or member"),
     "quests_title_length": (422, "title", "must be 1 to 200 characters"),

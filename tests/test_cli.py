@@ -197,3 +197,16 @@ def test_db_upgrade_and_status_on_a_current_database(cli):
     status = cli("db", "status")
     assert status.exit_code == 0
     assert status.stdout.splitlines() == [f"applied  {m.path.name}" for m in migrate.discover()]
+
+
+def test_db_upgrade_against_a_database_that_is_down_says_so_without_a_traceback(make_app):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = make_app(database_url=f"postgresql://postgres@127.0.0.1:{port}/nothing?connect_timeout=2")
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "error: cannot reach the database" in result.output
+    assert "Traceback" not in result.output

@@ -1031,3 +1031,11 @@ def test_guessing_the_current_password_is_throttled(make_app):
     )
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_a_supabase_user_without_a_profile_here_is_told_so_naming_the_user(make_app):
+    app = make_app(jwt_secret=JWT_SECRET)
+    token = jwt.encode(supabase_claims(), JWT_SECRET)  # a user this database never saw
+    response = app.test_client().post("/api/organizations", json={"name": "Mine"}, headers=bearer(token))
+    problem = assert_problem(response, 422)
+    assert "no profile" in problem["errors"]["user"][0]
