@@ -213,6 +213,22 @@ def redeliver_dead(subscription_id):
     return jsonify(count=count), 202
 
 
+class RedeliverDeadInOrganizationSchema(RedeliverDeadSchema):
+    organization_id = fields.UUID(required=True)
+
+
+@bp.post("/deliveries/redeliver-dead")
+@login_required(scope=SCOPE)
+def redeliver_dead_in_organization():
+    """Every dead delivery of every subscription of an organization, queued again (bulk replay)."""
+    data = json_body(RedeliverDeadInOrganizationSchema())
+    with user_transaction() as conn:
+        count = webhooks.redeliver_dead(
+            conn, None, data["since"], data["until"], request_origin(), organization_id=data["organization_id"]
+        )
+    return jsonify(count=count), 202
+
+
 @bp.get("/deliveries")
 @login_required(scope=SCOPE)
 def list_deliveries():

@@ -279,20 +279,26 @@ def redeliver_dead(
     since: datetime | None,
     until: datetime | None,
     origin: RequestInfo,
+    organization_id=None,
 ) -> int:
-    """Queue again every dead delivery of a subscription created in [since, until); returns how many."""
-    organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    """Queue again every dead delivery created in [since, until) of a subscription, or with
+    subscription_id None of every subscription of `organization_id`; returns how many."""
+    if subscription_id is not None:
+        organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
+    else:
+        require_admin(conn, organization_id)
     count = conn.execute(
-        SQL["redeliver_dead"], {"subscription_id": subscription_id, "since": since, "until": until}
+        SQL["redeliver_dead"],
+        {"subscription_id": subscription_id, "organization_id": organization_id, "since": since, "until": until},
     ).rowcount
     if count:
         _notify_engine(conn)
     audit.record(
         conn,
-        "webhook_subscription.dead_redelivered",
+        "webhook_subscription.dead_redelivered" if subscription_id else "webhook_deliveries.dead_redelivered",
         organization_id=organization_id,
-        target_type="webhook_subscription",
-        target_id=subscription_id,
+        target_type="webhook_subscription" if subscription_id else "organization",
+        target_id=subscription_id or organization_id,
         metadata={
             "count": count,
             "since": since.isoformat() if since else None,

@@ -111,7 +111,9 @@ set status = 'pending',
     leased_by = null,
     last_error = null,
     updated_at = now()
-where subscription_id = %(subscription_id)s
+-- One subscription's, or (subscription_id null) every subscription's of the organization.
+where (subscription_id = %(subscription_id)s::uuid
+       or (%(subscription_id)s::uuid is null and organization_id = %(organization_id)s::uuid))
   and status = 'dead'
   and (%(since)s::timestamptz is null or created_at >= %(since)s::timestamptz)
   and (%(until)s::timestamptz is null or created_at < %(until)s::timestamptz);

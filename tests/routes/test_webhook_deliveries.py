@@ -361,6 +361,32 @@ def test_bulk_redeliver_counts_only_dead_deliveries_in_range(client, admin_heade
     assert client.post(url, headers=admin_headers).get_json() == {"count": 0}
 
 
+def test_bulk_redeliver_of_a_whole_organization(
+    client, admin_headers, member_headers, stranger_headers, org, db, subscription, world, auth
+):
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    other = subscribe(client, admin_headers, org, ["*"])
+    mine = [_dead_delivery(db, org, sub, day + timedelta(hours=1)) for sub in (subscription, other)]
+    early = _dead_delivery(db, org, subscription, day - timedelta(days=1))
+    elsewhere = world.organization("Elsewhere")
+    theirs_sub = subscribe(client, auth.headers(elsewhere["admin"]), elsewhere, ["*"])
+    theirs = _dead_delivery(db, elsewhere, theirs_sub, day + timedelta(hours=1))
+    url = "/api/webhooks/deliveries/redeliver-dead"
+
+    assert_problem(client.post(url, json={}, headers=admin_headers), 422, "organization_id")
+    assert_problem(client.post(url, json={"organization_id": str(org["id"])}, headers=member_headers), 403)
+    assert_problem(client.post(url, json={"organization_id": str(org["id"])}, headers=stranger_headers), 404)
+    body = {"organization_id": str(org["id"]), "since": "2026-11-20T00:00:00Z"}
+    response = client.post(url, json=body, headers=admin_headers)
+    assert response.status_code == 202 and response.get_json() == {"count": 2}
+    assert [delivery_of(db, d["event_id"], s)["status"] for d, s in zip(mine, (subscription, other), strict=True)] == [
+        "pending",
+        "pending",
+    ]
+    assert delivery_of(db, early["event_id"], subscription)["status"] == "dead"
+    assert delivery_of(db, theirs["event_id"], theirs_sub)["status"] == "dead"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
