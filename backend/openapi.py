@@ -81,13 +81,40 @@ def _path_and_parameters(rule) -> tuple[str, list[dict]]:
     return path, parameters
 
 
-def _answers_no_content(view) -> bool:
-    """Whether the view's source answers 204 somewhere (it then documents an empty 204)."""
+PAGE_SCHEMA = {
+    "type": "object",
+    "required": ["data", "next_cursor"],
+    "properties": {
+        "data": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": {"type": "string", "nullable": True},
+    },
+}
+DATA_SCHEMA = {"type": "object", "required": ["data"], "properties": {"data": {"type": "array"}}}
+OBJECT_SCHEMA = {"type": "object"}
+
+
+def _source_tree(view) -> ast.AST | None:
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(view))))
+        return ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(view))))
     except (OSError, TypeError, SyntaxError):
-        return False
-    return any(isinstance(node, ast.Constant) and node.value == 204 for node in ast.walk(tree))
+        return None
+
+
+def _answers_no_content(tree: ast.AST | None) -> bool:
+    """Whether the view's source answers 204 somewhere (it then documents an empty 204)."""
+    return tree is not None and any(isinstance(node, ast.Constant) and node.value == 204 for node in ast.walk(tree))
+
+
+def _success_schema(tree: ast.AST | None) -> dict:
+    """What a 2xx answer holds, as far as the view's source tells: a page (it returns page(...)),
+    a `data` list (jsonify(data=...)), else some JSON object (every answer of this API is one)."""
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "page":
+                return PAGE_SCHEMA
+            if node.func.id == "jsonify" and [k.arg for k in node.keywords] == ["data"]:
+                return DATA_SCHEMA
+    return OBJECT_SCHEMA
 
 
 def _summary(view) -> str:
@@ -104,6 +131,7 @@ def build_spec(app: Flask, version: str) -> dict:
         info={"description": "The integration backbone of a learning platform. Errors are RFC 9457 problem+json."},
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme("apiKeyAuth", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     spec.components.schema("Problem", PROBLEM_SCHEMA)
     operations: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -111,6 +139,8 @@ def build_spec(app: Flask, version: str) -> dict:
             continue
         view = app.view_functions[rule.endpoint]
         body_schema, query_schema = _schemas_loaded_by(view)
+        tree = _source_tree(view)
+        external = rule.rule.startswith("/v1/external/")
         path, path_parameters = _path_and_parameters(rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation: dict = {
@@ -118,16 +148,19 @@ def build_spec(app: Flask, version: str) -> dict:
                 "summary": _summary(view),
                 "tags": [rule.endpoint.split(".", 1)[0]],
                 "parameters": list(path_parameters),
-                "security": [{"bearerAuth": []}, {}],
+                "security": [{"apiKeyAuth": []}] if external else [{"bearerAuth": []}, {}],
                 "responses": {
-                    "2XX": {"description": "Success", "content": {"application/json": {"schema": {}}}},
+                    "2XX": {
+                        "description": "Success",
+                        "content": {"application/json": {"schema": _success_schema(tree)}},
+                    },
                     "default": {
                         "description": "An RFC 9457 problem",
                         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
                     },
                 },
             }
-            if _answers_no_content(view):
+            if _answers_no_content(tree):
                 operation["responses"]["204"] = {"description": "No content"}
             if query_schema is not None:
                 operation["parameters"].append({"in": "query", "schema": query_schema})
