@@ -22,6 +22,7 @@ _NAMED_RANGES = [
     (ipaddress.ip_network("198.18.0.0/15"), "benchmarking"),
     (ipaddress.ip_network("fc00::/7"), "unique local"),
     (ipaddress.ip_network("fe80::/10"), "link-local"),
+    (ipaddress.ip_network("3fff::/20"), "documentation (RFC 9637)"),  # newer than Python 3.11's tables
 ]
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _INTERNAL_SUFFIXES = (".localhost", ".local", ".internal")

@@ -37,6 +37,7 @@ OPEN = ssrf.TargetPolicy()
         ("http://[fc00::1]/", "unique local"),
         ("http://[fe80::1]/", "link-local"),
         ("http://198.18.0.1/", "benchmarking"),
+        ("http://[3fff::1]/", "documentation"),
         ("http://localhost:8080/", "internal host name"),
         ("http://metadata.google.internal/", "internal host name"),
     ],
