@@ -110,14 +110,25 @@ class Database:
 
 
 def set_identity(conn: psycopg.Connection, role: str, claims: dict | None) -> None:
-    """SET LOCAL ROLE and request.jwt.claims for the rest of the current transaction."""
+    """SET LOCAL ROLE and request.jwt.claims for the rest of the current transaction.
+
+    Two claims policies read on every row are also set on their own, so no check parses the JSON:
+    `sub` as request.jwt.claim.sub (which auth.uid() reads first, as on Supabase) and an OAuth
+    token's `client_organization_id` as request.client_organization_id.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown database role {role!r}")
     claims = dict(claims or {})
     claims.setdefault("role", role)
     conn.execute(
-        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-        (role, json.dumps(claims, separators=(",", ":"))),
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+        " set_config('request.jwt.claim.sub', %s, true), set_config('request.client_organization_id', %s, true)",
+        (
+            role,
+            json.dumps(claims, separators=(",", ":")),
+            str(claims.get("sub") or ""),
+            str(claims.get("client_organization_id") or ""),
+        ),
     )
 
 

@@ -1,13 +1,18 @@
 -- An OAuth access token acts for its user only inside the organization that registered its client.
--- Such a request's claims carry `client_organization_id`; the membership helpers that the policies
--- call then count no membership elsewhere, so a token from Academy's LMS client never reaches the
--- other organizations its user belongs to, through any route or any statement. Requests without
--- the claim (users' own tokens and sessions, Supabase tokens) are not narrowed.
+-- Such a request's claims carry `client_organization_id`, which the app's set_identity() also puts
+-- in the setting request.client_organization_id; the membership helpers that the policies call
+-- then count no membership elsewhere, so a token from Academy's LMS client never reaches the other
+-- organizations its user belongs to, through any route or any statement. Requests without the
+-- claim (users' own tokens and sessions, Supabase tokens) are not narrowed.
+--
+-- The helpers run once per row a policy checks, so this one reads a plain setting rather than
+-- parsing the claims' JSON, and has no SET clause, so that Postgres inlines it (it calls nothing
+-- outside pg_catalog, which search_path cannot shadow).
 
 create function private.in_token_organization(org uuid) returns boolean
-language sql stable set search_path = ''
+language sql stable
 as $$
-  select coalesce((select auth.jwt()) ->> 'client_organization_id' = org::text, true)
+  select coalesce(nullif(current_setting('request.client_organization_id', true), '') = org::text, true)
 $$;
 
 comment on function private.in_token_organization(uuid) is

@@ -163,8 +163,11 @@ select t.user_id, t.organization_id, t.client_id, t.scope,
        set_config(
          'request.jwt.claims',
          json_build_object('sub', t.user_id, 'role', 'authenticated', 'aud', 'authenticated',
-                           'client_id', t.client_id, 'scope', t.scope)::text,
+                           'client_id', t.client_id, 'scope', t.scope,
+                           'client_organization_id', t.organization_id)::text,
          true
-       ) as claims
+       ) as claims,
+       set_config('request.jwt.claim.sub', t.user_id::text, true) as sub,
+       set_config('request.client_organization_id', coalesce(t.organization_id::text, ''), true) as client_organization
 from public.oauth_access_tokens t
 where t.jti = %(jti)s and t.user_id = %(sub)s and t.revoked_at is null and t.expires_at > now();
