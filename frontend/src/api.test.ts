@@ -40,11 +40,35 @@ describe("api", () => {
     expect(server.to("POST /api/things")[0].query.toString()).toBe("x=y");
   });
 
-  it("gives null for 204 and marks a missing endpoint as unavailable", async () => {
+  it("gives null for 204", async () => {
     new FakeApi({ "DELETE /api/things/1": { status: 204 } });
     await expect(api("/api/things/1", { method: "DELETE" })).resolves.toBeNull();
-    const missing = await failure(api("/v1/nothing/here"));
-    expect(missing.unavailable).toBe(true);
+  });
+
+  it("reads a 404 problem as not found, never as a missing feature", async () => {
+    new FakeApi({ "GET /api/webhooks/deliveries/d1": problem(404, "Not Found", "delivery not found") });
+    const missing = await failure(api("/api/webhooks/deliveries/d1"));
+    expect(missing.notFound).toBe(true);
+    expect(missing.unavailable).toBe(false);
+    expect(missing.detail).toBe("delivery not found");
+    // Flask's own 404 for an unknown path is problem+json too: still "not found".
+    const unrouted = await failure(api("/api/webhooks/deliveries/not-a-uuid"));
+    expect(unrouted.notFound).toBe(true);
+    expect(unrouted.unavailable).toBe(false);
+  });
+
+  it("marks 405, 501 and a 404 that is not problem+json as an unavailable endpoint", async () => {
+    new FakeApi({
+      "GET /v1/old": problem(405, "Method Not Allowed", "The method is not allowed for the requested URL."),
+      "GET /v1/later": problem(501, "Not Implemented", "not yet"),
+      "GET /v1/proxied": { status: 404, body: "<html>nginx</html>", contentType: "text/html" },
+      "GET /v1/json404": { status: 404, body: { message: "nope" } },
+    });
+    for (const path of ["/v1/old", "/v1/later", "/v1/proxied", "/v1/json404"]) {
+      const error = await failure(api(path));
+      expect(error.unavailable, path).toBe(true);
+      expect(error.notFound, path).toBe(false);
+    }
   });
 
   it("turns an unreachable server into a readable network error", async () => {

@@ -10,8 +10,17 @@ export class ApiError extends Error {
   readonly detail: string;
   readonly type: string;
   readonly errors: FieldErrors;
+  /** The server answered with an RFC 9457 problem+json body (Questbridge itself, not a proxy). */
+  readonly problem: boolean;
 
-  constructor(status: number, title: string, detail: string, type = "about:blank", errors: FieldErrors = {}) {
+  constructor(
+    status: number,
+    title: string,
+    detail: string,
+    type = "about:blank",
+    errors: FieldErrors = {},
+    problem = true,
+  ) {
     super(detail || title);
     this.name = "ApiError";
     this.status = status;
@@ -19,11 +28,20 @@ export class ApiError extends Error {
     this.detail = detail;
     this.type = type;
     this.errors = errors;
+    this.problem = problem;
   }
 
-  /** The endpoint does not exist on this server (a feature not deployed yet). */
+  /**
+   * The endpoint does not exist on this server (a feature not deployed yet): 405 or 501, or a 404
+   * that is not a problem+json answer (a proxy's or static server's page, not Questbridge's).
+   */
   get unavailable(): boolean {
-    return this.status === 404 || this.status === 405 || this.status === 501;
+    return this.status === 405 || this.status === 501 || (this.status === 404 && !this.problem);
+  }
+
+  /** Questbridge answered 404 problem+json: the thing asked for does not exist (or is not yours). */
+  get notFound(): boolean {
+    return this.status === 404 && this.problem;
   }
 
   /** Messages for one field, including nested marshmallow errors (`{"0": ["..."]}`). */
@@ -118,7 +136,9 @@ function toApiError(response: Response, parsed: unknown): ApiError {
     problem.errors && typeof problem.errors === "object" && !Array.isArray(problem.errors)
       ? (problem.errors as FieldErrors)
       : {};
-  return new ApiError(response.status, title, detail, type, errors);
+  const contentType = response.headers.get("Content-Type") ?? "";
+  const isProblem = /^application\/problem\+json\b/i.test(contentType) && Boolean(parsed) && typeof parsed === "object";
+  return new ApiError(response.status, title, detail, type, errors, isProblem);
 }
 
 export interface Page<T> {

@@ -43,7 +43,7 @@ describe("LoadState", () => {
     );
     expect(screen.getByRole("status")).toHaveTextContent("Loading api key usage…");
     rerender(
-      <LoadState what="API key usage" loading={false} error={new ApiError(404, "Not Found", "")} hasData={false}>
+      <LoadState what="API key usage" loading={false} error={new ApiError(501, "Not Implemented", "")} hasData={false}>
         content
       </LoadState>,
     );
@@ -54,6 +54,29 @@ describe("LoadState", () => {
       </LoadState>,
     );
     expect(screen.getByText("content")).toBeInTheDocument();
+  });
+
+  it("says a 404 problem is not found, with the server's detail, not that the feature is missing", () => {
+    render(
+      <LoadState what="Delivery" loading={false} error={new ApiError(404, "Not Found", "delivery not found")} hasData={false}>
+        content
+      </LoadState>,
+    );
+    const alert = screen.getByRole("alert");
+    expect(alert).toContainElement(screen.getByText("Delivery not found"));
+    expect(alert).toContainElement(screen.getByText("Delivery not found.")); // the problem's detail
+    expect(screen.queryByText(/unavailable/)).not.toBeInTheDocument();
+    expect(screen.queryByText(/Update the server/)).not.toBeInTheDocument();
+    expect(screen.queryByText("content")).not.toBeInTheDocument();
+  });
+
+  it("treats a 404 that is not problem+json as an unavailable endpoint", () => {
+    render(
+      <LoadState what="Audit log" loading={false} error={new ApiError(404, "Not Found", "", "about:blank", {}, false)} hasData={false}>
+        content
+      </LoadState>,
+    );
+    expect(screen.getByText("Audit log is unavailable")).toBeInTheDocument();
   });
 
   it("keeps the data on screen when a refresh fails, with the error above it", () => {

@@ -48,7 +48,7 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
-/** The server does not offer this feature yet (its endpoint answered 404). */
+/** The server does not offer this feature yet (405 or 501, or a 404 that is not Questbridge's). */
 export function Unavailable({ what }: { what: string }) {
   return (
     <div className="empty unavailable" role="status">
@@ -58,13 +58,26 @@ export function Unavailable({ what }: { what: string }) {
   );
 }
 
-/** The usual load states of a resource: spinner, unavailable, error with retry, or the content. */
+/** Questbridge answered 404: what was asked for does not exist, in the server's words. */
+export function NotFound({ what, error, hint }: { what: string; error: ApiError; hint?: ReactNode }) {
+  const detail = error.detail && error.detail !== error.title ? error.detail : "";
+  return (
+    <div className="empty not-found" role="alert">
+      <p className="empty-title">{what} not found</p>
+      {detail && <p className="empty-body">{detail.charAt(0).toUpperCase() + detail.slice(1)}{/[.!?]$/.test(detail) ? "" : "."}</p>}
+      {hint && <div className="empty-body">{hint}</div>}
+    </div>
+  );
+}
+
+/** The usual load states of a resource: spinner, not found, unavailable, error with retry, or the content. */
 export function LoadState({
   loading,
   error,
   hasData,
   what,
   onRetry,
+  notFoundHint,
   children,
 }: {
   loading: boolean;
@@ -72,9 +85,12 @@ export function LoadState({
   hasData: boolean;
   what: string;
   onRetry?: () => void;
+  /** Shown under "<what> not found", e.g. a link back to the list. */
+  notFoundHint?: ReactNode;
   children: ReactNode;
 }) {
   if (!hasData) {
+    if (error?.notFound) return <NotFound what={what} error={error} hint={notFoundHint} />;
     if (error?.unavailable) return <Unavailable what={what} />;
     if (error) return <ErrorBanner error={error} onRetry={onRetry} />;
     if (loading) return <Loading label={`Loading ${what.toLowerCase()}…`} />;

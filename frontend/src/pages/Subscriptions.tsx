@@ -328,10 +328,14 @@ export function SubscriptionDetailPage() {
       <p className="breadcrumbs">
         <Link to="/subscriptions">← All subscriptions</Link>
       </p>
-      <LoadState what="Subscription" loading={subscription.loading} error={subscription.error?.unavailable && subscription.error.status === 404 ? undefined : subscription.error} hasData={Boolean(data)} onRetry={subscription.reload}>
-        {!data && subscription.error?.status === 404 && (
-          <Empty title="Subscription not found">It may have been deleted.</Empty>
-        )}
+      <LoadState
+        what="Subscription"
+        loading={subscription.loading}
+        error={subscription.error}
+        hasData={Boolean(data)}
+        onRetry={subscription.reload}
+        notFoundHint="It may have been deleted."
+      >
         {data && (
           <>
             <Notice>{notice}</Notice>

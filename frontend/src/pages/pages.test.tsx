@@ -54,6 +54,7 @@ const DELIVERY = {
 };
 
 const empty = { data: [], next_cursor: null };
+const UNKNOWN = "0f0f0f0f-0000-4000-8000-00000000dead";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -152,6 +153,7 @@ describe("dashboard", () => {
         },
       },
       "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: null } },
+      "GET /v1/monitoring/external/keys": problem(501, "Not Implemented", "not offered by this server"),
     });
     renderApp("/");
     const cards = await screen.findByTestId("metric-cards");
@@ -346,6 +348,25 @@ describe("deliveries", () => {
   });
 });
 
+describe("a delivery that does not exist", () => {
+  it("is not found, with the server's detail, for an unknown id", async () => {
+    new FakeApi({ [`GET /api/webhooks/deliveries/${UNKNOWN}`]: problem(404, "Not Found", "delivery not found") });
+    renderApp(`/deliveries/${UNKNOWN}`);
+    expect(await screen.findByText("Delivery not found")).toBeInTheDocument();
+    expect(screen.getByText("Delivery not found.")).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "← All deliveries" })).toBeInTheDocument();
+    expect(screen.queryByText(/unavailable|Update the server/)).not.toBeInTheDocument();
+  });
+
+  it("is not found for an id that is not a UUID (the server's route 404)", async () => {
+    new FakeApi(); // unrouted: Flask's problem+json 404
+    renderApp("/deliveries/not-a-uuid");
+    expect(await screen.findByText("Delivery not found")).toBeInTheDocument();
+    expect(screen.getByText("The requested URL was not found on the server.")).toBeInTheDocument();
+    expect(screen.queryByText(/unavailable|Update the server/)).not.toBeInTheDocument();
+  });
+});
+
 describe("API keys", () => {
   const KEY = {
     key_id: "k_1234abcd",
@@ -507,8 +528,20 @@ describe("inbound events and audit log", () => {
   });
 
   it("says a page is unavailable when the server lacks its endpoint", async () => {
-    new FakeApi();
+    new FakeApi({ "GET /api/inbound/events": { status: 404, body: "<h1>Not Found</h1>", contentType: "text/html" } });
     renderApp("/inbound");
     expect(await screen.findByText("Inbound events is unavailable")).toBeInTheDocument();
+  });
+
+  it("says an unknown inbound event is not found, in the server's words", async () => {
+    new FakeApi({
+      "GET /api/inbound/events": { body: { data: [EVENT], next_cursor: null } },
+      [`GET /api/inbound/events/${UNKNOWN}`]: problem(404, "Not Found", "inbound event not found"),
+    });
+    renderApp(`/inbound?event=${UNKNOWN}`);
+    const panel = await screen.findByRole("region", { name: /^Event / });
+    expect(await within(panel).findByText("Inbound event not found")).toBeInTheDocument();
+    expect(within(panel).getByText("Inbound event not found.")).toBeInTheDocument();
+    expect(screen.queryByText(/unavailable|Update the server/)).not.toBeInTheDocument();
   });
 });
