@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import threading
 import warnings
 from collections.abc import Iterator
@@ -59,6 +60,18 @@ def resolve_database_url(config: Config) -> str:
     return with_database(admin_uri, EMBEDDED_DATABASE)
 
 
+def check_idle_connection(conn: psycopg.Connection) -> None:
+    """The pool's checkout check, without a round trip per request: an idle connection has
+    nothing to read unless the server ended it (a restart or failover sends FATAL and closes the
+    socket), so only a connection with something to read is tried for real; a dead one raises and
+    the pool replaces it before any request meets it."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 class Database:
     """A connection pool whose units of work are transactions run as a Supabase role."""
 
@@ -73,7 +86,7 @@ class Database:
             name="questbridge",
             # A connection that died while idle in the pool (Postgres restarted or failed over, a
             # proxy dropped it) is replaced at checkout rather than failing the request that drew it.
-            check=ConnectionPool.check_connection,
+            check=check_idle_connection,
         )
         self._opened = False
         self._open_lock = threading.Lock()

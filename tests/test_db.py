@@ -1,0 +1,35 @@
+"""The pool's checkout check: no round trip for a healthy idle connection, a dead one caught."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from backend.db import check_idle_connection
+
+
+def last_statement(admin: psycopg.Connection, pid: int) -> str:
+    return admin.execute("select query from pg_stat_activity where pid = %s", (pid,)).fetchone()[0]
+
+
+def test_a_healthy_idle_connection_passes_without_a_round_trip(database_url):
+    with psycopg.connect(database_url, autocommit=True) as conn, psycopg.connect(database_url) as admin:
+        conn.execute("select 'marker' as last_statement")
+        check_idle_connection(conn)
+        assert last_statement(admin, conn.info.backend_pid) == "select 'marker' as last_statement"
+
+
+def test_a_connection_the_server_ended_is_refused(database_url):
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        psycopg.connect(database_url, autocommit=True) as admin,
+    ):
+        admin.execute("select pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        deadline = time.monotonic() + 5
+        with pytest.raises(psycopg.OperationalError):
+            while time.monotonic() < deadline:  # the FATAL message reaches the socket a moment later
+                check_idle_connection(conn)
+                time.sleep(0.01)
+        assert time.monotonic() < deadline, "the ended connection was never noticed"
