@@ -31,8 +31,14 @@ export function useApi<T>(path: string | null, query?: Query, refreshMs?: number
   const current = useRef<AbortController | null>(null);
   const lastKey = useRef<string | null>(null);
 
-  const fetchNow = useCallback(async () => {
+  /**
+   * Fetch now. A background refresh skips its tick while the previous request is still pending,
+   * so an endpoint slower than the refresh interval still completes; a change of resource or an
+   * explicit reload (after a change the page made) replaces the pending request instead.
+   */
+  const fetchNow = useCallback(async (background = false) => {
     if (key === null || path === null) return;
+    if (background && current.current) return;
     current.current?.abort();
     const controller = new AbortController();
     current.current = controller;
@@ -52,6 +58,7 @@ export function useApi<T>(path: string | null, query?: Query, refreshMs?: number
       if (controller.signal.aborted) return;
       setError(asApiError(caught));
     } finally {
+      if (current.current === controller) current.current = null;
       if (!controller.signal.aborted) setLoading(false);
     }
   }, [key]);
@@ -64,12 +71,13 @@ export function useApi<T>(path: string | null, query?: Query, refreshMs?: number
   useEffect(() => {
     if (!refreshMs || key === null) return;
     const timer = window.setInterval(() => {
-      if (document.visibilityState !== "hidden") void fetchNow();
+      if (document.visibilityState !== "hidden") void fetchNow(true);
     }, refreshMs);
     return () => window.clearInterval(timer);
   }, [fetchNow, refreshMs, key]);
 
-  return { data, error, loading, updatedAt, reload: fetchNow };
+  const reload = useCallback(() => fetchNow(false), [fetchNow]);
+  return { data, error, loading, updatedAt, reload };
 }
 
 export interface Action<A extends unknown[], R> {
