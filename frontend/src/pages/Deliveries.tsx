@@ -41,19 +41,19 @@ export function DeliveriesPage() {
   });
   const subscriptionUrl = new Map((subscriptions.data?.data ?? []).map((item) => [item.id, item.target_url]));
 
+  // One request either way: the server queues every dead delivery of the subscription, or of the
+  // whole organization when no subscription is chosen (including subscriptions not listed here).
   const bulk = useAction(async () => {
-    const targets = filters.subscription_id
-      ? [filters.subscription_id]
-      : (subscriptions.data?.data ?? []).map((item) => item.id);
-    let count = 0;
-    for (const id of targets) {
-      const result = await api<{ count: number }>(`/api/webhooks/subscriptions/${id}/redeliver-dead`, {
-        method: "POST",
-        body: {},
-      });
-      count += result.count;
-    }
-    return count;
+    const result = filters.subscription_id
+      ? await api<{ count: number }>(`/api/webhooks/subscriptions/${encodeURIComponent(filters.subscription_id)}/redeliver-dead`, {
+          method: "POST",
+          body: {},
+        })
+      : await api<{ count: number }>("/api/webhooks/deliveries/redeliver-dead", {
+          method: "POST",
+          body: { organization_id: organization.id },
+        });
+    return result.count;
   });
 
   function setFilter(name: (typeof FILTERS)[number], value: string) {

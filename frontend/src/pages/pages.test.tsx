@@ -303,22 +303,59 @@ describe("deliveries", () => {
     await waitFor(() => expect(server.to("GET /api/webhooks/deliveries").at(-1)!.query.get("cursor")).toBe("c1"));
   });
 
-  it("redelivers every dead delivery of each subscription after confirmation", async () => {
+  it("redelivers every dead delivery of the organization in one request after confirmation", async () => {
     const user = userEvent.setup();
     const second = { ...SUBSCRIPTION, id: "aaaaaaaa-0000-4000-8000-000000000002", target_url: "https://two.example.org/" };
     const server = new FakeApi({
       "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: null } },
       "GET /api/webhooks/subscriptions": { body: { data: [SUBSCRIPTION, second], next_cursor: null } },
       "GET /api/webhooks/event-types": { body: CATALOG },
-      [`POST /api/webhooks/subscriptions/${SUBSCRIPTION.id}/redeliver-dead`]: { status: 202, body: { count: 2 } },
-      [`POST /api/webhooks/subscriptions/${second.id}/redeliver-dead`]: { status: 202, body: { count: 1 } },
+      "POST /api/webhooks/deliveries/redeliver-dead": { status: 202, body: { count: 3 } },
     });
     renderApp("/deliveries");
     await screen.findByTestId("deliveries-table");
     await user.click(screen.getByRole("button", { name: "Redeliver dead…" }));
     await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Redeliver dead" }));
     expect(await screen.findByText("3 dead deliveries queued again.")).toBeInTheDocument();
-    expect(server.calls.filter((call) => call.path.endsWith("/redeliver-dead"))).toHaveLength(2);
+    expect(server.calls.filter((call) => call.path.endsWith("/redeliver-dead")).map((call) => call.path)).toEqual([
+      "/api/webhooks/deliveries/redeliver-dead",
+    ]);
+    expect(server.to("POST /api/webhooks/deliveries/redeliver-dead")[0].body).toEqual({ organization_id: OTHER_ORG.id });
+  });
+
+  it("redelivers the dead deliveries of the chosen subscription only", async () => {
+    const user = userEvent.setup();
+    const server = new FakeApi({
+      "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: null } },
+      "GET /api/webhooks/subscriptions": { body: { data: [SUBSCRIPTION], next_cursor: null } },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+      [`POST /api/webhooks/subscriptions/${SUBSCRIPTION.id}/redeliver-dead`]: { status: 202, body: { count: 1 } },
+    });
+    renderApp(`/deliveries?subscription_id=${SUBSCRIPTION.id}`);
+    await screen.findByTestId("deliveries-table");
+    await user.click(screen.getByRole("button", { name: "Redeliver dead…" }));
+    const dialog = screen.getByRole("dialog");
+    expect(dialog).toHaveTextContent("Every dead delivery of https://lms.example.org/hooks is queued again.");
+    await user.click(within(dialog).getByRole("button", { name: "Redeliver dead" }));
+    expect(await screen.findByText("1 dead delivery queued again.")).toBeInTheDocument();
+    expect(server.calls.filter((call) => call.path.endsWith("/redeliver-dead")).map((call) => call.path)).toEqual([
+      `/api/webhooks/subscriptions/${SUBSCRIPTION.id}/redeliver-dead`,
+    ]);
+  });
+
+  it("shows the server's reason when bulk redelivery is refused", async () => {
+    const user = userEvent.setup();
+    new FakeApi({
+      "GET /api/webhooks/deliveries": { body: { data: [DELIVERY], next_cursor: null } },
+      "GET /api/webhooks/subscriptions": { body: empty },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+      "POST /api/webhooks/deliveries/redeliver-dead": problem(403, "Forbidden", "organization admins only"),
+    });
+    renderApp("/deliveries");
+    await screen.findByTestId("deliveries-table");
+    await user.click(screen.getByRole("button", { name: "Redeliver dead…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Redeliver dead" }));
+    expect(await within(screen.getByRole("dialog")).findByRole("alert")).toHaveTextContent("organization admins only");
   });
 
   it("shows every attempt of a delivery and redelivers it", async () => {
