@@ -1,8 +1,14 @@
-import { useId, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useState, type KeyboardEvent } from "react";
 import type { EventType } from "../api";
 
 export const WILDCARD = "*";
 const CUSTOM_TYPE = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
+const TYPE_HINT = "Use a dotted lower-case name such as partner.thing_happened.";
+
+/** A catalog type or a partner's custom dotted name (what `/v1/external/events` accepts). */
+export function isEventTypeName(name: string): boolean {
+  return CUSTOM_TYPE.test(name) && name.length <= 128;
+}
 
 interface EventTypePickerProps {
   catalog: EventType[];
@@ -32,8 +38,8 @@ export function EventTypePicker({ catalog, value, onChange, describedBy, invalid
   function addCustom() {
     const name = custom.trim();
     if (!name) return;
-    if (!CUSTOM_TYPE.test(name) || name.length > 128) {
-      setCustomError("Use a dotted lower-case name such as partner.thing_happened.");
+    if (!isEventTypeName(name)) {
+      setCustomError(TYPE_HINT);
       return;
     }
     setCustomError(undefined);
@@ -112,4 +118,81 @@ export function EventTypePicker({ catalog, value, onChange, describedBy, invalid
 /** What is sent: `*` alone when every event is chosen. */
 export function normalizeTypes(types: string[]): string[] {
   return types.includes(WILDCARD) ? [WILDCARD] : types;
+}
+
+interface EventTypeFilterProps {
+  id: string;
+  /** The filter in force ("" for any type). */
+  value: string;
+  /** Offered in the list: the catalog and the types seen in loaded rows. Any dotted name can be typed. */
+  suggestions: string[];
+  onChange: (type: string) => void;
+}
+
+/**
+ * A free-text event type filter with suggestions, so partners' custom types can be chosen too.
+ * It applies on Enter, on leaving the field, or at once when the text is one of the suggestions
+ * (picked from the list); a name that is not dotted lower case is refused beside the input.
+ */
+export function EventTypeFilter({ id, value, suggestions, onChange }: EventTypeFilterProps) {
+  const listId = `${id}-types`;
+  const errorId = `${id}-error`;
+  const [draft, setDraft] = useState(value);
+  const [error, setError] = useState(false);
+  useEffect(() => {
+    setDraft(value);
+    setError(false);
+  }, [value]);
+
+  function apply(text: string) {
+    const name = text.trim();
+    if (name && !isEventTypeName(name)) {
+      setError(true);
+      return;
+    }
+    setError(false);
+    if (name !== value) onChange(name);
+  }
+
+  return (
+    <>
+      <input
+        id={id}
+        type="text"
+        list={listId}
+        value={draft}
+        placeholder="Any event type"
+        autoComplete="off"
+        spellCheck={false}
+        aria-invalid={error}
+        aria-describedby={error ? errorId : undefined}
+        onChange={(event) => {
+          const text = event.target.value;
+          setDraft(text);
+          setError(false);
+          if (text === "" || suggestions.includes(text)) apply(text);
+        }}
+        onBlur={() => apply(draft)}
+        onKeyDown={(event) => {
+          if (event.key === "Enter") {
+            event.preventDefault();
+            apply(draft);
+          } else if (event.key === "Escape" && draft !== value) {
+            setDraft(value);
+            setError(false);
+          }
+        }}
+      />
+      <datalist id={listId}>
+        {suggestions.map((type) => (
+          <option key={type} value={type} />
+        ))}
+      </datalist>
+      {error && (
+        <div id={errorId} className="field-error">
+          {TYPE_HINT}
+        </div>
+      )}
+    </>
+  );
 }

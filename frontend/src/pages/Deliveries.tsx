@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import {
   api,
@@ -11,6 +11,7 @@ import {
 } from "../api";
 import { useOrganization } from "../auth";
 import { ConfirmDialog } from "../components/Dialog";
+import { EventTypeFilter } from "../components/EventTypePicker";
 import { formatMs, shortId, StatusBadge, Time } from "../components/display";
 import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
 import { REFRESH_MS, useAction, useApi, usePagedList } from "../hooks";
@@ -63,9 +64,20 @@ export function DeliveriesPage() {
     setParams(next, { replace: true });
   }
 
-  const eventTypes = Array.from(
-    new Set([...(catalog.data?.data ?? []).map((entry) => entry.type), ...(filters.event_type ? [filters.event_type] : [])]),
-  );
+  // The catalog first, then custom types partners push, as seen in the rows loaded so far (kept
+  // while another filter loads, so the suggestions do not flicker).
+  const catalogTypes = (catalog.data?.data ?? []).map((entry) => entry.type);
+  const [seenTypes, setSeenTypes] = useState<string[]>([]);
+  useEffect(() => setSeenTypes([]), [organization.id]);
+  useEffect(() => {
+    if (!list.items) return;
+    setSeenTypes((previous) => {
+      const next = new Set(previous);
+      for (const delivery of list.items ?? []) next.add(delivery.event_type);
+      return next.size === previous.length ? previous : Array.from(next).sort();
+    });
+  }, [list.items]);
+  const eventTypes = Array.from(new Set([...catalogTypes, ...seenTypes, ...(filters.event_type ? [filters.event_type] : [])]));
 
   return (
     <>
@@ -93,14 +105,7 @@ export function DeliveriesPage() {
         </div>
         <div className="field">
           <label htmlFor={ids.type}>Event type</label>
-          <select id={ids.type} value={filters.event_type} onChange={(event) => setFilter("event_type", event.target.value)}>
-            <option value="">Any event type</option>
-            {eventTypes.map((type) => (
-              <option key={type} value={type}>
-                {type}
-              </option>
-            ))}
-          </select>
+          <EventTypeFilter id={ids.type} value={filters.event_type} suggestions={eventTypes} onChange={(type) => setFilter("event_type", type)} />
         </div>
         <div className="field">
           <label htmlFor={ids.subscription}>Subscription</label>

@@ -289,7 +289,7 @@ describe("deliveries", () => {
     const table = await screen.findByTestId("deliveries-table");
     expect(table).toHaveTextContent("https://lms.example.org/hooks");
     await user.selectOptions(screen.getByLabelText("Status"), "dead");
-    await user.selectOptions(screen.getByLabelText("Event type"), "task.completed");
+    await user.type(screen.getByLabelText("Event type"), "task.completed");
     await user.selectOptions(screen.getByLabelText("Subscription"), SUBSCRIPTION.id);
     await waitFor(() => {
       const query = server.to("GET /api/webhooks/deliveries").at(-1)!.query;
@@ -301,6 +301,37 @@ describe("deliveries", () => {
 
     await user.click(screen.getByRole("button", { name: "Load more" }));
     await waitFor(() => expect(server.to("GET /api/webhooks/deliveries").at(-1)!.query.get("cursor")).toBe("c1"));
+  });
+
+  it("filters by a partner's custom event type, typed or picked from the types seen, and refuses a malformed one", async () => {
+    const user = userEvent.setup();
+    const custom = { ...DELIVERY, id: "dddddddd-0000-4000-8000-000000000002", event_type: "partner.badge_synced" };
+    const server = new FakeApi({
+      "GET /api/webhooks/deliveries": { body: { data: [DELIVERY, custom], next_cursor: null } },
+      "GET /api/webhooks/subscriptions": { body: { data: [SUBSCRIPTION], next_cursor: null } },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+    });
+    renderApp("/deliveries");
+    await screen.findByTestId("deliveries-table");
+    const input = screen.getByLabelText("Event type");
+    const listed = () => Array.from(document.querySelectorAll(`datalist[id="${input.getAttribute("list")}"] option`)).map((o) => o.getAttribute("value"));
+    await waitFor(() => expect(listed()).toEqual(["task.completed", "quest.completed", "partner.badge_synced"]));
+
+    await user.type(input, "Partner Thing{Enter}");
+    expect(input).toHaveAttribute("aria-invalid", "true");
+    expect(input).toHaveAccessibleDescription(/dotted lower-case name/);
+    expect(server.calls.some((call) => call.query.get("event_type"))).toBe(false);
+
+    await user.clear(input);
+    expect(input).toHaveAttribute("aria-invalid", "false");
+    await user.type(input, "lti.grade_passback.v2{Enter}");
+    await waitFor(() => expect(server.to("GET /api/webhooks/deliveries").at(-1)!.query.get("event_type")).toBe("lti.grade_passback.v2"));
+    expect(screen.getByTestId("location")).toHaveTextContent("event_type=lti.grade_passback.v2");
+
+    await user.clear(input);
+    await waitFor(() => expect(server.to("GET /api/webhooks/deliveries").at(-1)!.query.get("event_type")).toBeNull());
+    await user.type(input, "partner.badge_synced"); // one of the suggestions: applies without Enter
+    await waitFor(() => expect(server.to("GET /api/webhooks/deliveries").at(-1)!.query.get("event_type")).toBe("partner.badge_synced"));
   });
 
   it("redelivers every dead delivery of the organization in one request after confirmation", async () => {
