@@ -25,7 +25,9 @@ export function OrganizationSwitcher() {
   }
   return (
     <div className="org-switcher">
-      <label htmlFor={id}>Organization</label>
+      <label htmlFor={id} className="visually-hidden-phone">
+        Organization
+      </label>
       <select id={id} value={organization?.id ?? ""} onChange={(event) => selectOrganization(event.target.value)}>
         {organizations.map((org) => (
           <option key={org.id} value={org.id}>

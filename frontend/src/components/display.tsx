@@ -57,6 +57,20 @@ export function formatPercent(value: number | null | undefined): string {
   return `${percent.toFixed(1)}%`;
 }
 
+/**
+ * A whole id, cut to fit by CSS with an ellipsis: the full value stays in the text (found, copied
+ * and read out whole) and in the tooltip, so ids that share a prefix (qbc_…) stay distinguishable.
+ */
+export function FullId({ value }: { value: string | null | undefined }) {
+  if (!value) return <span className="muted">—</span>;
+  return (
+    <code className="id-clip" title={value}>
+      {value}
+    </code>
+  );
+}
+
+/** The first 8 characters: for prose and labels only, never where the id tells things apart. */
 export function shortId(id: string | null | undefined): string {
   return id ? id.slice(0, 8) : "—";
 }

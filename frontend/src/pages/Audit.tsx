@@ -1,6 +1,6 @@
 import type { AuditEntry } from "../api";
 import { useOrganization } from "../auth";
-import { shortId, Time } from "../components/display";
+import { FullId, Time } from "../components/display";
 import { Empty, LoadMore, LoadState, PageTitle } from "../components/feedback";
 import { usePagedList } from "../hooks";
 
@@ -44,9 +44,17 @@ export function AuditPage() {
                     <th scope="row" data-label="Action">
                       <code>{entry.action}</code>
                     </th>
-                    <td data-label="Who">{entry.actor_email ?? (entry.actor_id ? shortId(entry.actor_id) : <span className="muted">system</span>)}</td>
-                    <td data-label="Target">
-                      {entry.target_type ? `${entry.target_type} ${shortId(entry.target_id)}` : <span className="muted">—</span>}
+                    <td data-label="Who" className="audit-who">
+                      {entry.actor_email ?? (entry.actor_id ? <FullId value={entry.actor_id} /> : <span className="muted">system</span>)}
+                    </td>
+                    <td data-label="Target" className="audit-target">
+                      {entry.target_type ? (
+                        <>
+                          <span className="audit-target-type">{entry.target_type}</span> <FullId value={entry.target_id} />
+                        </>
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
                     </td>
                     <td data-label="Details" className="small">
                       {describeMetadata(entry.metadata) || <span className="muted">—</span>}

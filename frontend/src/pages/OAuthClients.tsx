@@ -182,6 +182,8 @@ export function OAuthClientsPage() {
             } else {
               const result = await remove.run(client);
               if (result !== undefined) {
+                // Its secret is worthless now: do not leave it on screen.
+                setRevealed((shown) => (shown?.clientId === client.client_id ? undefined : shown));
                 setNotice(`${clientName(client)} deleted.`);
                 setConfirm(undefined);
                 void list.reload();
