@@ -57,17 +57,25 @@ describe("LoadState", () => {
   });
 
   it("says a 404 problem is not found, with the server's detail, not that the feature is missing", () => {
-    render(
-      <LoadState what="Delivery" loading={false} error={new ApiError(404, "Not Found", "delivery not found")} hasData={false}>
+    const { rerender } = render(
+      <LoadState what="Delivery" loading={false} error={new ApiError(404, "Not Found", "no delivery d1 in your organizations")} hasData={false}>
         content
       </LoadState>,
     );
     const alert = screen.getByRole("alert");
     expect(alert).toContainElement(screen.getByText("Delivery not found"));
-    expect(alert).toContainElement(screen.getByText("Delivery not found.")); // the problem's detail
+    expect(alert).toContainElement(screen.getByText("No delivery d1 in your organizations.")); // the problem's detail
     expect(screen.queryByText(/unavailable/)).not.toBeInTheDocument();
     expect(screen.queryByText(/Update the server/)).not.toBeInTheDocument();
     expect(screen.queryByText("content")).not.toBeInTheDocument();
+
+    // A detail that only repeats the title is not said twice.
+    rerender(
+      <LoadState what="Delivery" loading={false} error={new ApiError(404, "Not Found", "delivery not found")} hasData={false}>
+        content
+      </LoadState>,
+    );
+    expect(screen.getByRole("alert")).toHaveTextContent(/^Delivery not found$/);
   });
 
   it("treats a 404 that is not problem+json as an unavailable endpoint", () => {

@@ -60,10 +60,13 @@ export function Unavailable({ what }: { what: string }) {
 
 /** Questbridge answered 404: what was asked for does not exist, in the server's words. */
 export function NotFound({ what, error, hint }: { what: string; error: ApiError; hint?: ReactNode }) {
-  const detail = error.detail && error.detail !== error.title ? error.detail : "";
+  const title = `${what} not found`;
+  const words = (text: string) => text.toLowerCase().replace(/[.!]+$/, "").trim();
+  // "delivery not found" under "Delivery not found" would say it twice.
+  const detail = error.detail && ![words(error.title), words(title)].includes(words(error.detail)) ? error.detail : "";
   return (
     <div className="empty not-found" role="alert">
-      <p className="empty-title">{what} not found</p>
+      <p className="empty-title">{title}</p>
       {detail && <p className="empty-body">{detail.charAt(0).toUpperCase() + detail.slice(1)}{/[.!?]$/.test(detail) ? "" : "."}</p>}
       {hint && <div className="empty-body">{hint}</div>}
     </div>

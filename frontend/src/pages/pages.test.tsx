@@ -420,8 +420,7 @@ describe("a delivery that does not exist", () => {
   it("is not found, with the server's detail, for an unknown id", async () => {
     new FakeApi({ [`GET /api/webhooks/deliveries/${UNKNOWN}`]: problem(404, "Not Found", "delivery not found") });
     renderApp(`/deliveries/${UNKNOWN}`);
-    expect(await screen.findByText("Delivery not found")).toBeInTheDocument();
-    expect(screen.getByText("Delivery not found.")).toBeInTheDocument();
+    expect(await screen.findByRole("alert")).toHaveTextContent(/^Delivery not found$/);
     expect(screen.getByRole("link", { name: "← All deliveries" })).toBeInTheDocument();
     expect(screen.queryByText(/unavailable|Update the server/)).not.toBeInTheDocument();
   });
@@ -639,8 +638,7 @@ describe("inbound events and audit log", () => {
     });
     renderApp(`/inbound?event=${UNKNOWN}`);
     const panel = await screen.findByRole("region", { name: /^Event / });
-    expect(await within(panel).findByText("Inbound event not found")).toBeInTheDocument();
-    expect(within(panel).getByText("Inbound event not found.")).toBeInTheDocument();
+    expect(await within(panel).findByRole("alert")).toHaveTextContent(/^Inbound event not found$/);
     expect(screen.queryByText(/unavailable|Update the server/)).not.toBeInTheDocument();
   });
 });
