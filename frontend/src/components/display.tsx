@@ -1,3 +1,5 @@
+import { Fragment } from "react";
+
 const dateTime = new Intl.DateTimeFormat(undefined, {
   year: "numeric",
   month: "short",
@@ -55,6 +57,21 @@ export function formatPercent(value: number | null | undefined): string {
   // The API gives a rate in [0, 1]; accept a percentage too.
   const percent = value <= 1 ? value * 100 : value;
   return `${percent.toFixed(1)}%`;
+}
+
+/** Text that may break after its dots, underscores, @ and slashes (dotted names, emails, URLs). */
+export function Breakable({ text }: { text: string }) {
+  const parts = text.split(/(?<=[._@/])/);
+  return (
+    <>
+      {parts.map((part, index) => (
+        <Fragment key={index}>
+          {part}
+          {index < parts.length - 1 && <wbr />}
+        </Fragment>
+      ))}
+    </>
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { AuditEntry } from "../api";
 import { useOrganization } from "../auth";
-import { FullId, Time } from "../components/display";
+import { Breakable, FullId, Time } from "../components/display";
 import { Empty, LoadMore, LoadState, PageTitle } from "../components/feedback";
 import { usePagedList } from "../hooks";
 
@@ -24,7 +24,16 @@ export function AuditPage() {
           <Empty title="Nothing recorded yet">Changes to subscriptions, keys and clients appear here.</Empty>
         ) : (
           <div className="table-wrap">
-            <table className="table table-stack" data-testid="audit-table">
+            <table className="table table-stack table-audit" data-testid="audit-table">
+              {/* Fixed widths so long details and ids wrap and every column, IP too, fits 1280 px. */}
+              <colgroup>
+                <col className="col-when" />
+                <col className="col-action" />
+                <col className="col-who" />
+                <col className="col-target" />
+                <col className="col-details" />
+                <col className="col-ip" />
+              </colgroup>
               <thead>
                 <tr>
                   <th scope="col">When</th>
@@ -42,15 +51,19 @@ export function AuditPage() {
                       <Time value={entry.created_at} />
                     </td>
                     <th scope="row" data-label="Action">
-                      <code>{entry.action}</code>
+                      <code>
+                        <Breakable text={entry.action} />
+                      </code>
                     </th>
                     <td data-label="Who" className="audit-who">
-                      {entry.actor_email ?? (entry.actor_id ? <FullId value={entry.actor_id} /> : <span className="muted">system</span>)}
+                      {entry.actor_email ? <Breakable text={entry.actor_email} /> : (entry.actor_id ? <FullId value={entry.actor_id} /> : <span className="muted">system</span>)}
                     </td>
                     <td data-label="Target" className="audit-target">
                       {entry.target_type ? (
                         <>
-                          <span className="audit-target-type">{entry.target_type}</span> <FullId value={entry.target_id} />
+                          <span className="audit-target-type">
+                            <Breakable text={entry.target_type} />
+                          </span> <FullId value={entry.target_id} />
                         </>
                       ) : (
                         <span className="muted">—</span>

@@ -143,7 +143,7 @@ function KeyUsage({ tiers }: { tiers: TierUsage[] }) {
         items={tiers.map((tier) => ({ label: tier.tier, value: tier.requests_today, detail: `(${tier.keys} keys)` }))}
       />
       <div className="table-wrap">
-        <table className="table table-stack">
+        <table className="table table-stack table-compact" data-testid="key-usage-table">
           <thead>
             <tr>
               <th scope="col">Tier</th>

@@ -69,7 +69,7 @@ export function InboundPage() {
               </thead>
               <tbody>
                 {list.items?.map((event) => (
-                  <tr key={event.id}>
+                  <tr key={event.id} data-event-id={event.id} data-status={event.status}>
                     <th scope="row" data-label="Event">
                       <button type="button" className="link-button" onClick={() => update("event", event.id)}>
                         {event.type ?? shortId(event.id)}
