@@ -27,6 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DIST = PROJECT_ROOT / "frontend" / "dist"
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 CRON_SECRET = "e2e-cron-secret-" + "c" * 24
+AUTOGRADER_SECRET = "e2e-autograder-secret-" + "a" * 16
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
@@ -122,9 +123,6 @@ class LiveServer:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def has_route(self, rule: str) -> bool:
-        return any(r.rule == rule for r in self.app.url_map.iter_rules())
-
 
 @pytest.fixture
 def live(make_app, built_ui):
@@ -133,6 +131,10 @@ def live(make_app, built_ui):
         cron_secret=CRON_SECRET,
         # One attempt, then dead: lets a test make a dead delivery without waiting for backoff.
         webhooks_max_attempts=1,
+        # The autograder posts grades to the inbox; one failed attempt there makes an event dead.
+        autograder_webhook_secrets=(AUTOGRADER_SECRET,),
+        inbound_max_attempts=1,
+        inbound_backoff_seconds=(0,),
     )
     server = LiveServer(app).start()
     yield server

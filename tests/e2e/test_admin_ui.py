@@ -3,14 +3,20 @@ webhook receiver: what an org admin does, checked on the page and at the receive
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import time
+import uuid
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from tests.e2e.conftest import log_in
+from tests.conftest import World
+from tests.e2e.conftest import AUTOGRADER_SECRET, log_in
 from tests.receiver import Answer
 
 REFRESHED = 12_000  # the pages refresh every 5 s: two refreshes and some slack
@@ -67,6 +73,69 @@ def active_box(page):
 
 def clipboard(page) -> str:
     return page.evaluate("navigator.clipboard.readText()")
+
+
+def assert_no_sideways_scroll(locator, what: str) -> None:
+    overflow = locator.evaluate("node => node.scrollWidth - node.clientWidth")
+    assert overflow <= 0, f"{what} scrolls sideways by {overflow}px"
+
+
+def assert_within_the_screen(page, locator, what: str) -> None:
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, f"{what} overflows: {box}"
+
+
+def submit(live, token: str, task_id: str) -> str:
+    response = live.call("POST", f"/api/tasks/{task_id}/submissions", token, json={"content": "My essay"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def post_grade(live, submission_id: str, score: float) -> str:
+    """What the autograder sends: a grade signed with the shared secret."""
+    raw = json.dumps(
+        {
+            "submission_id": submission_id,
+            "score": score,
+            "max_score": 10,
+            "feedback": "Clear argument; cite your sources.",
+            "timestamp": int(time.time()),
+        }
+    ).encode()
+    signature = hmac.new(AUTOGRADER_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    response = live.call(
+        "POST",
+        "/api/webhooks/autograder/",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Autograder-Signature": signature},
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["event_id"]
+
+
+@contextmanager
+def grading_breaks(live):
+    """A real constraint that the last write of grade processing (the student's notification)
+    violates: processing fails with a database error until the returned function lifts it."""
+
+    def alter(statement: str) -> None:
+        with live.runtime.db.transaction("service_role") as conn:
+            conn.execute("set local role postgres")
+            conn.execute(statement)
+
+    alter(
+        "alter table public.notifications add constraint e2e_refuse_grades"
+        " check (type <> 'assignment_graded') not valid"
+    )
+
+    def lift() -> None:
+        alter("alter table public.notifications drop constraint if exists e2e_refuse_grades")
+
+    try:
+        yield lift
+    finally:
+        lift()
 
 
 def test_sign_in_by_keyboard_through_a_deep_link_then_switch_organization_and_log_out(page, live, admin, shoot):
@@ -313,12 +382,14 @@ def test_dashboard_counts_chart_and_refresh_by_themselves(page, live, admin, rec
     expect(page.get_by_text("Success rate: 100.0%")).to_be_visible()
 
     usage = page.get_by_role("region", name="API key usage by tier")
-    if live.has_route("/v1/monitoring/external/keys"):
-        pro = usage.get_by_role("row").filter(has=page.get_by_role("rowheader", name="pro"))
-        expect(pro.get_by_role("cell").first).to_have_text("1")  # one live key
-    else:
-        expect(usage.get_by_text("API key usage is unavailable")).to_be_visible()
+    pro = usage.get_by_role("row").filter(has=page.get_by_role("rowheader", name="pro"))
+    expect(pro.get_by_role("cell").first).to_have_text("1")  # one live key
     shoot(page, "dashboard")
+    # At 1280 px the usage table fits its half of the page: every column in sight, no sideways scroll.
+    assert_no_sideways_scroll(usage.locator(".table-wrap"), "the API key usage table")
+    usage.evaluate("node => node.scrollIntoView({block: 'end'})")  # the page, not the table, scrolls
+    expect(usage.get_by_role("columnheader", name="Rate-limited")).to_be_in_viewport(ratio=1)
+    expect(pro.get_by_role("cell").last).to_be_in_viewport(ratio=1)
 
 
 def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
@@ -350,6 +421,7 @@ def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
     expect(row).to_contain_text("127.0.0.1/32, 203.0.113.0/24")
     expect(row).to_contain_text("active")
     key_id = row.get_attribute("data-key-id")
+    row = page.locator(f'tr[data-key-id="{key_id}"]')  # its replacement will carry the same name
     shoot(page, "api-key-created")
     described = live.call("GET", "/v1/external/key", headers={"X-API-Key": api_key})
     assert described.status_code == 200, described.text
@@ -368,12 +440,43 @@ def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
     assert live.call("GET", "/v1/external/key", headers={"X-API-Key": rotated}).json()["key_id"] == key_id
     shoot(page, "api-key-rotated")
 
-    # Revoke: confirmed, shown as revoked, and refused by the API from then on.
-    row.get_by_role("button", name="Revoke…").click()
+    # Rotate to a new key id (preserve_key_id false): a replacement with its own id and secret,
+    # same name, tier and allowlist; the old id is "replaced" and works through the grace period.
+    row.get_by_role("button", name="Rotate…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("radio", name=re.compile("^New key id")).check()
+    expect(dialog.get_by_label(re.compile("^Keep the key id"))).not_to_be_checked()
+    shoot(page, "api-key-rotate-new-id-dialog")
+    dialog.get_by_role("button", name="Rotate", exact=True).click()
+    expect(dialog).to_be_hidden()
+    replacement = page.get_by_test_id("secret-value").input_value()
+    assert replacement not in (api_key, rotated)
+    described = live.call("GET", "/v1/external/key", headers={"X-API-Key": replacement})
+    assert described.status_code == 200, described.text
+    new_key_id = described.json()["key_id"]
+    assert new_key_id != key_id
+    expect(page.get_by_text(f"Key id {new_key_id}")).to_be_visible()
+    new_row = page.locator(f'tr[data-key-id="{new_key_id}"]')
+    expect(new_row).to_contain_text("Canvas production")
+    expect(new_row).to_contain_text("pro")
+    expect(new_row).to_contain_text("127.0.0.1/32, 203.0.113.0/24")
+    expect(new_row.locator(".badge")).to_have_text("active")
+    expect(row.locator(".badge")).to_have_text("replaced")
+    expect(row.get_by_role("button", name="Rotate…")).to_have_count(0)  # rotate its replacement instead
+    old_still_works = live.call("GET", "/v1/external/key", headers={"X-API-Key": rotated})
+    assert old_still_works.status_code == 200 and old_still_works.json()["key_id"] == key_id
+    shoot(page, "api-key-rotated-new-id")
+
+    # Revoke the replacement: confirmed, shown as revoked with the key it replaced, and both are
+    # refused by the API from then on.
+    new_row.get_by_role("button", name="Revoke…").click()
     page.get_by_role("dialog", name="Revoke this API key?").get_by_role("button", name="Revoke").click()
     expect(page.get_by_text("API key Canvas production revoked.")).to_be_visible()
-    expect(row).to_contain_text("revoked")
-    expect(row.get_by_role("button")).to_have_count(0)
+    expect(page.get_by_test_id("secret-value")).to_have_count(0)
+    for revoked in (new_row, row):
+        expect(revoked.locator(".badge")).to_have_text("revoked")
+        expect(revoked.get_by_role("button")).to_have_count(0)
+    assert live.call("GET", "/v1/external/key", headers={"X-API-Key": replacement}).status_code == 401
     assert live.call("GET", "/v1/external/key", headers={"X-API-Key": rotated}).status_code == 401
     shoot(page, "api-keys-revoked")
 
@@ -401,29 +504,29 @@ def test_oauth_clients_inbound_events_and_audit_log(page, live, admin, receiver,
 
     main_nav(page).get_by_role("link", name="OAuth clients").click()
     expect(heading(page, "OAuth clients")).to_be_visible()
-    if live.has_route("/api/oauth/clients"):
-        expect(page.get_by_text("No OAuth clients yet")).to_be_visible()
-        page.get_by_role("button", name="New OAuth client").click()
-        page.get_by_label("Name").fill("Moodle")
-        page.get_by_label("Redirect URIs").fill("https://moodle.example.org/oauth/callback")
-        page.get_by_label("read:quests").check()
-        page.get_by_role("button", name="Create client").click()
-        first_secret = page.get_by_test_id("secret-value").input_value()
-        assert first_secret
-        client_id = page.get_by_test_id("client-id").inner_text()
-        row = page.locator("tr").filter(has_text=client_id)
-        expect(row).to_contain_text("https://moodle.example.org/oauth/callback")
-        shoot(page, "oauth-client-created")
-        row.get_by_role("button", name="Rotate secret…").click()
-        page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
-        expect(page.get_by_text("New client secret").first).to_be_visible()
-        assert page.get_by_test_id("secret-value").input_value() not in ("", first_secret)
-        row.get_by_role("button", name="Delete…").click()
-        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-        expect(page.get_by_text("Moodle deleted.")).to_be_visible()
-        expect(row).to_have_count(0)
-    else:
-        expect(page.get_by_text("OAuth clients is unavailable")).to_be_visible()
+    expect(page.get_by_text("No OAuth clients yet")).to_be_visible()
+    page.get_by_role("button", name="New OAuth client").click()
+    page.get_by_label("Name").fill("Moodle")
+    page.get_by_label("Redirect URIs").fill("https://moodle.example.org/oauth/callback")
+    page.get_by_label("read:quests").check()
+    page.get_by_role("button", name="Create client").click()
+    first_secret = page.get_by_test_id("secret-value").input_value()
+    assert first_secret
+    client_id = page.get_by_test_id("client-id").inner_text()
+    row = page.locator("tr").filter(has_text=client_id)
+    expect(row).to_contain_text("https://moodle.example.org/oauth/callback")
+    shoot(page, "oauth-client-created")
+    row.get_by_role("button", name="Rotate secret…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
+    expect(page.get_by_text("New client secret").first).to_be_visible()
+    assert page.get_by_test_id("secret-value").input_value() not in ("", first_secret)
+    row.get_by_role("button", name="Delete…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Moodle deleted.")).to_be_visible()
+    expect(row).to_have_count(0)
+    # The deleted client's secret does not stay on screen.
+    expect(page.get_by_test_id("secret-value")).to_have_count(0)
+    expect(page.get_by_text("New client secret")).to_have_count(0)
     shoot(page, "oauth-clients")
 
     main_nav(page).get_by_role("link", name="Inbound events").click()
@@ -438,7 +541,131 @@ def test_oauth_clients_inbound_events_and_audit_log(page, live, admin, receiver,
     table = page.get_by_test_id("audit-table")
     expect(table).to_contain_text("webhook_subscription.created")
     expect(table).to_contain_text(admin["email"])
+    # The client's id is shown whole (cut by CSS where space ends, whole in its title), so clients
+    # whose ids share the qbc_ prefix stay apart.
+    expect(table.locator(f'.id-clip[title="{client_id}"]').first).to_have_text(client_id)
     shoot(page, "audit-log")
+    # At 1280 px every column is in sight, IP included, without sideways scrolling.
+    assert_no_sideways_scroll(page.locator(".table-wrap").filter(has=table), "the audit log")
+    expect(table.get_by_role("columnheader", name="IP")).to_be_in_viewport(ratio=1)
+    expect(table.locator('td[data-label="IP"]').first).to_be_in_viewport(ratio=1)
+
+
+def test_a_dead_inbound_grade_is_retried_from_the_inbound_events_page(page, live, admin, shoot):
+    token = live.token(admin)
+    world = World(live.app)
+    student = world.add_member(admin["org"], world.user(email="student@riverside.example"))
+    [task] = quest_with_tasks(live, token, admin["org"]["id"], 1)
+    submission_id = submit(live, live.token(student), task)
+
+    with grading_breaks(live) as repair:
+        # The autograder's signed grade is accepted, then processing fails: one attempt, then dead.
+        event_id = post_grade(live, submission_id, 9)
+        assert live.engine_pass()["inbound"]["dead"] == 1
+        event = live.call("GET", f"/api/inbound/events/{event_id}", token).json()
+        assert event["status"] == "dead" and "e2e_refuse_grades" in event["error"]
+
+        log_in(page, admin)
+        choose_organization(page, "Riverside Academy")
+        main_nav(page).get_by_role("link", name="Inbound events").click()
+        expect(heading(page, "Inbound events")).to_be_visible()
+        row = page.locator(f'tr[data-event-id="{event_id}"]')
+        expect(row).to_have_attribute("data-status", "dead")
+        expect(row).to_contain_text("autograder")
+        expect(row).to_contain_text("e2e_refuse_grades")
+        shoot(page, "inbound-event-dead")
+
+        # Its detail, in the page; the filter for dead events finds it too.
+        row.get_by_role("rowheader").get_by_role("button").click()
+        detail = page.get_by_role("region", name=re.compile(r"^Event "))
+        expect(detail).to_contain_text(event_id)
+        expect(detail.locator(".badge")).to_have_text("dead")
+        page.get_by_label("Status").select_option("dead")
+        expect(page.locator("tr[data-event-id]")).to_have_count(1)
+        shoot(page, "inbound-event-detail")
+
+        # Mend what broke, then retry it from the page: queued again, processed by the next pass.
+        repair()
+        row.get_by_role("button", name="Retry").click()
+        expect(page.get_by_text(re.compile(r"queued for processing again"))).to_be_visible()
+        retried = live.call("GET", f"/api/inbound/events/{event_id}", token).json()
+        assert retried["status"] == "pending" and retried["attempts"] == 0
+        assert live.engine_pass()["inbound"]["processed"] == 1
+        page.get_by_label("Status").select_option("")
+        expect(row).to_have_attribute("data-status", "processed", timeout=REFRESHED)
+        expect(row.get_by_role("button", name="Retry")).to_have_count(0)
+        expect(detail.locator(".badge")).to_have_text("processed", timeout=REFRESHED)
+        shoot(page, "inbound-event-retried")
+
+    notifications = live.call("GET", "/api/notifications", live.token(student)).json()
+    assert [n["type"] for n in notifications["data"]].count("assignment_graded") == 1
+    main_nav(page).get_by_role("link", name="Audit log").click()
+    expect(page.get_by_test_id("audit-table")).to_contain_text("inbound_event.retried")
+
+
+def test_unknown_ids_read_as_not_found(page, live, admin, shoot):
+    log_in(page, admin)
+    for path in (f"/admin/deliveries/{uuid.uuid4()}", "/admin/deliveries/not-a-uuid"):
+        page.goto(path)
+        expect(heading(page, "Delivery")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("Delivery not found")
+        expect(page.get_by_text(re.compile("unavailable|Update the server"))).to_have_count(0)
+    # Not a UUID: no route matches, and the problem's detail says so.
+    expect(page.get_by_role("alert")).to_contain_text("The requested URL was not found on the server.")
+    page.goto(f"/admin/deliveries/{uuid.uuid4()}")
+    expect(page.get_by_role("alert")).to_have_text("Delivery not found")  # the server's detail, said once
+    shoot(page, "delivery-not-found")
+
+    page.goto(f"/admin/inbound?event={uuid.uuid4()}")
+    detail = page.get_by_role("region", name=re.compile(r"^Event "))
+    expect(detail.get_by_role("alert")).to_contain_text("Inbound event not found")
+    expect(page.get_by_text(re.compile("unavailable|Update the server"))).to_have_count(0)
+    shoot(page, "inbound-event-not-found")
+
+
+def test_a_detail_page_and_a_dialog_fit_a_phone_screen(phone_page, live, admin, receiver, shoot):
+    page = phone_page
+    token = live.token(admin)
+    created = live.call(
+        "POST",
+        "/api/webhooks/subscriptions",
+        token,
+        json={
+            "organization_id": str(admin["org"]["id"]),
+            "target_url": f"{receiver.url}/a-rather-long/path/for/the/partner/webhooks",
+            "event_types": ["task.completed"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    subscription_id = created.json()["id"]
+    receiver.answer = Answer(
+        status=500, body=b'{"error": "the partner endpoint failed", "trace": "' + b"x" * 300 + b'"}'
+    )
+    [task] = quest_with_tasks(live, token, admin["org"]["id"], 1)
+    complete(live, token, task)
+    live.engine_pass()
+    listed = live.call("GET", "/api/webhooks/deliveries", token, params={"subscription_id": subscription_id}).json()
+    [delivery] = listed["data"]
+
+    log_in(page, admin, f"/admin/deliveries/{delivery['id']}")
+    expect(heading(page, "Delivery")).to_be_visible()
+    attempts = page.get_by_test_id("attempts-table")
+    expect(attempts).to_contain_text("500")
+    expect(attempts).to_contain_text("the partner endpoint failed")
+    page.wait_for_load_state("networkidle")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the delivery detail is {overflow}px wider than the phone screen"
+    shoot(page, "phone-delivery-detail")
+
+    page.goto(f"/admin/subscriptions/{subscription_id}")
+    page.get_by_role("button", name="Rotate secret…").click()
+    dialog = page.get_by_role("dialog", name="Rotate the signing secret")
+    expect(dialog.get_by_label("24 hours (recommended)")).to_be_checked()
+    assert_within_the_screen(page, dialog, "the rotate dialog")
+    expect(dialog.get_by_role("button", name="Rotate", exact=True)).to_be_in_viewport(ratio=1)
+    shoot(page, "phone-subscription-rotate-dialog")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
 
 
 @pytest.mark.parametrize(
@@ -462,6 +689,12 @@ def test_pages_fit_a_phone_screen(phone_page, live, admin, receiver, shoot, name
     live.engine_pass()
     log_in(page, admin)
     choose_organization(page, "Riverside Academy")
+
+    # The organization label is out of sight on a phone but still names the switcher.
+    label = page.locator(".org-switcher label")
+    assert label.evaluate("node => getComputedStyle(node).display") != "none"
+    expect(page.get_by_role("combobox", name="Organization")).to_be_visible()
+    assert label.bounding_box()["width"] <= 1
 
     nav = main_nav(page)
     expect(nav).to_be_hidden()
