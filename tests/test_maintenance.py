@@ -11,7 +11,7 @@ from backend.services.audit import RequestInfo
 def test_cleanup_deletes_only_long_expired_rows(db, world):
     user = world.user()
     with db.transaction("service_role") as conn:
-        live, old, revoked = (accounts.create_session(conn, user["id"], 3600, RequestInfo()) for _ in range(3))
+        live, old, revoked = (accounts.create_session(conn, user["id"], 3600, RequestInfo()).token for _ in range(3))
         expire = "update public.auth_sessions set {} = now() - interval '2 days' where token_hash = %s"
         conn.execute(expire.format("expires_at"), (accounts.hash_token(old),))
         conn.execute(expire.format("revoked_at"), (accounts.hash_token(revoked),))
