@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from backend.config import Config
 
@@ -60,16 +60,26 @@ def resolve_database_url(config: Config) -> str:
     return with_database(admin_uri, EMBEDDED_DATABASE)
 
 
+def _has_something_to_read(conn: psycopg.Connection | psycopg.AsyncConnection) -> bool:
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    return bool(readable)
+
+
 def check_idle_connection(conn: psycopg.Connection) -> None:
     """The pool's checkout check, without a round trip per request: an idle connection has
     nothing to read unless the server ended it (a restart or failover sends FATAL and closes the
     socket), so only a connection with something to read is tried for real; a dead one raises and
     the pool replaces it before any request meets it."""
-    if conn.closed:
-        raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable:
+    if _has_something_to_read(conn):
         ConnectionPool.check_connection(conn)
+
+
+async def check_idle_async_connection(conn: psycopg.AsyncConnection) -> None:
+    """check_idle_connection for the delivery engine's async pool."""
+    if _has_something_to_read(conn):
+        await AsyncConnectionPool.check_connection(conn)
 
 
 class Database:

@@ -36,7 +36,7 @@ from psycopg import sql
 from backend import migrate
 from backend.config import PROJECT_ROOT
 from backend.db import Database, embedded_server_uri, with_database
-from backend.services import events, signing
+from backend.services import delivery, events, signing
 from backend.services.delivery import DeliveryEngine, EngineSettings
 from backend.services.secretbox import SecretBox
 from backend.services.ssrf import TargetPolicy
@@ -270,6 +270,7 @@ def main() -> None:
     db = Database(url, min_size=1, max_size=2)
 
     org = setup_org(db)
+    delivery.freeze_startup_objects()  # as the worker does before it starts delivering
     with ReceiverProcess() as fast:
         subscribe_only(db, box, org, fast.url)
         raw_fast = asyncio.run(raw_sender(fast.url, args.deliveries, 64))

@@ -8,8 +8,10 @@ outcomes are written back in batches. Any number of engines may run against one 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
+import gc
 import os
 import random
 import socket
@@ -22,13 +24,14 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 import psycopg
 import structlog
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from backend import metrics
 from backend.config import Config
-from backend.db import queries_beside
+from backend.db import check_idle_async_connection, queries_beside
 from backend.services import signing, ssrf
 from backend.services.events import NOTIFY_CHANNEL
 from backend.services.secretbox import SecretBox
@@ -206,7 +209,7 @@ class DeliveryEngine:
         self.session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self._secret_cache: dict[tuple, list[str]] = {}
-        self._targets: dict[str, ssrf.Target] = {}
+        self._targets: dict[str, yarl.URL] = {}
         self.totals = PassStats()  # everything this engine has recorded, for metrics and benchmarks
 
     async def __aenter__(self) -> DeliveryEngine:
@@ -219,7 +222,7 @@ class DeliveryEngine:
             name="questbridge-delivery",
             # After a Postgres restart, a dead pooled connection would fail a claim or, worse, the
             # write of outcomes already sent (resent once their leases expire): replace it at checkout.
-            check=AsyncConnectionPool.check_connection,
+            check=check_idle_async_connection,
         )
         await self.pool.open()
         connector = aiohttp.TCPConnector(
@@ -236,6 +239,9 @@ class DeliveryEngine:
             ),
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding",),
+            # Receivers of different organizations may share a host: a cookie one of them set
+            # must never travel with another's deliveries (or with anyone's, for that matter).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         return self
 
@@ -247,23 +253,25 @@ class DeliveryEngine:
 
     # -- claims and outcomes -------------------------------------------------------------------
 
-    async def claim(self, limit: int) -> list[dict]:
-        async with self.pool.connection() as conn, conn.transaction():
-            await _set_service_role(conn)
-            cur = await conn.execute(
-                SQL["claim"],
-                {"limit": limit, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id},
-            )
+    async def _claim(self, query: str, params: dict) -> list[dict]:
+        """A claim in a short transaction of its own, in one round trip: BEGIN, the role, the
+        claim and COMMIT are pipelined, and its rows are read once the commit is on its way."""
+        params = {**params, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id}
+        async with self.pool.connection() as conn, conn.pipeline():
+            async with conn.transaction():
+                await _set_service_role(conn)
+                # With a backlog the planner, misjudging how many rows are due, would fetch every
+                # due row by bitmap and sort them all for each batch; in index order it reads one batch.
+                await conn.execute("set local enable_bitmapscan = off")
+                cur = await conn.execute(query, params)
             return await cur.fetchall()
 
+    async def claim(self, limit: int) -> list[dict]:
+        return await self._claim(SQL["claim"], {"limit": limit})
+
     async def claim_one(self, delivery_id) -> dict | None:
-        async with self.pool.connection() as conn, conn.transaction():
-            await _set_service_role(conn)
-            cur = await conn.execute(
-                SQL["claim_one"],
-                {"id": delivery_id, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id},
-            )
-            return await cur.fetchone()
+        rows = await self._claim(SQL["claim_one"], {"id": delivery_id})
+        return rows[0] if rows else None
 
     async def record(self, outcomes: list[Outcome]) -> None:
         """Write a batch of outcomes and their consequences for subscriptions in one transaction."""
@@ -283,7 +291,7 @@ class DeliveryEngine:
         healthy = list({o.claim["subscription_id"] for o in outcomes if o.status == "delivered"})
         failing = list({o.claim["subscription_id"] for o in outcomes if o.status != "delivered"})
         gone = list({o.claim["subscription_id"] for o in outcomes if o.attempt.status_code == 410})
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await _set_service_role(conn)
             await conn.execute(SQL["record_outcomes"], params)
             if healthy:
@@ -302,11 +310,13 @@ class DeliveryEngine:
                     self.settings.disable_after_failing_seconds,
                 )
         now = datetime.now(UTC)
+        counts = collections.Counter(outcome.status for outcome in outcomes)
         for outcome in outcomes:
             self.totals.add(outcome)
-            metrics.DELIVERIES.labels(outcome.status).inc()
             if outcome.status == "delivered":
                 metrics.EMIT_TO_DELIVERED.observe(max(0.0, (now - outcome.claim["emitted_at"]).total_seconds()))
+        for status, count in counts.items():
+            metrics.DELIVERIES.labels(status).inc(count)
         for row in disabled:
             log.warning("webhook_subscription_disabled", subscription_id=str(row["id"]), reason=row["reason"])
 
@@ -335,16 +345,18 @@ class DeliveryEngine:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _check_target(self, url: str) -> ssrf.Target:
-        """parse_target, memoized per URL: the policy is fixed for the engine's life and a refusal
-        raises before anything is cached. Resolved addresses are still checked at every connect."""
-        target = self._targets.get(url)
-        if target is None:
-            target = ssrf.parse_target(url, self.policy)
+    def _check_target(self, url: str) -> yarl.URL:
+        """parse_target, memoized per URL with the parsed URL aiohttp is given: the policy is fixed
+        for the engine's life and a refusal raises before anything is cached. Resolved addresses
+        are still checked at every connect."""
+        parsed = self._targets.get(url)
+        if parsed is None:
+            ssrf.parse_target(url, self.policy)
+            parsed = yarl.URL(url)
             if len(self._targets) > 10_000:
                 self._targets.clear()
-            self._targets[url] = target
-        return target
+            self._targets[url] = parsed
+        return parsed
 
     def _secrets(self, claim: dict) -> list[str]:
         """active_secrets, memoized per stored ciphertext: a rotation changes the key of the cache."""
@@ -371,7 +383,7 @@ class DeliveryEngine:
                 attempt.error = "the subscription is disabled"
                 attempt.final = True
                 return attempt
-            self._check_target(claim["target_url"])
+            url = self._check_target(claim["target_url"])
             # jsonb's text form is deterministic, so every retry sends the same bytes.
             body = claim["body"].encode()
             headers = {
@@ -381,7 +393,7 @@ class DeliveryEngine:
                 **signing.headers(self._secrets(claim), str(claim["id"]), body),
             }
             async with self.session.post(
-                claim["target_url"], data=body, headers=headers, allow_redirects=False
+                url, data=aiohttp.BytesPayload(body), headers=headers, allow_redirects=False
             ) as response:
                 attempt.status_code = response.status
                 raw = await response.content.read(RESPONSE_BODY_LIMIT)
@@ -443,57 +455,131 @@ class DeliveryEngine:
         await self.record([outcome])
         return outcome
 
+    def _hold_seconds(self) -> float:
+        """How long a delivery claimed ahead may wait for a free slot: its send (at most the total
+        timeout) must still end well inside its lease, or another engine could take it over and
+        send it twice. Zero means nothing is claimed ahead."""
+        return max(0.0, self.settings.lease_seconds - self.settings.total_timeout - 10.0)
+
+    async def release(self, claims: list[dict]) -> None:
+        """Give back claims that were not sent (claimed ahead, then the engine stopped or they
+        waited too long): due again at once, their attempt not counted."""
+        if not claims:
+            return
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            await _set_service_role(conn)
+            await conn.execute(SQL["release"], {"ids": [c["id"] for c in claims], "worker": self.worker_id})
+
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Keep up to `concurrency` deliveries in flight; woken by NOTIFY, polling as a fallback."""
+        """Keep up to `concurrency` deliveries in flight; woken by NOTIFY, polling as a fallback.
+
+        Up to one batch more is claimed ahead and started the moment a send ends, and two claims
+        may be on their way at once, so the sends do not wait for a claim's round trip; what is
+        claimed ahead waits no longer than `_hold_seconds()` and is released, not sent, past that
+        or when the engine stops.
+        """
         listener = asyncio.create_task(self._listen(stop))
         stop_waker = asyncio.create_task(self._wake_on(stop))
         in_flight: set[asyncio.Task] = set()
+        ready: collections.deque[tuple[float, dict]] = collections.deque()  # (claimed at, claim)
+        claiming: dict[asyncio.Task, int] = {}  # claims on their way, and how many each asked for
         pending: list[Outcome] = []
         flush_lock = asyncio.Lock()
+        concurrency, batch = self.settings.concurrency, min(self.settings.batch_size, self.settings.concurrency)
+        hold = self._hold_seconds()
+        ahead = batch if hold > 0 else 0
+        # Claim when a quarter of a batch is free, or anything at all once nothing is in flight,
+        # so that a busy engine claims in batches and an idle one answers a NOTIFY at once.
+        threshold = max(1, batch // 4)
+        state = {"drained": False, "retry_at": 0.0}  # drained: the last claim found less than it asked
+
+        def room() -> int:
+            return concurrency + ahead - len(in_flight) - len(ready) - sum(claiming.values())
 
         async def flush() -> None:
             async with flush_lock:
-                batch, pending[:] = pending[:], []
-                if batch:
+                outcomes, pending[:] = pending[:], []
+                if outcomes:
                     try:
-                        await self.record(batch)
+                        await self.record(outcomes)
                     except (psycopg.Error, OSError):
-                        log.exception("delivery_record_failed", count=len(batch))
+                        log.exception("delivery_record_failed", count=len(outcomes))
                         # Keep the outcomes and write them once the database is back, instead of
                         # resending every delivery that finished during the outage when its lease
                         # expires. Safe to repeat: record_outcomes only touches rows this engine
                         # still leases, so a row another engine has since taken over is skipped.
-                        pending[:0] = batch
+                        pending[:0] = outcomes
                         await asyncio.sleep(1)
+
+        def start_sends() -> None:
+            while ready and len(in_flight) < concurrency and not stop.is_set():
+                task = asyncio.create_task(self._deliver(ready.popleft()[1]))
+                in_flight.add(task)
+                task.add_done_callback(finished)
 
         def finished(task: asyncio.Task) -> None:
             in_flight.discard(task)
             if not task.cancelled() and task.exception() is None:
                 pending.append(task.result())
+            start_sends()
+            if room() >= threshold or not in_flight:
+                self._wake.set()
+
+        def claimed(task: asyncio.Task) -> None:
+            asked = claiming.pop(task)
+            if task.cancelled():
+                return
+            if task.exception() is not None:
+                log.warning("delivery_claim_failed", exc_info=task.exception())
+                state["retry_at"] = time.monotonic() + self.settings.poll_seconds
+                return
+            claims = task.result()
+            now = time.monotonic()
+            ready.extend((now, claim) for claim in claims)
+            state["drained"] = len(claims) < asked
+            start_sends()
             self._wake.set()
+
+        def overdue() -> list[dict]:
+            limit = time.monotonic() - hold
+            stale = []
+            while ahead and ready and ready[0][0] < limit:
+                stale.append(ready.popleft()[1])
+            return stale
+
+        def may_claim(want: int) -> bool:
+            if len(claiming) >= 2 or time.monotonic() < state["retry_at"] or want <= 0:
+                return False
+            if state["drained"]:  # nothing more was due: one claim at a time, when woken
+                return not claiming
+            return want >= threshold or (not in_flight and not ready and not claiming)
 
         flusher = asyncio.create_task(self._flush_periodically(stop, flush, pending))
         try:
             while not stop.is_set():
-                free = self.settings.concurrency - len(in_flight)
-                claims = []
-                if free > 0:
-                    try:
-                        claims = await self.claim(min(free, self.settings.batch_size))
-                    except (psycopg.Error, OSError):
-                        log.warning("delivery_claim_failed", exc_info=True)
-                        await asyncio.sleep(self.settings.poll_seconds)
-                        continue
-                for claim in claims:
-                    task = asyncio.create_task(self._deliver(claim))
-                    in_flight.add(task)
-                    task.add_done_callback(finished)
-                if claims and len(claims) == min(free, self.settings.batch_size):
-                    continue  # more may be due right now
+                with contextlib.suppress(psycopg.Error, OSError):
+                    await self.release(overdue())
+                want = min(room(), batch)
+                if may_claim(want):
+                    task = asyncio.create_task(self.claim(want))
+                    claiming[task] = want
+                    task.add_done_callback(claimed)
+                    if not state["drained"]:
+                        continue  # a second claim may go out beside it
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+                if not self._wake.is_set():  # the poll: look again even if the last claim found nothing
+                    state["drained"] = False
         finally:
+            if claiming:
+                await asyncio.gather(*claiming, return_exceptions=True)
+            unsent = [claim for _, claim in ready]
+            ready.clear()
+            try:
+                await self.release(unsent)
+            except (psycopg.Error, OSError):  # their leases expire and they are claimed again
+                log.warning("delivery_release_failed", count=len(unsent), exc_info=True)
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
             await flush()
@@ -522,6 +608,19 @@ class DeliveryEngine:
             except (psycopg.Error, OSError):
                 log.warning("delivery_listen_lost", exc_info=True)
                 await asyncio.sleep(self.settings.poll_seconds)
+
+
+def freeze_startup_objects() -> None:
+    """Put every object that exists now (modules, the app, its config) out of the collector's way.
+
+    The engine allocates fast, and many of its objects live a few hundred milliseconds (claims,
+    requests in flight, outcomes waiting to be written), so full collections come often, and each
+    would walk every object of every imported module. gc.freeze() moves what exists now into a
+    permanent generation: later garbage is still collected, the startup heap is not rescanned.
+    bench/delivery.py measured about a third less CPU per delivery with it.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def delete_old(conn: psycopg.Connection, days: int) -> int:

@@ -15,7 +15,11 @@ with due as (
   limit %(limit)s
   for update skip locked
 ), claimed as (
-  select id from due union select id from expired
+  -- At most %(limit)s in all, a crashed engine's first: that work is the oldest.
+  select id from expired
+  union all
+  select id from due
+  limit %(limit)s
 )
 update public.webhook_deliveries d
 set status = 'delivering',
@@ -25,9 +29,9 @@ set status = 'delivering',
     updated_at = now()
 from claimed c, public.webhook_subscriptions s, public.webhook_events e
 where d.id = c.id and s.id = d.subscription_id and e.id = d.event_id
-returning d.id, d.event_id, d.subscription_id, d.organization_id, d.event_type, d.attempts, d.created_at,
-          s.target_url, s.active, s.secret_encrypted, s.previous_secret_encrypted, s.previous_secret_expires_at,
-          e.payload::text as body, e.created_at as emitted_at;
+returning d.id, d.subscription_id, d.event_type, d.attempts, s.target_url, s.active, s.secret_encrypted,
+          s.previous_secret_encrypted, s.previous_secret_expires_at, e.payload::text as body,
+          e.created_at as emitted_at;
 
 -- name: claim_one --
 -- The single delivery of POST /api/webhooks/test, sent at once whatever else is due.
@@ -39,9 +43,20 @@ set status = 'delivering',
     updated_at = now()
 from public.webhook_subscriptions s, public.webhook_events e
 where d.id = %(id)s and d.status in ('pending', 'retrying') and s.id = d.subscription_id and e.id = d.event_id
-returning d.id, d.event_id, d.subscription_id, d.organization_id, d.event_type, d.attempts, d.created_at,
-          s.target_url, s.active, s.secret_encrypted, s.previous_secret_encrypted, s.previous_secret_expires_at,
-          e.payload::text as body, e.created_at as emitted_at;
+returning d.id, d.subscription_id, d.event_type, d.attempts, s.target_url, s.active, s.secret_encrypted,
+          s.previous_secret_encrypted, s.previous_secret_expires_at, e.payload::text as body,
+          e.created_at as emitted_at;
+
+-- name: release --
+-- Claims this engine took but did not send go back as they were: due at once, the attempt the
+-- claim counted taken back.
+update public.webhook_deliveries
+set status = case when attempts > 1 then 'retrying' else 'pending' end,
+    attempts = attempts - 1,
+    lease_expires_at = null,
+    leased_by = null,
+    updated_at = now()
+where id = any(%(ids)s::uuid[]) and leased_by = %(worker)s and status = 'delivering';
 
 -- name: record_outcomes --
 -- Write a batch of outcomes in one statement, only for deliveries this engine still leases

@@ -403,6 +403,131 @@ def test_run_forever_delivers_on_notify(runtime, org, receiver):
     assert deliveries(runtime)[0]["status"] == "delivered"
 
 
+def test_a_claim_takes_at_most_its_limit_a_crashed_engines_work_first(runtime, org, receiver):
+    subscribe(runtime, org, receiver.url)
+    emit(runtime, org, count=6)
+
+    async def scenario():
+        async with delivery.engine_for(runtime, lease_seconds=1) as crashed:
+            taken = await crashed.claim(2)  # then this engine "dies"
+        await asyncio.sleep(1.2)
+        async with delivery.engine_for(runtime) as engine:
+            return taken, await engine.claim(3)
+
+    taken, claims = asyncio.run(scenario())
+
+    assert len(taken) == 2 and len(claims) == 3
+    assert {c["id"] for c in taken} <= {c["id"] for c in claims}
+    assert sorted(c["attempts"] for c in claims) == [1, 2, 2]
+
+
+def _wait_for(predicate, timeout=10.0):
+    async def waiting():
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.01)
+
+    return waiting()
+
+
+def test_what_is_claimed_ahead_is_given_back_when_the_engine_stops(runtime, org, receiver):
+    """Two in flight, two claimed ahead: on stop the two in flight finish and are recorded, the
+    two claimed ahead go back as they were (pending, no attempt counted, no lease)."""
+    subscribe(runtime, org, receiver.url)
+    receiver.answer = Answer(delay=0.5)
+    emit(runtime, org, count=5)
+
+    async def scenario():
+        stop = asyncio.Event()
+        async with delivery.engine_for(runtime, concurrency=2, batch_size=2, poll_seconds=0.1) as engine:
+            task = asyncio.create_task(engine.run_forever(stop))
+            await _wait_for(lambda: len(receiver.requests) == 2)
+            held = deliveries(runtime, status="delivering")
+            stop.set()
+            await task
+            return held
+
+    held = asyncio.run(scenario())
+
+    assert len(held) == 4  # two sending, two claimed ahead
+    assert len(receiver.requests) == 2
+    rows = deliveries(runtime)
+    assert sorted(r["status"] for r in rows) == ["delivered"] * 2 + ["pending"] * 3
+    for row in rows:
+        if row["status"] == "pending":
+            assert row["attempts"] == 0 and row["leased_by"] is None and row["lease_expires_at"] is None
+    assert [len(attempts_of(runtime, r["id"])) for r in rows if r["status"] == "delivered"] == [1, 1]
+
+
+def test_a_delivery_claimed_ahead_is_given_back_before_its_lease_could_run_out(runtime, org, receiver):
+    """Lease 26 s, sends of at most 15 s: a claim may wait 1 s for a free slot. The one slot is
+    busy for 2.5 s, so the delivery claimed ahead is given back (and claimed again) rather than
+    sent late in its lease; each delivery is sent once and counts one attempt."""
+    subscribe(runtime, org, receiver.url)
+    receiver.script([Answer(delay=2.5)])
+    emit(runtime, org, count=2)
+    released = []
+
+    async def scenario():
+        stop = asyncio.Event()
+        settings = {"concurrency": 1, "batch_size": 1, "lease_seconds": 26, "total_timeout": 15.0}
+        async with delivery.engine_for(runtime, poll_seconds=0.2, **settings) as engine:
+            assert engine._hold_seconds() == 1.0
+            release = engine.release
+
+            async def counting_release(claims):
+                released.extend(c["id"] for c in claims)
+                await release(claims)
+
+            engine.release = counting_release
+            task = asyncio.create_task(engine.run_forever(stop))
+            await _wait_for(lambda: len(receiver.requests) == 2)
+            await asyncio.sleep(0.2)
+            stop.set()
+            await task
+
+    asyncio.run(scenario())
+
+    rows = deliveries(runtime)
+    assert [r["status"] for r in rows] == ["delivered", "delivered"]
+    assert [r["attempts"] for r in rows] == [1, 1]
+    assert len(receiver.requests) == 2
+    assert released and set(released) == {rows[1]["id"]}
+
+
+def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org, receiver, monkeypatch, hooks_app):
+    """Two organizations' endpoints on one host: a Set-Cookie from one is not sent to the other
+    (nor back to the first)."""
+    from backend.services import ssrf
+    from tests.conftest import World
+
+    real_getaddrinfo = ssrf.socket.getaddrinfo
+    names = {"partner.example", "partner-a.partner.example"}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return real_getaddrinfo("127.0.0.1" if host in names else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", getaddrinfo)
+    port = receiver.url.rsplit(":", 1)[1]
+    other = World(hooks_app).organization("Other Org")
+    subscribe(runtime, org, f"http://partner-a.partner.example:{port}/a")
+    subscribe(runtime, other, f"http://partner.example:{port}/b")
+    receiver.answer = Answer(headers={"Set-Cookie": "session=org-a-secret; Domain=partner.example; Path=/"})
+
+    async def scenario():
+        async with delivery.engine_for(runtime) as engine:
+            for _ in range(2):
+                await asyncio.to_thread(emit, runtime, org)
+                await asyncio.to_thread(emit, runtime, other)
+                await engine.run_once()
+
+    asyncio.run(scenario())
+
+    assert len(receiver.requests) == 4
+    assert [r.headers.get("cookie") for r in receiver.requests] == [None] * 4
+
+
 def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
     app = make_app(webhooks_allowed_targets="127.0.0.1/32", cron_secret="cron-" + "s" * 30)
     runtime = app.extensions["questbridge"]
