@@ -12,6 +12,7 @@ import collections
 import concurrent.futures
 import contextlib
 import gc
+import json
 import os
 import random
 import socket
@@ -150,6 +151,21 @@ def decide(claim: dict, attempt: Attempt, settings: EngineSettings, now: datetim
     return Outcome(claim, attempt, "retrying", now + timedelta(seconds=max(0.0, delay)))
 
 
+def _outcome_row(outcome: Outcome) -> list:
+    """One outcome as record_outcomes reads it."""
+    attempt, retry_at = outcome.attempt, outcome.next_attempt_at
+    return [
+        str(outcome.claim["id"]),
+        outcome.status,
+        retry_at.isoformat() if retry_at is not None else None,
+        attempt.status_code,
+        attempt.error,
+        attempt.started_at.isoformat(),
+        attempt.duration_ms,
+        attempt.response_body,
+    ]
+
+
 class RefusedAddress(OSError):
     """The target resolved to an address webhooks may not reach."""
 
@@ -277,17 +293,7 @@ class DeliveryEngine:
         """Write a batch of outcomes and their consequences for subscriptions in one transaction."""
         if not outcomes:
             return
-        params = {
-            "worker": self.worker_id,
-            "ids": [o.claim["id"] for o in outcomes],
-            "statuses": [o.status for o in outcomes],
-            "next_attempt_at": [o.next_attempt_at for o in outcomes],
-            "status_codes": [o.attempt.status_code for o in outcomes],
-            "errors": [o.attempt.error for o in outcomes],
-            "started_at": [o.attempt.started_at for o in outcomes],
-            "duration_ms": [o.attempt.duration_ms for o in outcomes],
-            "response_bodies": [o.attempt.response_body for o in outcomes],
-        }
+        params = {"worker": self.worker_id, "outcomes": json.dumps([_outcome_row(o) for o in outcomes])}
         healthy = list({o.claim["subscription_id"] for o in outcomes if o.status == "delivered"})
         failing = list({o.claim["subscription_id"] for o in outcomes if o.status != "delivered"})
         gone = list({o.claim["subscription_id"] for o in outcomes if o.attempt.status_code == 410})

@@ -61,11 +61,13 @@ where id = any(%(ids)s::uuid[]) and leased_by = %(worker)s and status = 'deliver
 -- name: record_outcomes --
 -- Write a batch of outcomes in one statement, only for deliveries this engine still leases
 -- (a lease that expired and was reclaimed belongs to the other engine now), and log each attempt.
+-- The batch comes as one JSON array of [id, status, next_attempt_at, status_code, error,
+-- started_at, duration_ms, response_body]: one parameter the server parses, not eight arrays.
 with outcome as (
-  select * from unnest(
-    %(ids)s::uuid[], %(statuses)s::text[], %(next_attempt_at)s::timestamptz[], %(status_codes)s::int[],
-    %(errors)s::text[], %(started_at)s::timestamptz[], %(duration_ms)s::int[], %(response_bodies)s::text[]
-  ) as o(id, status, next_attempt_at, status_code, error, started_at, duration_ms, response_body)
+  select (o->>0)::uuid as id, o->>1 as status, (o->>2)::timestamptz as next_attempt_at,
+         (o->>3)::int as status_code, o->>4 as error, (o->>5)::timestamptz as started_at,
+         (o->>6)::int as duration_ms, o->>7 as response_body
+  from json_array_elements(%(outcomes)s::json) as o
 ), updated as (
   update public.webhook_deliveries d
   set status = o.status,
