@@ -42,6 +42,7 @@ SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
 
 RESPONSE_BODY_LIMIT = 4096
+RECORD_BATCH = 1000  # outcomes written per statement
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,9 @@ class DeliveryEngine:
         gone = list({o.claim["subscription_id"] for o in outcomes if o.attempt.status_code == 410})
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await _set_service_role(conn)
+            # The planner cannot know how many outcomes the JSON holds and would match them to the
+            # leased rows by a nested loop: quadratic, seconds for a few thousand. Hash them.
+            await conn.execute("set local enable_nestloop = off")
             await conn.execute(SQL["record_outcomes"], params)
             if healthy:
                 await conn.execute(SQL["mark_subscriptions_healthy"], {"ids": healthy})
@@ -479,15 +483,17 @@ class DeliveryEngine:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Keep up to `concurrency` deliveries in flight; woken by NOTIFY, polling as a fallback.
 
-        Up to one batch more is claimed ahead and started the moment a send ends, and two claims
-        may be on their way at once, so the sends do not wait for a claim's round trip; what is
-        claimed ahead waits no longer than `_hold_seconds()` and is released, not sent, past that
-        or when the engine stops.
+        `concurrency` senders take claims one after another. Up to one batch more is claimed
+        ahead, and two claims may be on their way at once, so a sender that is done takes its next
+        delivery at once instead of waiting for a claim's round trip; what is claimed ahead waits
+        no longer than `_hold_seconds()` and is released, not sent, past that or when the engine
+        stops. Outcomes are written in batches every 50 ms.
         """
         listener = asyncio.create_task(self._listen(stop))
         stop_waker = asyncio.create_task(self._wake_on(stop))
-        in_flight: set[asyncio.Task] = set()
+        loop = asyncio.get_running_loop()
         ready: collections.deque[tuple[float, dict]] = collections.deque()  # (claimed at, claim)
+        idle: collections.deque[asyncio.Future] = collections.deque()  # senders waiting for a claim
         claiming: dict[asyncio.Task, int] = {}  # claims on their way, and how many each asked for
         pending: list[Outcome] = []
         flush_lock = asyncio.Lock()
@@ -497,15 +503,17 @@ class DeliveryEngine:
         # Claim when a quarter of a batch is free, or anything at all once nothing is in flight,
         # so that a busy engine claims in batches and an idle one answers a NOTIFY at once.
         threshold = max(1, batch // 4)
-        state = {"drained": False, "retry_at": 0.0}  # drained: the last claim found less than it asked
+        # sending: deliveries in flight; drained: the last claim found less than it asked for
+        state = {"sending": 0, "drained": False, "retry_at": 0.0}
 
         def room() -> int:
-            return concurrency + ahead - len(in_flight) - len(ready) - sum(claiming.values())
+            return concurrency + ahead - state["sending"] - len(ready) - sum(claiming.values())
 
         async def flush() -> None:
+            """Write what is pending, RECORD_BATCH at a time, until nothing is or the database fails."""
             async with flush_lock:
-                outcomes, pending[:] = pending[:], []
-                if outcomes:
+                while pending:
+                    outcomes, pending[:] = pending[:RECORD_BATCH], pending[RECORD_BATCH:]
                     try:
                         await self.record(outcomes)
                     except (psycopg.Error, OSError):
@@ -516,20 +524,33 @@ class DeliveryEngine:
                         # still leases, so a row another engine has since taken over is skipped.
                         pending[:0] = outcomes
                         await asyncio.sleep(1)
+                        return
 
-        def start_sends() -> None:
-            while ready and len(in_flight) < concurrency and not stop.is_set():
-                task = asyncio.create_task(self._deliver(ready.popleft()[1]))
-                in_flight.add(task)
-                task.add_done_callback(finished)
+        def hand_out() -> None:
+            while ready and idle:
+                waiting = idle.popleft()
+                if not waiting.done():
+                    waiting.set_result(ready.popleft()[1])
 
-        def finished(task: asyncio.Task) -> None:
-            in_flight.discard(task)
-            if not task.cancelled() and task.exception() is None:
-                pending.append(task.result())
-            start_sends()
-            if room() >= threshold or not in_flight:
-                self._wake.set()
+        async def sender() -> None:
+            while not stop.is_set():
+                if ready:
+                    claim = ready.popleft()[1]
+                else:
+                    waiting = loop.create_future()
+                    idle.append(waiting)
+                    claim = await waiting
+                    if claim is None:  # stopping
+                        return
+                state["sending"] += 1
+                try:
+                    pending.append(await self._deliver(claim))
+                except Exception:  # never expected (send catches everything); the lease resends it
+                    log.exception("delivery_failed", delivery_id=str(claim["id"]))
+                finally:
+                    state["sending"] -= 1
+                if room() >= threshold or not state["sending"]:
+                    self._wake.set()
 
         def claimed(task: asyncio.Task) -> None:
             asked = claiming.pop(task)
@@ -543,7 +564,8 @@ class DeliveryEngine:
             now = time.monotonic()
             ready.extend((now, claim) for claim in claims)
             state["drained"] = len(claims) < asked
-            start_sends()
+            if not stop.is_set():
+                hand_out()
             self._wake.set()
 
         def overdue() -> list[dict]:
@@ -558,8 +580,9 @@ class DeliveryEngine:
                 return False
             if state["drained"]:  # nothing more was due: one claim at a time, when woken
                 return not claiming
-            return want >= threshold or (not in_flight and not ready and not claiming)
+            return want >= threshold or (not state["sending"] and not ready and not claiming)
 
+        senders = [asyncio.create_task(sender()) for _ in range(concurrency)]
         flusher = asyncio.create_task(self._flush_periodically(stop, flush, pending))
         try:
             while not stop.is_set():
@@ -582,12 +605,15 @@ class DeliveryEngine:
                 await asyncio.gather(*claiming, return_exceptions=True)
             unsent = [claim for _, claim in ready]
             ready.clear()
+            while idle:
+                waiting = idle.popleft()
+                if not waiting.done():
+                    waiting.set_result(None)
             try:
                 await self.release(unsent)
             except (psycopg.Error, OSError):  # their leases expire and they are claimed again
                 log.warning("delivery_release_failed", count=len(unsent), exc_info=True)
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(*senders, return_exceptions=True)
             await flush()
             for task in (flusher, listener, stop_waker):
                 task.cancel()
