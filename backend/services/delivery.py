@@ -202,8 +202,13 @@ class PinnedResolver(AbstractResolver):
         return None
 
 
-async def _set_service_role(conn: psycopg.AsyncConnection) -> None:
-    await conn.execute("select set_config('role', 'service_role', true)")
+async def _configure(conn: psycopg.AsyncConnection) -> None:
+    """The engine's own connections run as service_role for their whole session, so that a claim
+    is one statement in one round trip (no transaction around a role setting). No bitmap scans:
+    with a backlog the planner, misjudging how many rows are due, would fetch every due row by
+    bitmap and sort them all for each batch; in index order a claim reads one batch."""
+    await conn.execute("set role service_role")
+    await conn.execute("set enable_bitmapscan = off")
 
 
 class DeliveryEngine:
@@ -235,6 +240,7 @@ class DeliveryEngine:
             min_size=1,
             max_size=4,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=_configure,
             open=False,
             name="questbridge-delivery",
             # After a Postgres restart, a dead pooled connection would fail a claim or, worse, the
@@ -271,16 +277,10 @@ class DeliveryEngine:
     # -- claims and outcomes -------------------------------------------------------------------
 
     async def _claim(self, query: str, params: dict) -> list[dict]:
-        """A claim in a short transaction of its own, in one round trip: BEGIN, the role, the
-        claim and COMMIT are pipelined, and its rows are read once the commit is on its way."""
+        """A claim: one statement, its own transaction, one round trip."""
         params = {**params, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id}
-        async with self.pool.connection() as conn, conn.pipeline():
-            async with conn.transaction():
-                await _set_service_role(conn)
-                # With a backlog the planner, misjudging how many rows are due, would fetch every
-                # due row by bitmap and sort them all for each batch; in index order it reads one batch.
-                await conn.execute("set local enable_bitmapscan = off")
-                cur = await conn.execute(query, params)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query, params)
             return await cur.fetchall()
 
     async def claim(self, limit: int) -> list[dict]:
@@ -299,7 +299,6 @@ class DeliveryEngine:
         failing = list({o.claim["subscription_id"] for o in outcomes if o.status != "delivered"})
         gone = list({o.claim["subscription_id"] for o in outcomes if o.attempt.status_code == 410})
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-            await _set_service_role(conn)
             # The planner cannot know how many outcomes the JSON holds and would match them to the
             # leased rows by a nested loop: quadratic, seconds for a few thousand. Hash them.
             await conn.execute("set local enable_nestloop = off")
@@ -476,8 +475,7 @@ class DeliveryEngine:
         waited too long): due again at once, their attempt not counted."""
         if not claims:
             return
-        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-            await _set_service_role(conn)
+        async with self.pool.connection() as conn:
             await conn.execute(SQL["release"], {"ids": [c["id"] for c in claims], "worker": self.worker_id})
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -496,6 +496,15 @@ def test_a_delivery_claimed_ahead_is_given_back_before_its_lease_could_run_out(r
     assert released and set(released) == {rows[1]["id"]}
 
 
+def test_the_engines_connections_are_service_role_for_their_whole_session(runtime):
+    async def roles():
+        async with delivery.engine_for(runtime) as engine, engine.pool.connection() as conn:
+            cur = await conn.execute("select current_user as role, current_setting('enable_bitmapscan') as bitmap")
+            return await cur.fetchone()
+
+    assert asyncio.run(roles()) == {"role": "service_role", "bitmap": "off"}
+
+
 def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org, receiver, monkeypatch, hooks_app):
     """Two organizations' endpoints on one host: a Set-Cookie from one is not sent to the other
     (nor back to the first)."""
