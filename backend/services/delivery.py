@@ -493,6 +493,7 @@ class DeliveryEngine:
         ready: collections.deque[tuple[float, dict]] = collections.deque()  # (claimed at, claim)
         idle: collections.deque[asyncio.Future] = collections.deque()  # senders waiting for a claim
         claiming: dict[asyncio.Task, int] = {}  # claims on their way, and how many each asked for
+        stale: list[dict] = []  # claims ahead that waited too long, to be given back
         pending: list[Outcome] = []
         flush_lock = asyncio.Lock()
         concurrency, batch = self.settings.concurrency, min(self.settings.batch_size, self.settings.concurrency)
@@ -524,17 +525,31 @@ class DeliveryEngine:
                         await asyncio.sleep(1)
                         return
 
+        def take() -> dict | None:
+            """The oldest claim still fresh enough to send; staler ones are set aside to go back."""
+            limit = time.monotonic() - hold
+            while ready:
+                claimed_at, claim = ready.popleft()
+                if not ahead or claimed_at >= limit:
+                    return claim
+                stale.append(claim)
+                self._wake.set()
+            return None
+
         def hand_out() -> None:
             while ready and idle:
                 waiting = idle.popleft()
                 if not waiting.done():
-                    waiting.set_result(ready.popleft()[1])
+                    claim = take()
+                    if claim is None:
+                        idle.appendleft(waiting)
+                        return
+                    waiting.set_result(claim)
 
         async def sender() -> None:
             while not stop.is_set():
-                if ready:
-                    claim = ready.popleft()[1]
-                else:
+                claim = take()
+                if claim is None:
                     waiting = loop.create_future()
                     idle.append(waiting)
                     claim = await waiting
@@ -568,10 +583,10 @@ class DeliveryEngine:
 
         def overdue() -> list[dict]:
             limit = time.monotonic() - hold
-            stale = []
             while ahead and ready and ready[0][0] < limit:
                 stale.append(ready.popleft()[1])
-            return stale
+            taken, stale[:] = stale[:], []
+            return taken
 
         def may_claim(want: int) -> bool:
             if len(claiming) >= 2 or time.monotonic() < state["retry_at"] or want <= 0:
@@ -594,14 +609,17 @@ class DeliveryEngine:
                     if not state["drained"]:
                         continue  # a second claim may go out beside it
                 self._wake.clear()
+                timeout = self.settings.poll_seconds
+                if ahead and ready:  # look again when the oldest claim ahead is due to go back
+                    timeout = max(0.0, min(timeout, ready[0][0] + hold - time.monotonic()))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                 if not self._wake.is_set():  # the poll: look again even if the last claim found nothing
                     state["drained"] = False
         finally:
             if claiming:
                 await asyncio.gather(*claiming, return_exceptions=True)
-            unsent = [claim for _, claim in ready]
+            unsent = stale + [claim for _, claim in ready]
             ready.clear()
             while idle:
                 waiting = idle.popleft()

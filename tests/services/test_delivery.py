@@ -472,7 +472,8 @@ def test_a_delivery_claimed_ahead_is_given_back_before_its_lease_could_run_out(r
     async def scenario():
         stop = asyncio.Event()
         settings = {"concurrency": 1, "batch_size": 1, "lease_seconds": 26, "total_timeout": 15.0}
-        async with delivery.engine_for(runtime, poll_seconds=0.2, **settings) as engine:
+        # A 30 s poll: the engine looks again when the claim ahead is due back, not at the poll.
+        async with delivery.engine_for(runtime, poll_seconds=30, **settings) as engine:
             assert engine._hold_seconds() == 1.0
             release = engine.release
 
