@@ -525,16 +525,17 @@ class DeliveryEngine:
                         await asyncio.sleep(1)
                         return
 
-        def take() -> dict | None:
-            """The oldest claim still fresh enough to send; staler ones are set aside to go back."""
+        def set_aside_stale() -> None:
+            """Move the claims ahead that waited too long (the oldest, at the front) to `stale`."""
             limit = time.monotonic() - hold
-            while ready:
-                claimed_at, claim = ready.popleft()
-                if not ahead or claimed_at >= limit:
-                    return claim
-                stale.append(claim)
-                self._wake.set()
-            return None
+            while ahead and ready and ready[0][0] < limit:
+                stale.append(ready.popleft()[1])
+                self._wake.set()  # the main loop gives them back
+
+        def take() -> dict | None:
+            """The oldest claim still fresh enough to send."""
+            set_aside_stale()
+            return ready.popleft()[1] if ready else None
 
         def hand_out() -> None:
             while ready and idle:
@@ -582,9 +583,7 @@ class DeliveryEngine:
             self._wake.set()
 
         def overdue() -> list[dict]:
-            limit = time.monotonic() - hold
-            while ahead and ready and ready[0][0] < limit:
-                stale.append(ready.popleft()[1])
+            set_aside_stale()
             taken, stale[:] = stale[:], []
             return taken
 
