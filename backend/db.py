@@ -98,7 +98,18 @@ class Database:
             # proxy dropped it) is replaced at checkout rather than failing the request that drew it.
             check=check_idle_connection,
         )
+        self.system_pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=_run_as_service_role,
+            open=False,
+            name="questbridge-system",
+            check=check_idle_connection,
+        )
         self._opened = False
+        self._system_opened = False
         self._open_lock = threading.Lock()
 
     def open(self) -> None:
@@ -112,12 +123,31 @@ class Database:
             if self._opened:
                 self.pool.close()
                 self._opened = False
+            if self._system_opened:
+                self.system_pool.close()
+                self._system_opened = False
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """A raw pooled connection for work that manages its own transactions (LISTEN, locks)."""
         self.open()
         with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def system_connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection whose whole session runs as service_role, in autocommit.
+
+        One statement on it is one transaction as the system, in one round trip: no BEGIN, no
+        role setting, no COMMIT. For hot paths whose units of work are single statements (receipt
+        of inbound webhooks); `conn.transaction()` on it groups statements as usual. Its pool opens
+        on first use, so processes that never need it hold none of its connections.
+        """
+        with self._open_lock:
+            if not self._system_opened:
+                self.system_pool.open(wait=False)
+                self._system_opened = True
+        with self.system_pool.connection() as conn:
             yield conn
 
     @contextmanager
@@ -130,6 +160,10 @@ class Database:
         with self.connection() as conn, conn.transaction():
             set_identity(conn, role, claims)
             yield conn
+
+
+def _run_as_service_role(conn: psycopg.Connection) -> None:
+    conn.execute("set role service_role")
 
 
 def set_identity(conn: psycopg.Connection, role: str, claims: dict | None) -> None:

@@ -43,6 +43,7 @@ from backend import migrate
 from backend.config import PROJECT_ROOT
 from backend.db import Database, embedded_server_uri, with_database
 from backend.services import inbox
+from bench.cpu import CpuMeter
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "qb_bench_inbound"
@@ -175,21 +176,29 @@ async def load(url: str, requests: list[tuple[bytes, dict]], concurrency: int, e
     return {"count": len(requests), "elapsed": elapsed, "errors": errors, "latencies": latencies}
 
 
-def interleaved(base: str, grades: list, concurrency: int, chunk: int) -> tuple[dict, dict]:
+def interleaved(base: str, grades: list, concurrency: int, chunk: int, meter: CpuMeter) -> tuple[dict, dict]:
     """hello and autograder in alternating chunks, so both see the same load from the rest of the
     machine (other processes come and go; one long run of each would compare different moments)."""
     runs = {"hello": [], "autograder": []}
     for start in range(0, len(grades), chunk):
         part = grades[start : start + chunk]
-        runs["hello"].append(asyncio.run(load(f"{base}/bench/hello", part, concurrency, 200)))
-        runs["autograder"].append(asyncio.run(load(f"{base}/api/webhooks/autograder/", part, concurrency, 202)))
+        for name, path, expect in (("hello", "/bench/hello", 200), ("autograder", "/api/webhooks/autograder/", 202)):
+            before = meter.snapshot()
+            result = asyncio.run(load(f"{base}{path}", part, concurrency, expect))
+            after = meter.snapshot()
+            result["cpu"] = CpuMeter.spent(before, after)
+            result["app_cpu"] = CpuMeter.spent(before, after, "app")
+            runs[name].append(result)
     return summary(runs["hello"]), summary(runs["autograder"])
 
 
 def summary(parts: list[dict]) -> dict:
     latencies = sorted(x for part in parts for x in part["latencies"])
+    count = sum(p["count"] for p in parts)
     return {
-        "rate": sum(p["count"] for p in parts) / sum(p["elapsed"] for p in parts),
+        "rate": count / sum(p["elapsed"] for p in parts),
+        "cpu_ms": sum(p["cpu"] for p in parts) / count * 1000,
+        "app_cpu_ms": sum(p["app_cpu"] for p in parts) / count * 1000,
         "errors": sum(p["errors"] for p in parts),
         "p50": latencies[len(latencies) // 2] * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
@@ -205,24 +214,29 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="requests per alternation of hello and autograder")
     args = parser.parse_args()
 
+    admin_url = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
     url = fresh_database()
     db = Database(url, min_size=1, max_size=2)
     submissions = seed_submissions(db, args.submissions)
     port = free_port()
     server = start_gunicorn(url, port)
+    meter = CpuMeter(server, admin_url, DATABASE)
     base = f"http://127.0.0.1:{port}"
     results = []
     try:
         warm = signed_grades(submissions, 500, 0)
-        interleaved(base, warm, args.concurrency, len(warm))
+        interleaved(base, warm, args.concurrency, len(warm), meter)
         for round_no in range(1, args.rounds + 1):
             grades = signed_grades(submissions, args.requests, round_no)
-            hello, posted = interleaved(base, grades, args.concurrency, args.chunk)
+            hello, posted = interleaved(base, grades, args.concurrency, args.chunk, meter)
             results.append((hello, posted))
             print(
                 f"round {round_no}: hello {hello['rate']:7.0f}/s (p99 {hello['p99']:5.1f} ms, errors {hello['errors']})"
                 f"   autograder {posted['rate']:7.0f}/s (p50 {posted['p50']:5.1f} ms, p99 {posted['p99']:5.1f} ms,"
-                f" errors {posted['errors']})   ratio {posted['rate'] / hello['rate']:.2f}",
+                f" errors {posted['errors']})   ratio {posted['rate'] / hello['rate']:.2f}"
+                f"   cpu/request hello {hello['cpu_ms']:.2f} ms (app {hello['app_cpu_ms']:.2f}),"
+                f" autograder {posted['cpu_ms']:.2f} ms (app {posted['app_cpu_ms']:.2f}),"
+                f" x{hello['cpu_ms'] / posted['cpu_ms']:.2f}",
                 flush=True,
             )
     finally:
@@ -234,9 +248,14 @@ def main() -> None:
     ratio = statistics.median(p["rate"] / h["rate"] for h, p in results)
     p99 = statistics.median(p["p99"] for _, p in results)
     errors = sum(p["errors"] + h["errors"] for h, p in results)
+    cpu_ratio = statistics.median(h["cpu_ms"] / p["cpu_ms"] for h, p in results)
+    hello_cpu = statistics.median(h["cpu_ms"] for h, _ in results)
+    grade_cpu = statistics.median(p["cpu_ms"] for _, p in results)
     print(
         f"median of {len(results)}: hello {hello_rate:.0f}/s, autograder {grade_rate:.0f}/s, "
-        f"ratio {ratio:.2f} (goal >= 0.35), p99 {p99:.1f} ms (goal <= 100), errors {errors} (goal 0)"
+        f"ratio {ratio:.2f} (goal >= 0.35), p99 {p99:.1f} ms (goal <= 100), errors {errors} (goal 0); "
+        f"CPU per request (gunicorn + Postgres) hello {hello_cpu:.2f} ms, autograder {grade_cpu:.2f} ms,"
+        f" hello's / autograder's x{cpu_ratio:.2f}"
     )
 
     settings = inbox.InboxSettings()

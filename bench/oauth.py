@@ -35,7 +35,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import psutil
 import psycopg
 from psycopg import sql
 
@@ -45,6 +44,7 @@ from backend.db import Database, embedded_server_uri, with_database
 from backend.services import learning
 from backend.services.audit import RequestInfo
 from backend.services.oauth import clients
+from bench.cpu import CpuMeter
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "qb_bench_oauth"
@@ -162,44 +162,6 @@ async def load(method: str, url: str, count: int, concurrency: int, expect: int,
     return {"count": count, "elapsed": elapsed, "errors": errors, "latencies": latencies}
 
 
-class CpuMeter:
-    """CPU seconds spent by the gunicorn processes and the Postgres backends of the bench database:
-    per request, the cost that decides throughput on a busy machine, whatever else runs on it."""
-
-    def __init__(self, server: subprocess.Popen, admin_url: str):
-        self.server = psutil.Process(server.pid)
-        self.admin_url = admin_url
-
-    def _processes(self) -> list[psutil.Process]:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            pids = [r[0] for r in conn.execute("select pid from pg_stat_activity where datname = %s", (DATABASE,))]
-        found = [self.server, *self.server.children(recursive=True)]
-        for pid in pids:
-            try:
-                found.append(psutil.Process(pid))
-            except psutil.Error:
-                pass
-        return found
-
-    def snapshot(self) -> dict[int, tuple[str, float]]:
-        times = {}
-        for process in self._processes():
-            try:
-                cpu = process.cpu_times()
-                kind = "postgres" if process.pid not in self._app_pids() else "app"
-                times[process.pid] = (kind, cpu.user + cpu.system)
-            except psutil.Error:
-                pass
-        return times
-
-    def _app_pids(self) -> set[int]:
-        return {self.server.pid, *(child.pid for child in self.server.children(recursive=True))}
-
-    @staticmethod
-    def spent(before: dict, after: dict, kind: str | None = None) -> float:
-        return sum(cpu - before.get(pid, (k, 0.0))[1] for pid, (k, cpu) in after.items() if kind is None or k == kind)
-
-
 def measure(endpoints: dict, meter: CpuMeter, requests: int, concurrency: int, slices: int) -> dict:
     """Every endpoint in turn, in `slices` interleaved slices, so each meets the same machine load."""
     totals = {
@@ -245,7 +207,7 @@ def main() -> None:
     db.close()
     port = free_port()
     server = start_gunicorn(url, port)
-    meter = CpuMeter(server, admin_url)
+    meter = CpuMeter(server, admin_url, DATABASE)
     base = f"http://127.0.0.1:{port}"
     basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
     token_request = {

@@ -145,12 +145,13 @@ class Receipt:
 
 
 def count_request(conn: psycopg.Connection, bucket: str, limit: int) -> None:
-    """Count one request against `limit` per hour; 429 with Retry-After when the window is full."""
-    with system_transaction(conn):
-        # A count lost in a crash is harmless, and not waiting for the WAL flush means the counter
-        # row (shared by every request of a client) is locked for microseconds, not a disk sync.
-        conn.execute("set local synchronous_commit = off")
-        decision = rate_limit.hit(conn, bucket, limit, RATE_WINDOW_SECONDS)
+    """Count one request against `limit` per hour; 429 with Retry-After when the window is full.
+
+    `conn` is a system connection (`Database.system_connection`) outside any transaction: the count
+    is one statement, committed on its own without waiting for the disk (a count lost in a crash is
+    harmless; the counter row, shared by every request of a client, stays locked for microseconds).
+    """
+    decision = rate_limit.hit(conn, bucket, limit, RATE_WINDOW_SECONDS, wait_for_disk=False)
     if not decision.allowed:
         raise TooManyRequests(
             f"over {limit} requests per hour from this address; retry later", retry_after=decision.retry_after
@@ -242,7 +243,8 @@ _last_wake: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def wake_processors(db: Database, conn: psycopg.Connection) -> None:
-    """NOTIFY the processors that an event was committed, from a transaction of its own.
+    """NOTIFY the processors that an event was committed, in a statement of its own on the system
+    connection `conn`.
 
     Postgres holds a database-wide lock from a NOTIFY's commit until its WAL record is flushed, so
     a NOTIFY inside each receipt's transaction would serialize every receipt behind one disk sync;
@@ -254,9 +256,7 @@ def wake_processors(db: Database, conn: psycopg.Connection) -> None:
     if now - _last_wake.get(db, -WAKE_INTERVAL) < WAKE_INTERVAL:
         return
     _last_wake[db] = now
-    with system_transaction(conn):
-        conn.execute("set local synchronous_commit = off")
-        conn.execute(SQL["notify"])
+    conn.execute(SQL["notify"])
 
 
 def _text_field(data: dict, name: str, max_length: int) -> str:
@@ -279,7 +279,7 @@ def receive_from_source(
     settings: InboxSettings,
 ) -> Receipt:
     """POST /api/inbound/<source>: count, verify, parse, store once."""
-    with db.connection() as conn:
+    with db.system_connection() as conn:
         count_request(conn, rate_bucket(source.name, origin), settings.rate_limit_per_hour)
         try:
             verified = inbound_signatures.verify_source(source, body, headers)

@@ -18,7 +18,8 @@ where source = %(source)s
 limit 1;
 
 -- name: notify --
-select pg_notify('questbridge_inbox', '');
+-- Its own transaction, committed without waiting for the disk: a lost wake-up is made up by the poll.
+select pg_notify('questbridge_inbox', ''), set_config('synchronous_commit', 'off', true);
 
 -- name: insert_failure --
 insert into public.inbound_verification_failures (source, organization_id, reason, client_ip, user_agent)

@@ -32,16 +32,24 @@ def _window(window_seconds: int, now: float | None = None) -> tuple[datetime, in
     return datetime.fromtimestamp(start, UTC), start + window_seconds
 
 
-def hit(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) -> Decision:
-    """Admit and count one request in `bucket`, or refuse it when the window is full."""
+def hit(
+    conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int, *, wait_for_disk: bool = True
+) -> Decision:
+    """Admit and count one request in `bucket`, or refuse it when the window is full.
+
+    wait_for_disk=False: the transaction the count is in commits without waiting for its WAL
+    flush (a count lost in a crash is harmless). The counter row, shared by every request of a
+    bucket, is then locked for microseconds rather than a disk sync; run the count on its own
+    (one autocommit statement), since the rest of its transaction would not wait either.
+    """
     window_start, reset_at = _window(window_seconds)
     if limit <= 0:  # the insert below would admit the window's first request whatever the limit
         return Decision(False, limit, 0, reset_at)
-    row = conn.execute(SQL["hit"], {"bucket": bucket, "window_start": window_start, "limit": limit}).fetchone()
-    if row is None:
+    params = {"bucket": bucket, "window_start": window_start, "limit": limit, "wait_for_disk": wait_for_disk}
+    count = conn.execute(SQL["hit"], params).fetchone()["count"]
+    if count is None:
         metrics.RATE_LIMIT_HITS.labels(bucket.split(":", 1)[0]).inc()
         return Decision(False, limit, 0, reset_at)
-    count = row["count"]
     return Decision(True, limit, max(0, limit - count), reset_at)
 
 

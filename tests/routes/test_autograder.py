@@ -109,7 +109,7 @@ def assert_problem(response, status, field=None):
 
 
 def test_a_valid_grade_is_accepted_then_applied_once(client, app, db, course, auth):
-    body = grade(course, score=7.5, max_score=10, feedback="x" * 300)
+    body = grade(course, score=7.5, max_score=10, feedback="x" * 300, timestamp=time.time())  # to the microsecond
     raw = json.dumps(body).encode()
     response = post(client, raw)
     assert response.status_code == 202, response.get_json()
@@ -158,6 +158,27 @@ def test_a_valid_grade_is_accepted_then_applied_once(client, app, db, course, au
         "autograder.grade_applied",
         "autograder.notification_sent",
     ]
+    receipt = {
+        r["action"]: r
+        for r in rows(
+            db,
+            "select action, metadata, host(ip) as ip, user_agent, organization_id from public.audit_log"
+            " where target_id = %s and target_type = 'inbound_event'",
+            event_id,
+        )
+    }
+    digest = hashlib.sha256(raw).hexdigest()
+    assert receipt["autograder.received"]["metadata"] == {"bytes": len(raw), "body_sha256": digest}
+    assert receipt["autograder.signature_verified"]["metadata"] == {
+        "scheme": "hmac-sha256-hex",
+        "header": "X-Autograder-Signature",
+    }
+    replay_checked = {"idempotency_key": digest, "timestamp": body["timestamp"]}
+    assert receipt["autograder.replay_checked"]["metadata"] == replay_checked
+    assert receipt["autograder.submission_found"]["metadata"] == {"submission_id": str(course.submission)}
+    assert {(r["ip"], r["user_agent"], r["organization_id"]) for r in receipt.values()} == {
+        ("127.0.0.1", "grader/1.0", course.org["id"])
+    }
 
     done = one(db, "select * from public.inbound_events where id = %s", event_id)
     assert done["status"] == "processed" and done["attempts"] == 1 and done["outcome"] == "graded"
