@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 
-from backend.db import check_idle_connection
+from backend.db import Database, check_idle_connection
 
 
 def last_statement(admin: psycopg.Connection, pid: int) -> str:
@@ -33,3 +33,21 @@ def test_a_connection_the_server_ended_is_refused(database_url):
                 check_idle_connection(conn)
                 time.sleep(0.01)
         assert time.monotonic() < deadline, "the ended connection was never noticed"
+
+
+def test_a_system_connection_runs_as_service_role_and_commits_each_statement(database_url):
+    db = Database(database_url, min_size=1, max_size=2)
+    try:
+        with db.system_connection() as conn:
+            row = conn.execute("select current_user, session_user, current_setting('role') as role").fetchone()
+            assert row["current_user"] == "service_role" and row["role"] == "service_role"
+            assert row["session_user"] != "service_role"  # the login role, never used for queries
+            assert conn.autocommit
+            conn.execute("create temporary table system_marks (n int)")
+            conn.execute("insert into system_marks values (1)")
+            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # committed, not open
+        with db.connection() as conn:  # the main pool's sessions keep the login role
+            assert conn.execute("select current_user = session_user as same").fetchone()["same"]
+    finally:
+        db.close()
+    assert db.system_pool.closed

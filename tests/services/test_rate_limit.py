@@ -121,6 +121,24 @@ def test_a_new_window_starts_from_zero(service, pool_app):
     assert service(rate_limit.hit, name, 2, 60).allowed
 
 
+@pytest.mark.parametrize("limit", [5, 1])  # counted, then (limit 1, second hit) refused
+def test_a_count_not_waiting_for_the_disk_says_so_for_its_own_transaction_only(pool_app, limit):
+    db = pool_app.extensions["questbridge"].db
+    name = bucket()
+    with db.transaction("service_role") as conn:
+        rate_limit.hit(conn, name, limit, WINDOW)
+        assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "on"
+    for _ in range(2):
+        with db.transaction("service_role") as conn:
+            rate_limit.hit(conn, name, limit, WINDOW, wait_for_disk=False)
+            assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "off"
+        with db.transaction("service_role") as conn:
+            assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "on"
+    with db.system_connection() as conn:  # one autocommit statement: its own transaction, nothing after
+        assert not rate_limit.hit(conn, name, 1, WINDOW, wait_for_disk=False).allowed
+        assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "on"
+
+
 def test_windows_are_aligned_to_their_length():
     start, reset_at = rate_limit._window(60, now=1_000_000_030.5)
     assert start == datetime.fromtimestamp(1_000_000_020, UTC)
