@@ -19,6 +19,9 @@ from backend.config import Config
 
 ROLES = ("anon", "authenticated", "service_role")
 EMBEDDED_DATABASE = "questbridge"
+# A system connection serves one short statement at a time: a gunicorn worker's request threads
+# (4 by default) share these few, and Postgres's connection budget stays small.
+SYSTEM_POOL_MAX_SIZE = 4
 
 _embedded_lock = threading.Lock()
 
@@ -101,7 +104,7 @@ class Database:
         self.system_pool = ConnectionPool(
             conninfo,
             min_size=1,
-            max_size=max_size,
+            max_size=min(max_size, SYSTEM_POOL_MAX_SIZE),
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=_run_as_service_role,
             open=False,
@@ -163,11 +166,14 @@ class Database:
 
 
 def _run_as_service_role(conn: psycopg.Connection) -> None:
-    conn.execute("set role service_role")
+    """A system connection's identity, for its whole session: what `set_identity(conn,
+    "service_role", None)` gives a transaction."""
+    set_identity(conn, "service_role", None, session=True)
 
 
-def set_identity(conn: psycopg.Connection, role: str, claims: dict | None) -> None:
-    """SET LOCAL ROLE and request.jwt.claims for the rest of the current transaction.
+def set_identity(conn: psycopg.Connection, role: str, claims: dict | None, session: bool = False) -> None:
+    """SET LOCAL ROLE and request.jwt.claims for the rest of the current transaction (for the
+    rest of the session with session=True).
 
     Two claims policies read on every row are also set on their own, so no check parses the JSON:
     `sub` as request.jwt.claim.sub (which auth.uid() reads first, as on Supabase) and an OAuth
@@ -178,14 +184,16 @@ def set_identity(conn: psycopg.Connection, role: str, claims: dict | None) -> No
     claims = dict(claims or {})
     claims.setdefault("role", role)
     conn.execute(
-        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-        " set_config('request.jwt.claim.sub', %s, true), set_config('request.client_organization_id', %s, true)",
-        (
-            role,
-            json.dumps(claims, separators=(",", ":")),
-            str(claims.get("sub") or ""),
-            str(claims.get("client_organization_id") or ""),
-        ),
+        "select set_config('role', %(role)s, %(local)s), set_config('request.jwt.claims', %(claims)s, %(local)s),"
+        " set_config('request.jwt.claim.sub', %(sub)s, %(local)s),"
+        " set_config('request.client_organization_id', %(client_organization_id)s, %(local)s)",
+        {
+            "local": not session,
+            "role": role,
+            "claims": json.dumps(claims, separators=(",", ":")),
+            "sub": str(claims.get("sub") or ""),
+            "client_organization_id": str(claims.get("client_organization_id") or ""),
+        },
     )
 
 

@@ -42,6 +42,8 @@ def test_a_system_connection_runs_as_service_role_and_commits_each_statement(dat
             row = conn.execute("select current_user, session_user, current_setting('role') as role").fetchone()
             assert row["current_user"] == "service_role" and row["role"] == "service_role"
             assert row["session_user"] != "service_role"  # the login role, never used for queries
+            identity = conn.execute("select auth.role() as role, auth.uid() as uid").fetchone()
+            assert identity == {"role": "service_role", "uid": None}  # as set_identity gives a transaction
             assert conn.autocommit
             conn.execute("create temporary table system_marks (n int)")
             conn.execute("insert into system_marks values (1)")
