@@ -12,8 +12,9 @@ Prints three figures and their goals:
 
 Uses DATABASE_URL's server when set, else the embedded one; works in its own throwaway database.
 The receiver runs in a separate process so it does not share the sender's event loop. Before
-anything is measured the process freezes its startup heap (`delivery.freeze_startup_objects`), as
-the worker does before it delivers; the raw sender runs in the same process after it.
+anything is measured the process prepares its garbage collector as the worker does before it
+delivers (`delivery.prepare_garbage_collector`: startup heap frozen, youngest generation's
+threshold above the engine's working set); the raw sender runs in the same process after it.
 """
 
 from __future__ import annotations
@@ -278,7 +279,7 @@ def main() -> None:
     db = Database(url, min_size=1, max_size=2)
 
     org = setup_org(db)
-    delivery.freeze_startup_objects()  # as the worker does before it starts delivering
+    delivery.prepare_garbage_collector(EngineSettings().concurrency)  # as the worker does before it delivers
     rounds = []
     with ReceiverProcess() as fast:
         subscribe_only(db, box, org, fast.url)

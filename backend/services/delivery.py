@@ -657,17 +657,31 @@ class DeliveryEngine:
                 await asyncio.sleep(self.settings.poll_seconds)
 
 
-def freeze_startup_objects() -> None:
-    """Put every object that exists now (modules, the app, its config) out of the collector's way.
+# Objects allocated and still alive per delivery in flight (its claim, request, response and
+# outcome, aiohttp's protocol state): about 45 measured, so 100 leaves room.
+GC_OBJECTS_PER_DELIVERY = 100
 
-    The engine allocates fast, and many of its objects live a few hundred milliseconds (claims,
-    requests in flight, outcomes waiting to be written), so full collections come often, and each
-    would walk every object of every imported module. gc.freeze() moves what exists now into a
-    permanent generation: later garbage is still collected, the startup heap is not rescanned.
-    bench/delivery.py measured about a third less CPU per delivery with it.
+
+def prepare_garbage_collector(concurrency: int) -> None:
+    """Keep the cyclic garbage collector out of the engine's way, for a process that delivers.
+
+    1. gc.freeze() moves every object that exists now (modules, the app, its config) into a
+       permanent generation: later garbage is still collected, the startup heap is never rescanned.
+    2. The youngest generation is collected once allocations outnumber deallocations by its
+       threshold (700 by default). The engine's working set, `concurrency` deliveries in flight
+       and the claims ahead, is far more than that, and it is renewed continuously. So the
+       default threshold collected hundreds of times per 10,000 deliveries and promoted live
+       requests, and every few thousand deliveries a full collection walked them all. The
+       threshold is raised above the working set, so collections are rare. Garbage that only
+       the collector frees (reference cycles) is still collected, a threshold's worth at a time.
+
+    bench/delivery.py measured each step: the freeze cut about a third of the engine's CPU per
+    delivery, and the threshold a further 20 to 25 µs of collector time per delivery (about a tenth).
     """
     gc.collect()
     gc.freeze()
+    youngest, middle, oldest = gc.get_threshold()
+    gc.set_threshold(max(youngest, GC_OBJECTS_PER_DELIVERY * concurrency), middle, oldest)
 
 
 def delete_old(conn: psycopg.Connection, days: int) -> int:

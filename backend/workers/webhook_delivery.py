@@ -39,7 +39,7 @@ async def _loop(runtime) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with delivery.engine_for(runtime) as engine:
         log.info("delivery_worker_started", worker=engine.worker_id, concurrency=engine.settings.concurrency)
-        delivery.freeze_startup_objects()
+        delivery.prepare_garbage_collector(engine.settings.concurrency)
         await engine.run_forever(stop)
     log.info("delivery_worker_stopped")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -756,3 +757,16 @@ def test_run_pass_works_from_a_thread_whose_event_loop_is_running(runtime, org, 
         return delivery.run_pass(runtime)  # a synchronous call, as a sync framework would make
 
     assert asyncio.run(caller_with_a_running_loop()).delivered == 1
+
+
+def test_a_delivering_process_keeps_the_collector_above_the_engines_working_set():
+    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        delivery.prepare_garbage_collector(256)
+        assert gc.get_threshold() == (256 * delivery.GC_OBJECTS_PER_DELIVERY, before[1], before[2])
+        assert gc.get_freeze_count() > frozen_before  # the startup heap is out of the collector's way
+        delivery.prepare_garbage_collector(1)  # never below what it was
+        assert gc.get_threshold()[0] == 256 * delivery.GC_OBJECTS_PER_DELIVERY
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
