@@ -32,21 +32,24 @@ def _parse_sources(state) -> None:
 def read_limited_body(limit: int = inbox.MAX_BODY_BYTES) -> bytes:
     """The raw body, refused with 413 before parsing when over `limit`: by Content-Length, and for a
     body without one by reading at most `limit` bytes."""
-    too_large = PayloadTooLarge(
-        f"the body must be at most {limit // 1024} KiB", errors={"body": [f"must be at most {limit} bytes"]}
-    )
     if request.content_length is not None and request.content_length > limit:
-        raise too_large
+        raise _too_large(limit)
     # werkzeug then reads a body without Content-Length only up to this many bytes, and silently
     # stops there: one byte past the limit is how an oversized chunked body shows.
     request.max_content_length = limit + 1
     try:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise too_large from None
+        raise _too_large(limit) from None
     if len(body) > limit:
-        raise too_large
+        raise _too_large(limit)
     return body
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body must be at most {limit // 1024} KiB", errors={"body": [f"must be at most {limit} bytes"]}
+    )
 
 
 def _runtime():
