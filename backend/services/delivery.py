@@ -657,8 +657,9 @@ class DeliveryEngine:
                 await asyncio.sleep(self.settings.poll_seconds)
 
 
-# Objects allocated and still alive per delivery in flight (its claim, request, response and
-# outcome, aiohttp's protocol state): about 45 measured, so 100 leaves room.
+# A delivery in flight holds tens of container objects (its claim, request, response and
+# outcome, aiohttp's protocol state). 100 per delivery puts the threshold above the working set:
+# a 10,000-delivery drain at 256 in flight ran one collection instead of about 650.
 GC_OBJECTS_PER_DELIVERY = 100
 
 
