@@ -17,30 +17,28 @@ class CpuMeter:
         self.admin_url = admin_url
         self.database = database
 
-    def _processes(self) -> list[psutil.Process]:
+    def snapshot(self) -> dict[int, tuple[str, float]]:
+        app = [self.server, *self.server.children(recursive=True)]
+        app_pids = {process.pid for process in app}
+        times = {}
+        for process in app + self._backends():
+            try:
+                cpu = process.cpu_times()
+                times[process.pid] = ("app" if process.pid in app_pids else "postgres", cpu.user + cpu.system)
+            except psutil.Error:
+                pass
+        return times
+
+    def _backends(self) -> list[psutil.Process]:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             pids = [r[0] for r in conn.execute("select pid from pg_stat_activity where datname = %s", (self.database,))]
-        found = [self.server, *self.server.children(recursive=True)]
+        found = []
         for pid in pids:
             try:
                 found.append(psutil.Process(pid))
             except psutil.Error:
                 pass
         return found
-
-    def snapshot(self) -> dict[int, tuple[str, float]]:
-        times = {}
-        for process in self._processes():
-            try:
-                cpu = process.cpu_times()
-                kind = "postgres" if process.pid not in self._app_pids() else "app"
-                times[process.pid] = (kind, cpu.user + cpu.system)
-            except psutil.Error:
-                pass
-        return times
-
-    def _app_pids(self) -> set[int]:
-        return {self.server.pid, *(child.pid for child in self.server.children(recursive=True))}
 
     @staticmethod
     def spent(before: dict, after: dict, kind: str | None = None) -> float:
