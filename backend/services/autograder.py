@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from backend.db import Database, queries_beside
 from backend.errors import BadRequest, Conflict, NotFound, Unauthorized
 from backend.jsonutil import dumps, unstorable
-from backend.services import audit, inbound_signatures, inbox, learning
+from backend.services import inbound_signatures, inbox, learning
 from backend.services.audit import RequestInfo
 from backend.services.events import emit_event
 
@@ -163,10 +163,10 @@ def _audit_steps(conn: psycopg.Connection, organization_id, event_id, steps: lis
 
 
 def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, origin: RequestInfo) -> psycopg.Cursor:
-    """Store the receipt of a verified grade: the event once, with an audit entry per receipt step,
-    in one statement, which on a system connection is its own transaction in one round trip (this
-    is the hot path). Its one row is `{organization_id, event_id}`: no organization means no such
-    submission, no event id a replay. The replay key is the SHA-256 of the signed body."""
+    """Store the receipt of a verified grade: the event once, in one statement, which on a system
+    connection is its own transaction in one round trip (this is the hot path). Its one row is
+    `{organization_id, event_id}`: no organization means no such submission, no event id a replay.
+    The replay key is the SHA-256 of the signed body."""
     return conn.execute(
         SQL["accept_grade"],
         {
@@ -176,7 +176,6 @@ def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, origin: Reques
             "raw_body": raw_body,
             "client_ip": origin.ip,
             "user_agent": origin.user_agent,
-            "signature_header": SIGNATURE_HEADER,
         },
     )
 
@@ -242,8 +241,22 @@ def receive(
     return inbox.Receipt(row["event_id"], True, "pending")
 
 
+def _receipt_steps(event: inbox.InboundEvent, grade: Grade) -> list[tuple[str, dict]]:
+    """The audit entries of the steps that received the event, from what its row keeps: written
+    with the grade, in its transaction, so that receipt stays one insert."""
+    raw = event.raw_body.encode()
+    replay_key = hashlib.sha256(raw).hexdigest()
+    return [
+        ("autograder.received", {"bytes": len(raw), "body_sha256": replay_key}),
+        ("autograder.signature_verified", {"scheme": "hmac-sha256-hex", "header": SIGNATURE_HEADER}),
+        ("autograder.replay_checked", {"idempotency_key": replay_key, "timestamp": grade.timestamp}),
+        ("autograder.submission_found", {"submission_id": str(grade.submission_id)}),
+    ]
+
+
 def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
-    """The inbox handler: grade, notify, emit and audit, all in the event's transaction."""
+    """The inbox handler: grade, notify, emit and audit each step since receipt, all in the event's
+    transaction."""
     grade = parse_grade(event.payload)
     submission = conn.execute(SQL["lock_submission"], {"id": grade.submission_id}).fetchone()
     if submission is None:
@@ -260,17 +273,15 @@ def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
         },
     ).fetchone()
     if newer is not None:
-        outcome = f"superseded: a grade sent later (event {newer['id']}) was already applied"
-        audit.record(
+        superseded = {"submission_id": str(grade.submission_id), "newer_event_id": str(newer["id"])}
+        _audit_steps(
             conn,
-            "autograder.grade_superseded",
-            organization_id=organization_id,
-            target_type="inbound_event",
-            target_id=event.id,
-            metadata={"submission_id": str(grade.submission_id), "newer_event_id": str(newer["id"])},
-            origin=origin,
+            organization_id,
+            event.id,
+            [*_receipt_steps(event, grade), ("autograder.grade_superseded", superseded)],
+            origin,
         )
-        return outcome
+        return f"superseded: a grade sent later (event {newer['id']}) was already applied"
     regrade = submission["status"] == "graded"
     graded = conn.execute(
         SQL["grade_submission"],
@@ -282,6 +293,7 @@ def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
         organization_id,
         event.id,
         [
+            *_receipt_steps(event, grade),
             (
                 "autograder.grade_applied",
                 {
@@ -290,7 +302,7 @@ def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
                     "max_score": max_score,
                     "regrade": regrade,
                 },
-            )
+            ),
         ],
         origin,
     )

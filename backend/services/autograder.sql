@@ -1,7 +1,7 @@
 -- name: accept_grade --
--- A grade's receipt in one statement: the submission's organization (null: no such submission),
--- the event (none when its replay key exists: the unique constraint decides, across processes)
--- and one audit entry per receipt step, in order, their metadata built here from the parameters.
+-- A grade's receipt in one statement: the submission's organization (null: no such submission)
+-- and the event (none when its replay key exists: the unique constraint decides, across
+-- processes). The audit entries of the receipt's steps are written with the grade, from this row.
 with submission as (
   select id, organization_id from public.submissions where id = %(submission_id)s
 ), event as (
@@ -13,25 +13,10 @@ with submission as (
          %(client_ip)s, left(%(user_agent)s, 512)
   from submission s
   on conflict do nothing
-  returning id, organization_id, subject_id
-), audited as (
-  select private.write_audit(e.organization_id, step.action, 'inbound_event', e.id::text, step.metadata,
-                             %(client_ip)s, %(user_agent)s)
-  from event e
-  cross join lateral (values
-    (1, 'autograder.received',
-        jsonb_build_object('bytes', octet_length(%(raw_body)s), 'body_sha256', %(idempotency_key)s)),
-    (2, 'autograder.signature_verified',
-        jsonb_build_object('scheme', 'hmac-sha256-hex', 'header', %(signature_header)s::text)),
-    (3, 'autograder.replay_checked',
-        jsonb_build_object('idempotency_key', %(idempotency_key)s, 'timestamp', %(sent_at)s::double precision)),
-    (4, 'autograder.submission_found', jsonb_build_object('submission_id', e.subject_id))
-  ) as step(n, action, metadata)
-  order by step.n
+  returning id
 )
 select (select organization_id from submission) as organization_id,
-       (select id from event) as event_id,
-       (select count(*) from audited) as audited;
+       (select id from event) as event_id;
 
 -- name: audit_steps --
 -- One audit entry per step, in order, in one round trip.

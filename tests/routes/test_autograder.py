@@ -125,8 +125,10 @@ def test_a_valid_grade_is_accepted_then_applied_once(client, app, db, course, au
     assert stored["ip"] == "127.0.0.1" and stored["user_agent"] == "grader/1.0"
     assert stored["organization_id"] == course.org["id"] and stored["subject_id"] == course.submission
     assert stored["attempts"] == 0 and stored["received_at"] is not None
-    # Accepting is not applying: nothing has changed yet.
+    # Accepting is not applying: nothing has changed yet, and the audit entries of the receipt's
+    # steps are written with the grade, in its transaction.
     assert one(db, "select status from public.submissions where id = %s", course.submission)["status"] == "submitted"
+    assert rows(db, "select id from public.audit_log where target_id = %s", event_id) == []
 
     assert process(app) == {"claimed": 1, "processed": 1, "ignored": 0, "failed": 0, "dead": 0}
 
@@ -444,8 +446,18 @@ def test_a_newer_grade_is_a_regrade_and_an_older_one_never_overwrites_it(client,
     assert (float(submission["score"]), submission["feedback"]) == (9, "regraded")
     assert len(rows(db, "select id from public.webhook_events where type = 'submission.graded'")) == 2
     assert len(rows(db, "select id from public.notifications where type = 'assignment_graded'")) == 2
-    event = one(db, "select status, outcome from public.inbound_events where id = %s", late.get_json()["event_id"])
+    late_id = late.get_json()["event_id"]
+    event = one(db, "select status, outcome from public.inbound_events where id = %s", late_id)
     assert event["status"] == "processed" and event["outcome"].startswith("superseded")
+    audited = rows(db, "select action, metadata from public.audit_log where target_id = %s order by id", late_id)
+    assert [a["action"] for a in audited] == [
+        "autograder.received",
+        "autograder.signature_verified",
+        "autograder.replay_checked",
+        "autograder.submission_found",
+        "autograder.grade_superseded",
+    ]
+    assert audited[-1]["metadata"]["submission_id"] == str(course.submission)
 
 
 def test_of_two_grades_signed_in_the_same_second_the_one_received_later_stands(client, app, db, course):
@@ -508,8 +520,7 @@ def test_a_failure_mid_processing_rolls_everything_back_and_retries(
     assert submission["status"] == "submitted" and submission["score"] is None
     assert one(db, "select count(*) as n from public.webhook_events")["n"] == 0
     assert one(db, "select count(*) as n from public.notifications")["n"] == 0
-    applied = rows(db, "select id from public.audit_log where action = 'autograder.grade_applied'")
-    assert applied == []
+    assert rows(db, "select action from public.audit_log where target_id = %s", str(event_id)) == []
 
     notifications_refuse_grades()
     assert process(app)["processed"] == 1
