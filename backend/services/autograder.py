@@ -162,16 +162,21 @@ def _audit_steps(conn: psycopg.Connection, organization_id, event_id, steps: lis
     )
 
 
-def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, origin: RequestInfo) -> psycopg.Cursor:
+def replay_key(body: bytes) -> str:
+    """A grade's durable replay key: the SHA-256 of the exact bytes that were signed."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, key: str, origin: RequestInfo) -> psycopg.Cursor:
     """Store the receipt of a verified grade: the event once, in one statement, which on a system
     connection is its own transaction in one round trip (this is the hot path). Its one row is
-    `{organization_id, event_id}`: no organization means no such submission, no event id a replay.
-    The replay key is the SHA-256 of the signed body."""
+    `{organization_id, event_id}`: no organization means no such submission, no event id a replay
+    (of `key`, the body's `replay_key`)."""
     return conn.execute(
         SQL["accept_grade"],
         {
             "submission_id": grade.submission_id,
-            "idempotency_key": hashlib.sha256(raw_body.encode()).hexdigest(),
+            "idempotency_key": key,
             "sent_at": grade.timestamp,
             "raw_body": raw_body,
             "client_ip": origin.ip,
@@ -180,12 +185,11 @@ def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, origin: Reques
     )
 
 
-def _replayed(conn: psycopg.Connection, raw_body: str, origin: RequestInfo, organization_id) -> uuid.UUID:
+def _replayed(conn: psycopg.Connection, key: str, origin: RequestInfo, organization_id) -> uuid.UUID:
     """Record a replay as a verification failure of the submission's organization (the payload is
     authentic, so its admins may see it); the id of the event first received."""
     with inbox.system_transaction(conn):
         inbox.record_failure(conn, SOURCE, "replay: this signed payload was already received", origin, organization_id)
-        key = hashlib.sha256(raw_body.encode()).hexdigest()
         params = {"source": SOURCE, "provider_event_id": None, "idempotency_key": key}
         return conn.execute(inbox.SQL["existing_event"], params).fetchone()["id"]
 
@@ -226,11 +230,12 @@ def receive(
         except inbound_signatures.StaleTimestamp as stale:
             inbox.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
             raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
-        row = accept(conn, grade, raw_body, origin).fetchone()
+        key = replay_key(body)
+        row = accept(conn, grade, raw_body, key, origin).fetchone()
         if row["organization_id"] is None:
             raise NotFound("submission_id: no such submission", errors={"submission_id": ["no such submission"]})
         if row["event_id"] is None:
-            first = _replayed(conn, raw_body, origin, row["organization_id"])
+            first = _replayed(conn, key, origin, row["organization_id"])
             raise Conflict(
                 "this signed payload was already received",
                 errors={"body": ["was already received"]},
@@ -245,11 +250,11 @@ def _receipt_steps(event: inbox.InboundEvent, grade: Grade) -> list[tuple[str, d
     """The audit entries of the steps that received the event, from what its row keeps: written
     with the grade, in its transaction, so that receipt stays one insert."""
     raw = event.raw_body.encode()
-    replay_key = hashlib.sha256(raw).hexdigest()
+    key = replay_key(raw)
     return [
-        ("autograder.received", {"bytes": len(raw), "body_sha256": replay_key}),
+        ("autograder.received", {"bytes": len(raw), "body_sha256": key}),
         ("autograder.signature_verified", {"scheme": "hmac-sha256-hex", "header": SIGNATURE_HEADER}),
-        ("autograder.replay_checked", {"idempotency_key": replay_key, "timestamp": grade.timestamp}),
+        ("autograder.replay_checked", {"idempotency_key": key, "timestamp": grade.timestamp}),
         ("autograder.submission_found", {"submission_id": str(grade.submission_id)}),
     ]
 
