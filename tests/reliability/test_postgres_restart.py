@@ -1,13 +1,18 @@
-"""Postgres goes down and comes back while gunicorn and the delivery worker run against it.
+"""Postgres goes down and comes back while gunicorn and the worker run against it.
 
-A client submits work (each submission emits `task.submitted` in its transaction) before, during
-and after the outage. Nothing that was accepted is lost: every submission that exists has its
-event delivered to the receiver. Both processes reconnect on their own: once the server is back,
-every request succeeds again and the worker's LISTEN sessions are re-established.
+Clients submit work (each submission emits `task.submitted` in its transaction) and an autograder
+posts signed grades, before, during and after the outage. Nothing that was accepted is lost:
+every submission that exists has its event delivered to the receiver, and every grade answered
+202 (or 409, naming the event its lost first try stored) is applied exactly once. Both processes
+reconnect on their own: once the server is back, every request succeeds again and the worker's
+LISTEN sessions are re-established.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import time
 from collections import Counter
@@ -25,6 +30,8 @@ OUTAGE_SECONDS = 3.0
 SETTLE_SECONDS = 1.0
 POSTERS = 3  # clients posting at once, so the outage catches requests at every stage
 POST_INTERVAL = 0.05
+SECRET = "restart-autograder-secret"
+GRADES = 150
 
 
 @dataclass
@@ -40,6 +47,36 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
+
+
+@dataclass
+class Grade:
+    submission_id: str
+    score: int
+    answers: list  # (status or None, event id or None) per try
+    started: list  # when each try started (time.monotonic())
+
+
+def _grader(url: str, grades: list[Grade], stop: threading.Event) -> None:
+    """Post each grade until it is answered 202 or 409, sending the same signed bytes again after
+    a 503 or a lost connection, as an autograder would."""
+    for grade in grades:
+        raw = json.dumps(
+            {"submission_id": grade.submission_id, "score": grade.score, "max_score": 10, "timestamp": int(time.time())}
+        ).encode()
+        headers = {"X-Autograder-Signature": hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+        while not stop.is_set():
+            grade.started.append(time.monotonic())
+            try:
+                status, body = http_json("POST", url + "/api/webhooks/autograder/", raw, headers, timeout=20)
+            except NO_ANSWER:
+                grade.answers.append((None, None))
+            else:
+                grade.answers.append((status, (body or {}).get("event_id")))
+                if status in (202, 409):
+                    break
+            time.sleep(POST_INTERVAL)
+        time.sleep(POST_INTERVAL)
 
 
 def listening(url: str) -> set:
@@ -75,6 +112,7 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
     runtime = app.extensions["questbridge"]
     world = World(app)
     org = world.organization("Restart Org")
+    student = world.add_member(org)
     with runtime.db.transaction("service_role") as conn:
         quest = conn.execute(
             "insert into public.quests (organization_id, title) values (%s, 'Q') returning id", (org["id"],)
@@ -84,10 +122,28 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
             " values (%s, %s, 'T', 'code', 10) returning id",
             (quest, org["id"]),
         ).fetchone()["id"]
+        graded_task = conn.execute(
+            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
+            " values (%s, %s, 'Graded', 'code', 10) returning id",
+            (quest, org["id"]),
+        ).fetchone()["id"]
+        to_grade = conn.execute(
+            "insert into public.submissions (task_id, organization_id, user_id, content)"
+            " select %s, %s, %s, 'work ' || n from generate_series(1, %s) as n returning id",
+            (graded_task, org["id"], student["id"], GRADES),
+        ).fetchall()
+    grades = [Grade(str(row["id"]), n % 11, [], []) for n, row in enumerate(to_grade)]
     subscribe(runtime.db, runtime.secretbox, org["id"], receiver.url + "/hook", ["task.submitted"])
     runtime.db.close()  # the test's own pool must not hold connections across the restart
 
-    env = child_env(url, runtime.config.secret_key, tmp_path / "data", WEBHOOKS_LEASE_SECONDS=5)
+    env = child_env(
+        url,
+        runtime.config.secret_key,
+        tmp_path / "data",
+        WEBHOOKS_LEASE_SECONDS=5,
+        AUTOGRADER_WEBHOOK_SECRETS=SECRET,
+        INBOUND_RATE_LIMIT_PER_HOUR=100_000,
+    )
     web = children.gunicorn(env, workers=2)
     worker = children.worker(env)
     status, login = http_json(
@@ -103,6 +159,7 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
         threading.Thread(target=_poster, args=(web.url, task, login["access_token"], stop, posts), daemon=True)
         for _ in range(POSTERS)
     ]
+    posters.append(threading.Thread(target=_grader, args=(web.url, grades, stop), daemon=True))
     for poster in posters:
         poster.start()
     try:
@@ -117,6 +174,9 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
             60,
             what="accepted posts after the restart",
         )
+        wait_until(
+            lambda: grades[-1].answers and grades[-1].answers[-1][0] in (202, 409), 60, what="every grade answered"
+        )
     finally:
         stop.set()
         for poster in posters:
@@ -126,7 +186,7 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
 
     # Nothing accepted is lost: every submission that committed (whether or not its client heard
     # the 201) has exactly one event, and its delivery reached the receiver and is `delivered`.
-    stored = {str(r["id"]) for r in query(url, "select id from public.submissions")}
+    stored = {str(r["id"]) for r in query(url, "select id from public.submissions where task_id = %s", (task,))}
     accepted = {p.submission_id for p in posts if p.status == 201}
     assert accepted <= stored
     wait_until(lambda: undelivered(url) == 0, 60, interval=0.2, what="every delivery to be delivered")
@@ -145,6 +205,29 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
     assert query(url, "select pg_postmaster_start_time() > %s as restarted", (server_started,))[0]["restarted"]
     during = [p for p in posts if down_at < p.started < up_at]
     assert {p.status for p in posts} <= {201, 503}
+    assert {status for grade in grades for status, _ in grade.answers} <= {202, 409, 503, None}
+    assert any(down_at < t < up_at for grade in grades for t in grade.started), "no grade met the outage"
+
+    # Every grade was finally accepted, and each is applied exactly once: one event per
+    # submission, processed in one attempt or more, the one every 202 or 409 named.
+    assert [grade.answers[-1][0] in (202, 409) for grade in grades] == [True] * GRADES
+
+    def applied() -> int:
+        return query(url, "select count(*) as n from public.inbound_events where status = 'processed'")[0]["n"]
+
+    wait_until(lambda: applied() == GRADES, 60, interval=0.2, what="every grade to be applied")
+    inbound = {
+        str(r["subject_id"]): str(r["id"]) for r in query(url, "select id, subject_id from public.inbound_events")
+    }
+    assert len(inbound) == GRADES and set(inbound) == {g.submission_id for g in grades}
+    for grade in grades:
+        assert {event for status, event in grade.answers if status in (202, 409)} == {inbound[grade.submission_id]}
+    graded = query(url, "select id, status, score from public.submissions where task_id = %s", (graded_task,))
+    assert {(str(r["id"]), r["status"], int(r["score"])) for r in graded} == {
+        (g.submission_id, "graded", g.score) for g in grades
+    }
+    notified = query(url, "select count(*) as n from public.notifications where type = 'assignment_graded'")
+    assert notified[0]["n"] == GRADES
 
     # Both processes reconnected on their own: after a moment, every request succeeds again, and
     # the worker listens again for new deliveries and inbound events.
@@ -159,5 +242,6 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
         f"\n{len(posts)} posts, {len(accepted)} accepted; during the {OUTAGE_SECONDS:g} s outage: "
         f"{[(p.status, round(p.finished - p.started, 2)) for p in during]}; "
         f"first {SETTLE_SECONDS:g} s after: {[p.status for p in posts if 0 < p.started - up_at <= SETTLE_SECONDS]}; "
-        f"{len(stored)} submissions stored and delivered, {duplicates} duplicate webhook requests"
+        f"{len(stored)} submissions stored and delivered, {duplicates} duplicate webhook requests; "
+        f"{GRADES} grades applied once, answers {dict(Counter(s for g in grades for s, _ in g.answers))}"
     )
