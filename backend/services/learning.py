@@ -186,7 +186,7 @@ def complete_task(conn: psycopg.Connection, user_id, task_id) -> Completion:
             {"badge_id": str(badge["id"]), "quest_id": str(task["quest_id"])},
         )
     total_xp = conn.execute(SQL["total_xp"], keys).fetchone()["total_xp"]
-    _emit_completion_events(conn, task, user_id, completion, quest_completed, badge, total_xp)
+    _emit_completion_events(conn, task, user_id, completion, badge, total_xp)
     return Completion(
         task=task,
         completion=completion,
@@ -199,8 +199,10 @@ def complete_task(conn: psycopg.Connection, user_id, task_id) -> Completion:
     )
 
 
-def _emit_completion_events(conn, task, user_id, completion, quest_completed, badge, total_xp) -> None:
-    """task.completed for a new completion; quest.completed and badge.earned when it finished the quest."""
+def _emit_completion_events(conn, task, user_id, completion, badge, total_xp) -> None:
+    """task.completed for a new completion; quest.completed and badge.earned when it finished the
+    quest for the first time (the badge's: a task added later and completed finishes it again, but
+    announces nothing more)."""
     if completion is None:
         return
     organization_id, quest_id = task["organization_id"], task["quest_id"]
@@ -210,11 +212,10 @@ def _emit_completion_events(conn, task, user_id, completion, quest_completed, ba
         "task.completed",
         {"task_id": task["id"], "quest_id": quest_id, "user_id": user_id, "xp_awarded": completion["xp_awarded"]},
     )
-    if quest_completed:
+    if badge is not None:
         emit_event(
             conn, organization_id, "quest.completed", {"quest_id": quest_id, "user_id": user_id, "total_xp": total_xp}
         )
-    if badge is not None:
         emit_event(
             conn, organization_id, "badge.earned", {"badge_id": badge["id"], "quest_id": quest_id, "user_id": user_id}
         )

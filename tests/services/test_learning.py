@@ -176,11 +176,15 @@ def test_a_task_added_after_the_badge_does_not_award_another(db, as_user, org, m
         extra = learning.create_task(conn, quest["id"], "Bonus", "knowledge", 5)
     with as_user(member) as conn:
         again = learning.complete_task(conn, member["id"], extra["id"])
-    # The learner did finish the quest again, but the badge and its notification stay single.
+    # The learner did finish the quest again, but the badge, its notification and the events that
+    # announce the finish (quest.completed with badge.earned, once per learner and quest) stay single.
     assert again.quest_completed is True
     assert (again.badge, again.notification) == (None, None)
     assert count(db, "badges", user_id=member["id"]) == 1
     assert count(db, "notifications", user_id=member["id"]) == 1
+    assert count(db, "webhook_events", organization_id=org["id"], type="quest.completed") == 1
+    assert count(db, "webhook_events", organization_id=org["id"], type="badge.earned") == 1
+    assert count(db, "webhook_events", organization_id=org["id"], type="task.completed") == 2
 
 
 def test_rls_refuses_a_badge_for_an_unfinished_quest(as_user, org, member):
