@@ -162,16 +162,11 @@ def _audit_steps(conn: psycopg.Connection, organization_id, event_id, steps: lis
     )
 
 
-def replay_key(body: bytes) -> str:
-    """A grade's durable replay key: the SHA-256 of the exact bytes that were signed."""
-    return hashlib.sha256(body).hexdigest()
-
-
 def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, key: str, origin: RequestInfo) -> psycopg.Cursor:
     """Store the receipt of a verified grade: the event once, in one statement, which on a system
     connection is its own transaction in one round trip (this is the hot path). Its one row is
     `{organization_id, event_id}`: no organization means no such submission, no event id a replay
-    (of `key`, the body's `replay_key`)."""
+    of `key`, the grade's durable replay key: the SHA-256 of the exact bytes that were signed."""
     return conn.execute(
         SQL["accept_grade"],
         {
@@ -230,7 +225,7 @@ def receive(
         except inbound_signatures.StaleTimestamp as stale:
             inbox.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
             raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
-        key = replay_key(body)
+        key = hashlib.sha256(body).hexdigest()
         row = accept(conn, grade, raw_body, key, origin).fetchone()
         if row["organization_id"] is None:
             raise NotFound("submission_id: no such submission", errors={"submission_id": ["no such submission"]})
@@ -249,12 +244,10 @@ def receive(
 def _receipt_steps(event: inbox.InboundEvent, grade: Grade) -> list[tuple[str, dict]]:
     """The audit entries of the steps that received the event, from what its row keeps: written
     with the grade, in its transaction, so that receipt stays one insert."""
-    raw = event.raw_body.encode()
-    key = replay_key(raw)
     return [
-        ("autograder.received", {"bytes": len(raw), "body_sha256": key}),
+        ("autograder.received", {"bytes": len(event.raw_body.encode()), "body_sha256": event.body_sha256}),
         ("autograder.signature_verified", {"scheme": "hmac-sha256-hex", "header": SIGNATURE_HEADER}),
-        ("autograder.replay_checked", {"idempotency_key": key, "timestamp": grade.timestamp}),
+        ("autograder.replay_checked", {"idempotency_key": event.idempotency_key, "timestamp": grade.timestamp}),
         ("autograder.submission_found", {"submission_id": str(grade.submission_id)}),
     ]
 

@@ -82,6 +82,8 @@ class InboundEvent:
     subject_id: uuid.UUID | None
     sent_at: datetime | None
     raw_body: str
+    body_sha256: str  # hex, of the body as received
+    idempotency_key: str | None
     received_at: datetime
     client_ip: str | None
     user_agent: str | None

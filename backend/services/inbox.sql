@@ -67,7 +67,8 @@ set status = 'processing',
 from claimed c
 where e.id = c.id
 returning e.id, e.source, e.type, e.attempts, e.organization_id, e.subject_id, e.sent_at, e.raw_body,
-          e.received_at, host(e.client_ip) as client_ip, e.user_agent;
+          encode(e.body_sha256, 'hex') as body_sha256, e.idempotency_key, e.received_at,
+          host(e.client_ip) as client_ip, e.user_agent;
 
 -- name: lock_claimed --
 -- The first statement of the apply transaction: the row stays locked until the effects commit, and
