@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import re
 import statistics
 import sys
@@ -36,16 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import psycopg
 from aiohttp import web
-from psycopg import sql
 
-from backend import migrate
-from backend.config import PROJECT_ROOT
-from backend.db import Database, embedded_server_uri, with_database
+from backend.db import Database
 from backend.services import delivery, events, signing
 from backend.services.delivery import DeliveryEngine, EngineSettings
 from backend.services.secretbox import SecretBox
 from backend.services.ssrf import TargetPolicy
 from backend.services.webhooks import SECRET_PURPOSE
+from bench.harness import fresh_database
 
 BODY_BYTES = 1024
 TIMESTAMP = re.compile(rb'"timestamp": ?"([^"]+)"')
@@ -146,16 +143,6 @@ async def raw_sender(url: str, total: int, in_flight: int) -> float:
 
 
 # -- the engine --------------------------------------------------------------------------------
-
-
-def fresh_database() -> str:
-    admin = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
-    url = with_database(admin, DATABASE)
-    migrate.upgrade(url, log=lambda *_: None)
-    return url
 
 
 def setup_org(db: Database):
@@ -274,7 +261,7 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    url = fresh_database()
+    url = fresh_database(DATABASE)
     box = SecretBox("bench-" + "k" * 40)
     db = Database(url, min_size=1, max_size=2)
 

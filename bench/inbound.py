@@ -24,11 +24,9 @@ import hmac
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -36,28 +34,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import psycopg
-from psycopg import sql
 
-from backend import migrate
-from backend.config import PROJECT_ROOT
-from backend.db import Database, embedded_server_uri, with_database
+from backend.db import Database
 from backend.services import inbox
 from bench.cpu import CpuMeter
+from bench.harness import admin_url, free_port, fresh_database, start_gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "qb_bench_inbound"
 SECRET = "bench-autograder-secret"  # noqa: S105 (a throwaway key for a throwaway database)
-
-
-def fresh_database() -> str:
-    admin = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
-    url = with_database(admin, DATABASE)
-    migrate.upgrade(url, log=lambda *_: None)
-    return url
 
 
 def seed_submissions(db: Database, count: int) -> list[str]:
@@ -84,50 +68,18 @@ def seed_submissions(db: Database, count: int) -> list[str]:
     return [str(r["id"]) for r in rows]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(url: str, port: int) -> subprocess.Popen:
-    env = os.environ | {
-        "QB_ENV": "production",
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-" + "s" * 40,
-        "JWT_SECRET": "bench-" + "j" * 40,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "AUTOGRADER_WEBHOOK_SECRETS": SECRET,
-        # The limit is counted (that cost is measured) but set high enough for one client's benchmark.
-        "INBOUND_RATE_LIMIT_PER_HOUR": str(10**9),
-        "SCHEDULER_ENABLED": "false",
-    }
-    log = (Path(tempfile.gettempdir()) / "qb_bench_inbound_gunicorn.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "bench.inbound_app:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def start_server(url: str, port: int) -> subprocess.Popen:
+    return start_gunicorn(
+        "bench.inbound_app:app",
+        port,
+        {
+            "DATABASE_URL": url,
+            "AUTOGRADER_WEBHOOK_SECRETS": SECRET,
+            # The limit is counted (that cost is measured) but set high enough for one client's benchmark.
+            "INBOUND_RATE_LIMIT_PER_HOUR": str(10**9),
+        },
+        "qb_bench_inbound_gunicorn.log",
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                pass
-            asyncio.run(_get(f"http://127.0.0.1:{port}/healthz"))
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"gunicorn did not start; see {log.name}")
-
-
-async def _get(url: str) -> None:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        await response.read()
 
 
 def signed_grades(submissions: list[str], count: int, round_no: int) -> list[tuple[bytes, dict]]:
@@ -214,13 +166,13 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="requests per alternation of hello and autograder")
     args = parser.parse_args()
 
-    admin_url = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    url = fresh_database()
+    admin = admin_url()
+    url = fresh_database(DATABASE, admin)
     db = Database(url, min_size=1, max_size=2)
     submissions = seed_submissions(db, args.submissions)
     port = free_port()
-    server = start_gunicorn(url, port)
-    meter = CpuMeter(server, admin_url, DATABASE)
+    server = start_server(url, port)
+    meter = CpuMeter(server, admin, DATABASE)
     base = f"http://127.0.0.1:{port}"
     results = []
     try:

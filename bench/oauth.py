@@ -23,11 +23,9 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,29 +33,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import psycopg
-from psycopg import sql
 
-from backend import migrate
-from backend.config import PROJECT_ROOT
-from backend.db import Database, embedded_server_uri, with_database
+from backend.db import Database
 from backend.services import learning
 from backend.services.audit import RequestInfo
 from backend.services.oauth import clients
 from bench.cpu import CpuMeter
+from bench.harness import admin_url, free_port, fresh_database, start_gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "qb_bench_oauth"
-
-
-def fresh_database() -> str:
-    admin = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
-    url = with_database(admin, DATABASE)
-    migrate.upgrade(url, log=lambda *_: None)
-    return url
 
 
 def seed(db: Database) -> dict:
@@ -91,43 +75,13 @@ def seed(db: Database) -> dict:
     return client
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(url: str, port: int) -> subprocess.Popen:
-    env = os.environ | {
-        "QB_ENV": "production",
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-" + "s" * 40,
-        "JWT_SECRET": "bench-" + "j" * 40,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "SCHEDULER_ENABLED": "false",
-    }
-    log = (Path(tempfile.gettempdir()) / "qb_bench_oauth_gunicorn.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "bench.oauth_app:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def start_server(url: str, port: int) -> subprocess.Popen:
+    return start_gunicorn(
+        "bench.oauth_app:app",
+        port,
+        {"DATABASE_URL": url, "PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        "qb_bench_oauth_gunicorn.log",
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                pass
-            asyncio.run(_fetch("GET", f"http://127.0.0.1:{port}/healthz"))
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"gunicorn did not start; see {log.name}")
 
 
 async def _fetch(method: str, url: str, **kwargs) -> dict:
@@ -200,14 +154,14 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=5)
     args = parser.parse_args()
 
-    admin_url = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    url = fresh_database()
+    admin = admin_url()
+    url = fresh_database(DATABASE, admin)
     db = Database(url, min_size=1, max_size=2)
     client = seed(db)
     db.close()
     port = free_port()
-    server = start_gunicorn(url, port)
-    meter = CpuMeter(server, admin_url, DATABASE)
+    server = start_server(url, port)
+    meter = CpuMeter(server, admin, DATABASE)
     base = f"http://127.0.0.1:{port}"
     basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
     token_request = {

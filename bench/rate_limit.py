@@ -32,26 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 import psycopg
-from psycopg import sql
 
-from backend import migrate
 from backend.config import PROJECT_ROOT
-from backend.db import embedded_server_uri, with_database
 from backend.services import api_keys
+from bench.harness import free_port, fresh_database
 
 DATABASE = "qb_bench_rate_limit"
 UNLIMITED = 2**31 - 1
 EVENT = {"event_type": "partner.bench_ping", "data": {"course": "algebra-1", "students": 31, "note": "x" * 200}}
-
-
-def fresh_database() -> str:
-    admin = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
-    url = with_database(admin, DATABASE)
-    migrate.upgrade(url, log=lambda *_: None)
-    return url
 
 
 def seed_key(url: str) -> str:
@@ -81,17 +69,11 @@ def reset(url: str) -> None:
         conn.execute("vacuum analyze public.webhook_events, public.api_key_events, public.api_key_usage")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py "backend:create_app()"` with the given environment, until stopped."""
 
     def __init__(self, url: str, data_dir: str, **env):
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = (
             os.environ
@@ -208,7 +190,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=500, help="L, the daily limit of the exactness run")
     args = parser.parse_args()
 
-    url = fresh_database()
+    url = fresh_database(DATABASE)
     key = seed_key(url)
     unlimited = json.dumps({"starter": {"per_day": UNLIMITED, "per_minute": UNLIMITED}})
     rates: dict[str, list[float]] = {"off": [], "on": []}

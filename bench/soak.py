@@ -35,12 +35,12 @@ import psycopg
 from aiohttp import web
 from psycopg import sql
 
-from backend import migrate
 from backend.config import PROJECT_ROOT
-from backend.db import Database, embedded_server_uri, with_database
+from backend.db import Database, with_database
 from backend.services import events, signing
 from backend.services.secretbox import SecretBox
 from backend.services.webhooks import SECRET_PURPOSE
+from bench.harness import fresh_database
 
 DATABASE = "qb_bench_soak"
 SECRET_KEY = "soak-" + "k" * 40
@@ -98,16 +98,6 @@ def start_receiver(slow_delay: float):
 
 
 # -- database ----------------------------------------------------------------------------------
-
-
-def fresh_database() -> str:
-    admin = os.environ.get("DATABASE_URL") or embedded_server_uri(PROJECT_ROOT / ".data")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
-    url = with_database(admin, DATABASE)
-    migrate.upgrade(url, log=lambda *_: None)
-    return url
 
 
 def drop_database(url: str) -> None:
@@ -246,7 +236,7 @@ def main() -> None:
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
 
-    url = fresh_database()
+    url = fresh_database(DATABASE)
     box = SecretBox(SECRET_KEY)
     db = Database(url, min_size=1, max_size=4)
     receiver, port = start_receiver(args.slow_delay)
