@@ -25,7 +25,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -66,20 +65,6 @@ def seed_submissions(db: Database, count: int) -> list[str]:
             (task, org, user, count),
         ).fetchall()
     return [str(r["id"]) for r in rows]
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    return start_gunicorn(
-        "bench.inbound_app:app",
-        port,
-        {
-            "DATABASE_URL": url,
-            "AUTOGRADER_WEBHOOK_SECRETS": SECRET,
-            # The limit is counted (that cost is measured) but set high enough for one client's benchmark.
-            "INBOUND_RATE_LIMIT_PER_HOUR": str(10**9),
-        },
-        "qb_bench_inbound_gunicorn.log",
-    )
 
 
 def signed_grades(submissions: list[str], count: int, round_no: int) -> list[tuple[bytes, dict]]:
@@ -171,7 +156,17 @@ def main() -> None:
     db = Database(url, min_size=1, max_size=2)
     submissions = seed_submissions(db, args.submissions)
     port = free_port()
-    server = start_server(url, port)
+    server = start_gunicorn(
+        "bench.inbound_app:app",
+        port,
+        {
+            "DATABASE_URL": url,
+            "AUTOGRADER_WEBHOOK_SECRETS": SECRET,
+            # The limit is counted (that cost is measured) but set high enough for one client's benchmark.
+            "INBOUND_RATE_LIMIT_PER_HOUR": str(10**9),
+        },
+        "qb_bench_inbound_gunicorn.log",
+    )
     meter = CpuMeter(server, admin, DATABASE)
     base = f"http://127.0.0.1:{port}"
     results = []

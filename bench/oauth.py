@@ -24,7 +24,6 @@ import base64
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -73,15 +72,6 @@ def seed(db: Database) -> dict:
             RequestInfo(),
         )
     return client
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    return start_gunicorn(
-        "bench.oauth_app:app",
-        port,
-        {"DATABASE_URL": url, "PUBLIC_URL": f"http://127.0.0.1:{port}"},
-        "qb_bench_oauth_gunicorn.log",
-    )
 
 
 async def _fetch(method: str, url: str, **kwargs) -> dict:
@@ -160,7 +150,12 @@ def main() -> None:
     client = seed(db)
     db.close()
     port = free_port()
-    server = start_server(url, port)
+    server = start_gunicorn(
+        "bench.oauth_app:app",
+        port,
+        {"DATABASE_URL": url, "PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        "qb_bench_oauth_gunicorn.log",
+    )
     meter = CpuMeter(server, admin, DATABASE)
     base = f"http://127.0.0.1:{port}"
     basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
