@@ -254,6 +254,33 @@ def subscribe(db: Database, box, organization_id, url: str, event_types=("*",)) 
     return subscription_id, secret
 
 
+def seed_tasks(db: Database, organization_id, titles: tuple[str, ...]) -> list[uuid.UUID]:
+    """A quest of the organization with one task per title (10 xp each); the tasks' ids."""
+    with db.transaction("service_role") as conn:
+        quest = conn.execute(
+            "insert into public.quests (organization_id, title) values (%s, 'Q') returning id", (organization_id,)
+        ).fetchone()["id"]
+        return [
+            conn.execute(
+                "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
+                " values (%s, %s, %s, 'code', 10) returning id",
+                (quest, organization_id, title),
+            ).fetchone()["id"]
+            for title in titles
+        ]
+
+
+def seed_submissions(db: Database, organization_id, task_id, user_id, count: int) -> list[str]:
+    """`count` submissions of `user_id` to a task, inserted in one statement; their ids."""
+    with db.transaction("service_role") as conn:
+        rows = conn.execute(
+            "insert into public.submissions (task_id, organization_id, user_id, content)"
+            " select %s, %s, %s, 'work ' || n from generate_series(1, %s) as n returning id",
+            (task_id, organization_id, user_id, count),
+        ).fetchall()
+    return [str(row["id"]) for row in rows]
+
+
 def seed_deliveries(db: Database, organization_id, subscription_id, count: int) -> None:
     """`count` events with one pending delivery each to one subscription, inserted in bulk."""
     with db.transaction("service_role") as conn:

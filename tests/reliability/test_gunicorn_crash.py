@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import World
-from tests.reliability.conftest import NO_ANSWER, child_env, http_json, query, wait_until
+from tests.reliability.conftest import NO_ANSWER, child_env, http_json, query, seed_submissions, seed_tasks, wait_until
 
 SECRET = "reliability-autograder-secret"
 GRADES = 300
@@ -69,21 +69,9 @@ def test_kill_9_of_gunicorn_workers_mid_burst_applies_each_accepted_grade_once(
     world = World(app)
     org = world.organization("Grading Org")
     student = world.add_member(org)
-    with runtime.db.transaction("service_role") as conn:
-        quest = conn.execute(
-            "insert into public.quests (organization_id, title) values (%s, 'Q') returning id", (org["id"],)
-        ).fetchone()["id"]
-        task = conn.execute(
-            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
-            " values (%s, %s, 'T', 'code', 10) returning id",
-            (quest, org["id"]),
-        ).fetchone()["id"]
-        submissions = conn.execute(
-            "insert into public.submissions (task_id, organization_id, user_id, content)"
-            " select %s, %s, %s, 'work ' || n from generate_series(1, %s) as n returning id",
-            (task, org["id"], student["id"], GRADES),
-        ).fetchall()
-    grades = [Grade(str(row["id"]), n % 11) for n, row in enumerate(submissions)]
+    (task,) = seed_tasks(runtime.db, org["id"], ("T",))
+    submissions = seed_submissions(runtime.db, org["id"], task, student["id"], GRADES)
+    grades = [Grade(submission, n % 11) for n, submission in enumerate(submissions)]
 
     env = child_env(
         database_url,

@@ -22,7 +22,16 @@ import pytest
 
 from tests.conftest import DEFAULT_PASSWORD, World
 from tests.receiver import Receiver
-from tests.reliability.conftest import NO_ANSWER, child_env, http_json, query, subscribe, wait_until
+from tests.reliability.conftest import (
+    NO_ANSWER,
+    child_env,
+    http_json,
+    query,
+    seed_submissions,
+    seed_tasks,
+    subscribe,
+    wait_until,
+)
 
 OUTAGE_SECONDS = 3.0
 # Requests in the first moments after the restart may still meet a connection that died with the
@@ -113,26 +122,9 @@ def test_web_and_worker_reconnect_after_a_postgres_restart_and_lose_nothing(
     world = World(app)
     org = world.organization("Restart Org")
     student = world.add_member(org)
-    with runtime.db.transaction("service_role") as conn:
-        quest = conn.execute(
-            "insert into public.quests (organization_id, title) values (%s, 'Q') returning id", (org["id"],)
-        ).fetchone()["id"]
-        task = conn.execute(
-            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
-            " values (%s, %s, 'T', 'code', 10) returning id",
-            (quest, org["id"]),
-        ).fetchone()["id"]
-        graded_task = conn.execute(
-            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
-            " values (%s, %s, 'Graded', 'code', 10) returning id",
-            (quest, org["id"]),
-        ).fetchone()["id"]
-        to_grade = conn.execute(
-            "insert into public.submissions (task_id, organization_id, user_id, content)"
-            " select %s, %s, %s, 'work ' || n from generate_series(1, %s) as n returning id",
-            (graded_task, org["id"], student["id"], GRADES),
-        ).fetchall()
-    grades = [Grade(str(row["id"]), n % 11, [], []) for n, row in enumerate(to_grade)]
+    task, graded_task = seed_tasks(runtime.db, org["id"], ("T", "Graded"))
+    to_grade = seed_submissions(runtime.db, org["id"], graded_task, student["id"], GRADES)
+    grades = [Grade(submission, n % 11, [], []) for n, submission in enumerate(to_grade)]
     subscribe(runtime.db, runtime.secretbox, org["id"], receiver.url + "/hook", ["task.submitted"])
     runtime.db.close()  # the test's own pool must not hold connections across the restart
 
