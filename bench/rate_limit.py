@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import psycopg
 
-from backend.config import PROJECT_ROOT
 from backend.services import api_keys
-from bench.harness import free_port, fresh_database
+from bench.harness import free_port, fresh_database, start_gunicorn
 
 DATABASE = "qb_bench_rate_limit"
 UNLIMITED = 2**31 - 1
@@ -75,48 +71,17 @@ class Gunicorn:
     def __init__(self, url: str, data_dir: str, **env):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = (
-            os.environ
-            | {
-                "QB_ENV": "development",
-                "DATABASE_URL": url,
-                "QB_DATA_DIR": data_dir,
-                "HOST": "127.0.0.1",
-                "PORT": str(self.port),
-                "LOG_LEVEL": "WARNING",
-                "LOG_FORMAT": "json",
-                "SCHEDULER_ENABLED": "false",
-            }
-            | env
-        )
+        self.env = {
+            "QB_ENV": "development",
+            "DATABASE_URL": url,
+            "QB_DATA_DIR": data_dir,
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "json",
+        } | env
 
     def __enter__(self):
-        self.process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
-            [str(PROJECT_ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "backend:create_app()"],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        asyncio.run(self._warm())
+        self.process = start_gunicorn("backend:create_app()", self.port, self.env, "qb_bench_rate_limit_gunicorn.log")
         return self
-
-    async def _warm(self) -> None:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(50):
-                async with session.get(f"{self.base}/healthz") as response:
-                    if response.status == 200:
-                        return
-                await asyncio.sleep(0.1)
 
     def __exit__(self, *exc):
         self.process.terminate()
