@@ -1,4 +1,4 @@
-"""The client's address, believing X-Forwarded-For only from TRUSTED_PROXIES."""
+"""The client's address and scheme, believing X-Forwarded-For and X-Forwarded-Proto only from TRUSTED_PROXIES."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxie
             return str(address)
         peer = address
     return str(peer) if peer is not None else None
+
+
+def forwarded_scheme(remote_addr: str | None, forwarded_proto: str | None, trusted_proxies: tuple) -> str | None:
+    """The scheme a trusted proxy says the client used (the nearest hop's X-Forwarded-Proto), or
+    None when the peer is not a trusted proxy or says nothing usable. A proxy on a Unix socket
+    (no peer address) is trusted, as in client_ip."""
+    peer = _parse(remote_addr or "")
+    if peer is not None and not _is_trusted(peer, trusted_proxies):
+        return None
+    nearest = (forwarded_proto or "").rsplit(",", 1)[-1].strip().lower()
+    return nearest if nearest in ("http", "https") else None
 
 
 def _is_trusted(address, trusted_proxies: tuple) -> bool:

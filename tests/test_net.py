@@ -1,11 +1,12 @@
-"""client_ip: X-Forwarded-For is believed only as far as TRUSTED_PROXIES vouch for it."""
+"""client_ip and forwarded_scheme: X-Forwarded-For and X-Forwarded-Proto are believed only as far
+as TRUSTED_PROXIES vouch for them."""
 
 from __future__ import annotations
 
 import pytest
 
 from backend.config import _networks
-from backend.net import client_ip
+from backend.net import client_ip, forwarded_scheme
 
 NO_PROXIES = ()
 LB = _networks("TRUSTED_PROXIES", "10.0.0.0/8")
@@ -111,3 +112,27 @@ def test_a_zoned_ipv6_peer_and_a_nul_in_the_user_agent_still_log_in_and_are_audi
             "select host(ip) as ip, user_agent from public.audit_log where action = 'auth.login_succeeded'"
         ).fetchone()
     assert row == {"ip": "fe80::1", "user_agent": "probeagent"}
+
+
+@pytest.mark.parametrize(
+    ("remote", "proto", "trusted", "expected"),
+    [
+        # A peer we do not trust cannot pass plain http off as https.
+        ("198.51.100.7", "https", NO_PROXIES, None),
+        ("198.51.100.7", "https", LB, None),
+        ("127.0.0.1", "https", NO_PROXIES, None),
+        # A trusted proxy tells the scheme; the nearest hop's word counts.
+        ("10.0.0.2", "https", LB, "https"),
+        ("10.0.0.2", " HTTPS ", LB, "https"),
+        ("10.0.0.2", "http", LB, "http"),
+        ("10.0.0.2", "https, http", LB, "http"),
+        # Nothing usable said.
+        ("10.0.0.2", None, LB, None),
+        ("10.0.0.2", "", LB, None),
+        ("10.0.0.2", "gopher", LB, None),
+        # A proxy on a Unix socket has no address: trusted, as gunicorn trusts it.
+        (None, "https", NO_PROXIES, "https"),
+    ],
+)
+def test_forwarded_scheme(remote, proto, trusted, expected):
+    assert forwarded_scheme(remote, proto, trusted) == expected
