@@ -105,6 +105,8 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def _install_request_logging(app: Flask) -> None:
+    hsts_max_age = app.extensions["questbridge"].config.hsts_max_age_seconds
+
     @app.before_request
     def _start():
         incoming = request.headers.get("X-Request-ID", "")
@@ -119,6 +121,9 @@ def _install_request_logging(app: Flask) -> None:
         if response.status_code == 204:
             response.headers.pop("Content-Type", None)  # no content, so no content type
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if hsts_max_age:
+            # Every answer, errors included: one plain-http answer is all a downgrade needs.
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_max_age}; includeSubDomains")
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         duration_ms = round(elapsed * 1000, 2)
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"

@@ -185,9 +185,9 @@ class Config:
     jwt_issuer: str = "questbridge"
     jwt_ttl_seconds: int = 3600
     supabase_url: str | None = None
-    session_cookie_name: str = "qb_session"
     session_ttl_seconds: int = 7 * 24 * 3600
     session_cookie_secure: bool = False
+    hsts_max_age_seconds: int = 0  # 0: no Strict-Transport-Security header (the default outside production)
     public_url: str = "http://127.0.0.1:8000"
     pool_min_size: int = 1
     pool_max_size: int = 10
@@ -247,6 +247,12 @@ class Config:
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def session_cookie_name(self) -> str:
+        """`__Host-` binds a Secure cookie to this exact origin: no sibling subdomain or plain-http
+        page can set or overwrite it (RFC 6265bis 4.1.3.2). Browsers take it only with Secure."""
+        return "__Host-qb_session" if self.session_cookie_secure else "qb_session"
+
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
         env = dict(os.environ if environ is None else environ)
@@ -268,6 +274,11 @@ class Config:
             session_cookie_secure=_bool(
                 "SESSION_COOKIE_SECURE",
                 env.get("SESSION_COOKIE_SECURE", "true" if qb_env == "production" else "false"),
+            ),
+            hsts_max_age_seconds=_int(
+                "HSTS_MAX_AGE_SECONDS",
+                env.get("HSTS_MAX_AGE_SECONDS", str(365 * 86400) if qb_env == "production" else "0"),
+                0,
             ),
             public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             pool_min_size=_int("DB_POOL_MIN_SIZE", env.get("DB_POOL_MIN_SIZE", "1"), 0),
@@ -368,11 +379,18 @@ class Config:
                     ("DATABASE_URL", self.database_url),
                     ("SECRET_KEY", self.secret_key),
                     ("JWT_SECRET", self.jwt_secret),
+                    # /metrics shows traffic, tenants' delivery figures and the database's state.
+                    ("METRICS_TOKEN", self.metrics_token),
                 )
                 if not value
             ]
             if missing:
                 raise ConfigError(f"production requires {', '.join(missing)}")
+            if not self.session_cookie_secure:
+                raise ConfigError(
+                    "production requires SESSION_COOKIE_SECURE: the session cookie is __Host- prefixed, "
+                    "which browsers accept only from https with the Secure attribute"
+                )
             return self
         # Development and tests get per-data-dir random secrets so nothing guessable signs tokens.
         secret_key = self.secret_key or _local_secret(self.data_dir, "secret_key")

@@ -51,6 +51,7 @@ def start_gunicorn(app: str, port: int, env: dict, log_name: str) -> subprocess.
             "QB_ENV": "production",
             "SECRET_KEY": "bench-" + "s" * 40,
             "JWT_SECRET": "bench-" + "j" * 40,
+            "METRICS_TOKEN": "bench-" + "m" * 40,
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "SCHEDULER_ENABLED": "false",

@@ -15,20 +15,34 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://app@db.internal/questbridge",
     "SECRET_KEY": "s" * 48,
     "JWT_SECRET": "j" * 48,
+    "METRICS_TOKEN": "m" * 32,
 }
 
 
-def test_production_starts_with_its_three_settings():
+def test_production_starts_with_its_four_settings():
     config = Config.from_env(PRODUCTION)
     assert config.is_production
     assert config.database_url == PRODUCTION["DATABASE_URL"]
     assert config.secret_key == PRODUCTION["SECRET_KEY"]
     assert config.jwt_secret == PRODUCTION["JWT_SECRET"]
     assert config.session_cookie_secure is True
+    assert config.session_cookie_name == "__Host-qb_session"
+    assert config.hsts_max_age_seconds == 365 * 86400
     assert config.log_format == "json"
 
 
-@pytest.mark.parametrize("missing", ["DATABASE_URL", "SECRET_KEY", "JWT_SECRET"])
+def test_development_sends_no_hsts_and_a_plain_cookie_name(tmp_path):
+    config = Config.from_env({"QB_DATA_DIR": str(tmp_path)})
+    assert config.hsts_max_age_seconds == 0
+    assert (config.session_cookie_secure, config.session_cookie_name) == (False, "qb_session")
+
+
+def test_production_refuses_a_session_cookie_without_secure():
+    with pytest.raises(ConfigError, match="SESSION_COOKIE_SECURE"):
+        Config.from_env(PRODUCTION | {"SESSION_COOKIE_SECURE": "false"})
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "SECRET_KEY", "JWT_SECRET", "METRICS_TOKEN"])
 @pytest.mark.parametrize("how", ["absent", "empty"])
 def test_production_refuses_to_start_without_each_setting(missing, how):
     environ = dict(PRODUCTION)
@@ -43,7 +57,7 @@ def test_production_refuses_to_start_without_each_setting(missing, how):
 def test_production_names_every_missing_setting_at_once():
     with pytest.raises(ConfigError) as raised:
         Config.from_env({"QB_ENV": "production"})
-    for name in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET", "METRICS_TOKEN"):
         assert name in str(raised.value)
 
 
@@ -78,6 +92,7 @@ def test_supabase_jwt_secret_is_an_alias_of_jwt_secret():
         ("SMTP_PORT", "70000", "SMTP_PORT"),
         ("SMTP_STARTTLS", "maybe", "SMTP_STARTTLS"),
         ("SESSION_COOKIE_SECURE", "sometimes", "SESSION_COOKIE_SECURE"),
+        ("HSTS_MAX_AGE_SECONDS", "-1", "HSTS_MAX_AGE_SECONDS"),
         ("SCHEDULER_ENABLED", "2", "SCHEDULER_ENABLED"),
         ("TRUSTED_PROXIES", "10.0.0.0/8, the-load-balancer", "TRUSTED_PROXIES"),
         ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES"),
@@ -100,7 +115,8 @@ def test_a_bad_value_names_its_variable(name, value, message):
         ("SMTP_STARTTLS", "off", "smtp_starttls", False),
         ("SMTP_STARTTLS", "Yes", "smtp_starttls", True),
         ("SCHEDULER_ENABLED", "1", "scheduler_enabled", True),
-        ("SESSION_COOKIE_SECURE", "false", "session_cookie_secure", False),
+        ("SESSION_COOKIE_SECURE", "true", "session_cookie_secure", True),
+        ("HSTS_MAX_AGE_SECONDS", "600", "hsts_max_age_seconds", 600),
         ("SMTP_PORT", "2525", "smtp_port", 2525),
         ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("SUPABASE_URL", "https://project.supabase.co/", "supabase_url", "https://project.supabase.co"),

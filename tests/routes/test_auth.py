@@ -958,7 +958,7 @@ def test_invited_user_cannot_log_in_until_they_choose_a_password(reset_world, sm
 def mailless_app(request, make_app):
     if request.param == "smtp-down":
         return make_app(smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_starttls=False)
-    return make_app(env="production", smtp_host=None)
+    return make_app(env="production", smtp_host=None, metrics_token="m" * 32, session_cookie_secure=True)
 
 
 def test_an_invitation_that_cannot_be_mailed_is_reported_and_printed_nowhere(mailless_app, world, capfd):

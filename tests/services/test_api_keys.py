@@ -26,6 +26,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://app@db.internal/questbridge",
     "SECRET_KEY": "s" * 48,
     "JWT_SECRET": "j" * 48,
+    "METRICS_TOKEN": "m" * 32,
 }
 # What a secret scanner would match, published in docs/api-keys.md.
 SCANNER_PATTERN = re.compile(r"\bqbk_[0-9a-f]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}\b")
