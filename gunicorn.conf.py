@@ -1,5 +1,6 @@
 """gunicorn settings for `make run` and the Procfile's web process."""
 
+import ipaddress
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (a server listens)
@@ -12,7 +13,13 @@ keepalive = 5
 # Our structlog lines are the access log; gunicorn's own would duplicate them.
 accesslog = None
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn believes X-Forwarded-Proto (wsgi.url_scheme) only from the proxies the app believes
+# (TRUSTED_PROXIES): one list, so a client on another address cannot pass plain http for https.
+forwarded_allow_ips = ",".join(
+    str(ipaddress.ip_network(part.strip(), strict=False))
+    for part in os.environ.get("TRUSTED_PROXIES", "").split(",")
+    if part.strip()
+)
 
 # Prometheus multiprocess mode: every worker writes its samples under this directory and /metrics
 # aggregates them. It must be set before the workers import prometheus_client, hence here.

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import jwt
 from flask import current_app, g, request
 
 from backend.config import Config
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
-from backend.net import client_ip
+from backend.net import client_ip, forwarded_scheme
 from backend.services import accounts
 from backend.services.audit import RequestInfo
 from backend.services.oauth.server import InvalidAccessToken
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
 PASSWORD_CHANGE_CLAIM = "qb_must_change_password"  # noqa: S105 (a claim name)
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,14 @@ def request_origin() -> RequestInfo:
     )
 
 
+def transport_scheme() -> str:
+    """http or https, as the client reached us: the connection's own scheme, unless a trusted
+    proxy (TRUSTED_PROXIES) terminated TLS and says so in X-Forwarded-Proto."""
+    config: Config = current_app.extensions["questbridge"].config
+    told = forwarded_scheme(request.remote_addr, request.headers.get("X-Forwarded-Proto"), config.trusted_proxies)
+    return told or request.environ.get("wsgi.url_scheme", "http")
+
+
 def _bearer_token() -> str | None:
     header = request.headers.get("Authorization")
     if not header:
@@ -153,6 +165,8 @@ def authenticate_request() -> Identity | None:
         )
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     if cookie:
+        if request.method not in SAFE_METHODS:
+            require_csrf_proof(cookie)
         with runtime.db.transaction("service_role") as conn:
             session = accounts.find_session(conn, cookie)
         if session is not None:
@@ -164,6 +178,90 @@ def authenticate_request() -> Identity | None:
                 via="session",
             )
     return None
+
+
+def csrf_token(purpose: str, binding: str) -> str:
+    """A token only our own pages can know: an HMAC, under SECRET_KEY, of what it is for and of a
+    value bound to this browser (its session cookie, or a nonce cookie before sign-in). A cookie
+    travels with a forged cross-site request, but its value cannot be read by the forging page."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"questbridge-{purpose}\x00{binding}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token_ok(purpose: str, binding: str | None, presented: str | None) -> bool:
+    if not binding or not presented:
+        return False
+    return hmac.compare_digest(csrf_token(purpose, binding), presented)
+
+
+def session_csrf_token(session_token: str) -> str:
+    """What the admin UI sends as X-CSRF-Token with every unsafe request the session cookie authenticates."""
+    return csrf_token("session", session_token)
+
+
+def cross_site_reason() -> str | None:
+    """Why the browser says this request did not come from one of our own pages, or None.
+
+    Fetch metadata and Origin are what the browser itself reports, so a forging page cannot change
+    them: another site, another port of this host or a sibling subdomain is not same-origin. They
+    are absent from old browsers and from non-browser clients, which is why the token is required too.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return f"it was sent by a page of another origin (Sec-Fetch-Site: {site})"
+    origin = request.headers.get("Origin")
+    if origin is not None and not _is_our_origin(origin):
+        return "its Origin is not this server's"
+    return None
+
+
+def _is_our_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null" (sandboxed frames, privacy-sensitive redirects) and garbage
+    public = urlsplit(current_app.extensions["questbridge"].config.public_url)
+    if (parts.scheme, parts.netloc) == (public.scheme, public.netloc):
+        return True
+    # Behind no proxy the browser's Host is the origin it sent the page from; a browser cannot be
+    # made to send another site's Host, and a non-browser client is no cross-site forger.
+    return parts.netloc == request.host
+
+
+def require_csrf_proof(session_token: str) -> None:
+    """403 unless an unsafe request carrying the session cookie proves it comes from our pages:
+    the session's CSRF token in X-CSRF-Token, and no browser signal of another origin. An empty
+    body is no exception: a body-less form post is exactly what a forging page sends."""
+    reason = cross_site_reason()
+    if reason is None and not csrf_token_ok("session", session_token, request.headers.get(CSRF_HEADER)):
+        reason = f"it lacks the {CSRF_HEADER} header of this session (GET /api/auth/me returns it as csrf_token)"
+    if reason is not None:
+        raise Forbidden(
+            f"this request is authenticated by the session cookie, and {reason}; requests with a bearer "
+            "token or an API key need no CSRF token",
+            slug="csrf-failed",
+        )
+
+
+def set_session_cookie(response, session_token: str) -> None:
+    """The one session cookie, set by every sign-in: HttpOnly, SameSite=Lax, and in production
+    Secure with the __Host- prefix (Config.session_cookie_name)."""
+    config = current_app.extensions["questbridge"].config
+    response.set_cookie(
+        config.session_cookie_name,
+        session_token,
+        max_age=config.session_ttl_seconds,
+        httponly=True,
+        samesite="Lax",
+        secure=config.session_cookie_secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response) -> None:
+    config = current_app.extensions["questbridge"].config
+    response.delete_cookie(
+        config.session_cookie_name, path="/", httponly=True, samesite="Lax", secure=config.session_cookie_secure
+    )
 
 
 def _require_live_session(runtime, claims: dict) -> None:

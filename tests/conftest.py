@@ -188,10 +188,15 @@ class AuthActions:
         self.client = client
         # Bearer logins go through a cookie-less client so the main client stays anonymous.
         self._bearer_client = client.application.test_client(use_cookies=False)
+        self.csrf: dict = {}  # the X-CSRF-Token header of the main client's session, once signed in
 
     def login(self, email: str, password: str = DEFAULT_PASSWORD):
-        """Log in with the main client: its cookie jar keeps the session cookie."""
-        return self.client.post("/api/auth/login", json={"email": email, "password": password})
+        """Log in with the main client: its cookie jar keeps the session cookie, and `csrf` the
+        header its unsafe requests must carry, as the admin UI sends it."""
+        response = self.client.post("/api/auth/login", json={"email": email, "password": password})
+        if response.status_code == 200:
+            self.csrf = csrf_header(response)
+        return response
 
     def headers(self, user: dict) -> dict:
         response = self._bearer_client.post(
@@ -199,6 +204,11 @@ class AuthActions:
         )
         assert response.status_code == 200, response.get_json()
         return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+def csrf_header(signed_in) -> dict:
+    """The X-CSRF-Token header for the session a sign-in answer (login, password change) set."""
+    return {"X-CSRF-Token": signed_in.get_json()["csrf_token"]}
 
 
 @pytest.fixture

@@ -5,8 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from backend.auth import bearer_session_id, issue_access_token, login_required, request_origin, user_transaction
-from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
+from backend.auth import (
+    bearer_session_id,
+    clear_session_cookie,
+    cross_site_reason,
+    issue_access_token,
+    login_required,
+    request_origin,
+    require_csrf_proof,
+    session_csrf_token,
+    set_session_cookie,
+    user_transaction,
+)
+from backend.errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
 from backend.services import accounts, audit
 from backend.services.passwords import password_problem
@@ -52,19 +63,12 @@ def _signed_in_response(user_id, email: str, session: accounts.NewSession, must_
         "expires_in": config.jwt_ttl_seconds,
         "user": {"id": str(user_id), "email": email},
         "must_change_password": must_change_password,
+        "csrf_token": session_csrf_token(session.token),
     }
     response = jsonify(body)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
-        config.session_cookie_name,
-        session.token,
-        max_age=config.session_ttl_seconds,
-        httponly=True,
-        samesite="Lax",
-        secure=config.session_cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, session.token)
     return response
 
 
@@ -76,6 +80,10 @@ def _check_new_password(field: str, password: str, email: str | None) -> None:
 
 @bp.post("/login")
 def login():
+    refused = cross_site_reason()
+    if refused:
+        # Login CSRF: another site signing the browser in to an account of its choosing.
+        raise Forbidden(f"sign in from this server's own pages: {refused}", slug="csrf-failed")
     data = json_body(LoginSchema())
     runtime = _runtime()
     origin = request_origin()
@@ -100,6 +108,10 @@ def login():
 def logout():
     runtime = _runtime()
     cookie = request.cookies.get(runtime.config.session_cookie_name)
+    if cookie:
+        # Else any page could sign our users out (and, with a login form of its own, back in as
+        # someone else).
+        require_csrf_proof(cookie)
     # A cookie names its session; so does a bearer token of ours, by its session_id claim.
     session_id = None if cookie else bearer_session_id()
     if cookie or session_id:
@@ -115,7 +127,7 @@ def logout():
                     actor_id=user_id,
                 )
     response = current_app.response_class(status=204)
-    response.delete_cookie(runtime.config.session_cookie_name, path="/", httponly=True, samesite="Lax")
+    clear_session_cookie(response)
     return response
 
 
@@ -125,14 +137,19 @@ def me():
     with user_transaction() as conn:
         profile = accounts.my_profile(conn)
         organizations = accounts.my_organizations(conn)
-    return jsonify(
+    cookie = request.cookies.get(_runtime().config.session_cookie_name) if g.identity.via == "session" else None
+    response = jsonify(
         id=str(g.identity.user_id),
         email=profile["email"] if profile else g.identity.email,
         display_name=profile["display_name"] if profile else None,
         platform_admin=bool(profile and profile["platform_admin"]),
         must_change_password=g.identity.must_change_password,
         organizations=organizations,
+        # What the admin UI sends back as X-CSRF-Token; only pages of our origin can read it here.
+        csrf_token=session_csrf_token(cookie) if cookie else None,
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/password")

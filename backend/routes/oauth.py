@@ -8,8 +8,6 @@ session (or, before sign-in, to a nonce cookie), never framed, never cached.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from urllib.parse import urlsplit
@@ -19,7 +17,16 @@ from authlib.common.urls import add_params_to_uri
 from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from backend.auth import login_required, request_origin, user_transaction
+from backend.auth import (
+    cross_site_reason,
+    csrf_token,
+    csrf_token_ok,
+    login_required,
+    request_origin,
+    set_session_cookie,
+    transport_scheme,
+    user_transaction,
+)
 from backend.errors import NotFound
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.services import accounts
@@ -38,7 +45,7 @@ from backend.services.oauth.server import (
 bp = Blueprint("oauth", __name__)
 
 AUTHORIZE_PATH = "/api/oauth/authorize"
-LOGIN_NONCE_COOKIE = "qb_oauth_login"
+LOGIN_PATH = "/api/oauth/login"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 PARAMETER_NAME = re.compile(r"^[a-z_]{1,64}\Z")  # safe to quote in an error_description
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -158,15 +165,10 @@ def _message(heading: str, message: str, status: int, detail: str | None = None)
     return _page("oauth/message.html", status, heading=heading, message=message, detail=detail, is_error=status >= 400)
 
 
-def _csrf_token(purpose: str, binding: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"questbridge-oauth-{purpose}\x00{binding}".encode(), hashlib.sha256).hexdigest()
-
-
-def _csrf_ok(purpose: str, binding: str | None, presented: str | None) -> bool:
-    if not binding or not presented:
-        return False
-    return hmac.compare_digest(_csrf_token(purpose, binding), presented)
+def _login_nonce_cookie() -> str:
+    # Its path is the login form's, so it cannot take __Host-; __Secure- still keeps plain-http
+    # pages from planting one.
+    return "__Secure-qb_oauth_login" if _runtime().config.session_cookie_secure else "qb_oauth_login"
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -188,27 +190,14 @@ def _session(conn) -> dict | None:
     return accounts.find_session(conn, cookie) if cookie else None
 
 
-def _set_session_cookie(response, session_token: str) -> None:
-    """The same HttpOnly cookie /api/auth/login sets."""
-    config = _runtime().config
-    response.set_cookie(
-        config.session_cookie_name,
-        session_token,
-        max_age=config.session_ttl_seconds,
-        httponly=True,
-        samesite="Lax",
-        secure=config.session_cookie_secure,
-        path="/",
-    )
-
-
 # -- OAuth plumbing ----------------------------------------------------------------------------------
 
 
 def _oauth_uri() -> str:
-    # Authlib reads the URL only to refuse plain http off loopback; scheme and host say that much
-    # (werkzeug's request.url, rebuilt with IRI handling on each access, costs more than the rest).
-    return f"{request.scheme}://{request.host}{request.path}"
+    """The URL Authlib checks to refuse plain http off loopback. Its host is our issuer's, never
+    the Host header (which any client writes: `Host: 127.0.0.1` made plain http look like
+    loopback); its scheme is the transport's, as seen by us or told by a trusted proxy."""
+    return f"{transport_scheme()}://{_oauth().settings.issuer_netloc}{request.path}"
 
 
 def _oauth_request() -> HttpRequest:
@@ -349,7 +338,7 @@ def _consent_page(conn, grant, session: dict, scopes: list[str]):
         scopes=[{"name": scope, "description": SCOPES[scope]} for scope in scopes],
         redirect_host=redirect_parts.netloc,
         action=url_for("oauth.authorize_decision"),
-        csrf_token=_csrf_token("consent", _session_cookie()),
+        csrf_token=csrf_token("oauth-consent", _session_cookie()),
         params=params,
     )
 
@@ -411,7 +400,7 @@ def authorize_decision():
         session = _session(conn)
         if session is None:
             return _message("Your session has ended", "Sign in again from the application to continue.", 401)
-        if not _csrf_ok("consent", _session_cookie(), request.form.get("csrf_token")):
+        if cross_site_reason() or not csrf_token_ok("oauth-consent", _session_cookie(), request.form.get("csrf_token")):
             return _message("This form has expired", "Go back to the application and start connecting again.", 400)
         malformed = _malformed_parameter()
         if malformed:
@@ -446,28 +435,28 @@ def authorize_decision():
 
 
 def _login_page(status: int = 200, message: str | None = None, email: str | None = None, nonce: str | None = None):
-    nonce = nonce or request.cookies.get(LOGIN_NONCE_COOKIE) or secrets.token_urlsafe(24)
+    nonce = nonce or request.cookies.get(_login_nonce_cookie()) or secrets.token_urlsafe(24)
     response = _page(
         "oauth/login.html",
         status,
         action=url_for("oauth.login"),
-        csrf_token=_csrf_token("login", nonce),
+        csrf_token=csrf_token("oauth-login", nonce),
         next=_safe_next(request.values.get("next")),
         message=message,
         email=email,
     )
     response.set_cookie(
-        LOGIN_NONCE_COOKIE,
+        _login_nonce_cookie(),
         nonce,
         httponly=True,
         samesite="Lax",
         secure=_runtime().config.session_cookie_secure,
-        path="/api/oauth/login",
+        path=LOGIN_PATH,
     )
     return response
 
 
-@bp.get("/api/oauth/login")
+@bp.get(LOGIN_PATH)
 def login_page():
     target = _safe_next(request.args.get("next"))
     if target is not None and _session_cookie():
@@ -478,10 +467,10 @@ def login_page():
     return _login_page()
 
 
-@bp.post("/api/oauth/login")
+@bp.post(LOGIN_PATH)
 def login():
     runtime = _runtime()
-    if not _csrf_ok("login", request.cookies.get(LOGIN_NONCE_COOKIE), request.form.get("csrf_token")):
+    if not csrf_token_ok("oauth-login", request.cookies.get(_login_nonce_cookie()), request.form.get("csrf_token")):
         return _login_page(400, "The sign-in form expired; please try again.", nonce=secrets.token_urlsafe(24))
     email = (request.form.get("email") or "").strip()
     password = request.form.get("password") or ""
@@ -509,8 +498,14 @@ def login():
         else _message("You are signed in", "You can close this page and return to the application.", 200)
     )
     response.headers.update(NO_STORE)
-    _set_session_cookie(response, result.session.token)
-    response.delete_cookie(LOGIN_NONCE_COOKIE, path="/api/oauth/login", httponly=True, samesite="Lax")
+    set_session_cookie(response, result.session.token)
+    response.delete_cookie(
+        _login_nonce_cookie(),
+        path=LOGIN_PATH,
+        httponly=True,
+        samesite="Lax",
+        secure=runtime.config.session_cookie_secure,
+    )
     return response
 
 

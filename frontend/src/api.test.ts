@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, api, onUnauthorized, withQuery } from "./api";
+import { ApiError, api, onUnauthorized, setCsrfToken, withQuery } from "./api";
 import { FakeApi, problem } from "./test/server";
 
 async function failure(promise: Promise<unknown>): Promise<ApiError> {
@@ -38,6 +38,55 @@ describe("api", () => {
     expect(init.headers).toMatchObject({ "Content-Type": "application/json" });
     expect(init.headers).not.toHaveProperty("Authorization");
     expect(server.to("POST /api/things")[0].query.toString()).toBe("x=y");
+  });
+
+  it("sends the session's CSRF token with unsafe requests only", async () => {
+    const server = new FakeApi({
+      "GET /api/things": { body: [] },
+      "POST /api/things": { status: 201, body: {} },
+      "PUT /api/things/1": { body: {} },
+      "DELETE /api/things/1": { status: 204 },
+    });
+    setCsrfToken("token-of-this-session");
+    await api("/api/things");
+    await api("/api/things", { method: "POST", body: {} });
+    await api("/api/things/1", { method: "PUT", body: {} });
+    await api("/api/things/1", { method: "DELETE" });
+    expect(server.to("GET /api/things")[0].headers).not.toHaveProperty("X-CSRF-Token");
+    for (const route of ["POST /api/things", "PUT /api/things/1", "DELETE /api/things/1"]) {
+      expect(server.to(route)[0].headers["X-CSRF-Token"]).toBe("token-of-this-session");
+    }
+    setCsrfToken(null);
+    await api("/api/things", { method: "POST", body: {} });
+    expect(server.to("POST /api/things")[1].headers).not.toHaveProperty("X-CSRF-Token");
+  });
+
+  it("takes the current session's token and sends once more when the server refuses a stale one", async () => {
+    const server = new FakeApi({
+      "GET /api/auth/me": { body: { id: "u1", email: "a@example.test", organizations: [], csrf_token: "fresh" } },
+      "POST /api/things": (call) =>
+        call.headers["X-CSRF-Token"] === "fresh"
+          ? { status: 201, body: { id: 1 } }
+          : {
+              status: 403,
+              contentType: "application/problem+json",
+              body: { type: "urn:questbridge:problem:csrf-failed", title: "Forbidden", status: 403, detail: "stale token" },
+            },
+    });
+    setCsrfToken("stale");
+    await expect(api("/api/things", { method: "POST", body: {} })).resolves.toEqual({ id: 1 });
+    expect(server.to("POST /api/things").map((call) => call.headers["X-CSRF-Token"])).toEqual(["stale", "fresh"]);
+    setCsrfToken(null);
+  });
+
+  it("does not resend a request refused for any other reason", async () => {
+    const server = new FakeApi({ "POST /api/things": problem(403, "Forbidden", "only organization admins may do this") });
+    setCsrfToken("token");
+    const error = await failure(api("/api/things", { method: "POST", body: {} }));
+    expect(error.status).toBe(403);
+    expect(server.to("POST /api/things")).toHaveLength(1);
+    expect(server.to("GET /api/auth/me")).toHaveLength(0);
+    setCsrfToken(null);
   });
 
   it("gives null for 204", async () => {

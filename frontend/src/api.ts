@@ -1,5 +1,7 @@
 // Same-origin calls to the Questbridge API. The session is an HttpOnly cookie set by
-// POST /api/auth/login, so nothing here stores or sends a token.
+// POST /api/auth/login, so no access token is stored or sent. What is sent is the session's CSRF
+// token, with every unsafe request: the server refuses a cookie-authenticated POST, PUT, PATCH or
+// DELETE without it, so another site cannot make the browser act for its user.
 
 export type FieldErrors = Record<string, string[]>;
 
@@ -71,6 +73,16 @@ export function onUnauthorized(listener: Listener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
+export const CSRF_HEADER = "X-CSRF-Token";
+const CSRF_PROBLEM = "urn:questbridge:problem:csrf-failed";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+let csrfToken: string | null = null;
+
+/** The session's CSRF token, from the sign-in answer or GET /api/auth/me (null when signed out). */
+export function setCsrfToken(token: string | null | undefined): void {
+  csrfToken = token ?? null;
+}
+
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
 export function withQuery(path: string, query?: Query): string {
@@ -92,13 +104,13 @@ export interface RequestOptions {
   quietUnauthorized?: boolean;
 }
 
-export async function api<T = unknown>(path: string, options: RequestOptions = {}): Promise<T> {
-  const { method = "GET", body, query, signal, quietUnauthorized } = options;
+async function send(path: string, options: RequestOptions): Promise<Response> {
+  const { method = "GET", body, query, signal } = options;
   const headers: Record<string, string> = { Accept: "application/json, application/problem+json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response: Response;
+  if (!SAFE_METHODS.has(method.toUpperCase()) && csrfToken) headers[CSRF_HEADER] = csrfToken;
   try {
-    response = await fetch(withQuery(path, query), {
+    return await fetch(withQuery(path, query), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -109,19 +121,44 @@ export async function api<T = unknown>(path: string, options: RequestOptions = {
     if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw new ApiError(0, "Network error", "The server could not be reached. Check your connection and try again.");
   }
-  if (response.status === 204) return null as T;
+}
+
+async function read(response: Response): Promise<unknown> {
   const text = await response.text();
-  let parsed: unknown = null;
-  if (text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = null;
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The session changed under this page (a sign-in in another tab replaces the cookie, and with it
+ * the token): take the current session's token, so the refused request can be sent once more.
+ */
+async function renewCsrfToken(signal?: AbortSignal): Promise<boolean> {
+  const response = await send("/api/auth/me", { signal });
+  if (!response.ok) return false;
+  const me = (await read(response)) as { csrf_token?: string | null } | null;
+  setCsrfToken(me?.csrf_token);
+  return Boolean(me?.csrf_token);
+}
+
+export async function api<T = unknown>(path: string, options: RequestOptions = {}): Promise<T> {
+  let response = await send(path, options);
+  if (response.status === 204) return null as T;
+  let parsed = await read(response);
+  if (response.status === 403 && (parsed as { type?: string } | null)?.type === CSRF_PROBLEM) {
+    if (await renewCsrfToken(options.signal)) {
+      response = await send(path, options);
+      if (response.status === 204) return null as T;
+      parsed = await read(response);
     }
   }
   if (!response.ok) {
     const error = toApiError(response, parsed);
-    if (response.status === 401 && !quietUnauthorized) unauthorizedListeners.forEach((listener) => listener());
+    if (response.status === 401 && !options.quietUnauthorized) unauthorizedListeners.forEach((listener) => listener());
     throw error;
   }
   return parsed as T;
@@ -160,6 +197,8 @@ export interface Me {
   display_name?: string | null;
   must_change_password?: boolean;
   organizations: Organization[];
+  /** Sent back as X-CSRF-Token with unsafe requests; null when not signed in with the cookie. */
+  csrf_token?: string | null;
 }
 
 export interface EventType {

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { ApiError, api, onUnauthorized, type Me, type Organization } from "./api";
+import { ApiError, api, onUnauthorized, setCsrfToken, type Me, type Organization } from "./api";
 
 const ORG_STORAGE_KEY = "questbridge.admin.organization";
 
@@ -41,9 +41,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const refresh = useCallback(async () => {
     try {
       const profile = await api<Me>("/api/auth/me", { quietUnauthorized: true });
+      setCsrfToken(profile.csrf_token);
       setMe(profile);
       setError(undefined);
     } catch (caught) {
+      setCsrfToken(null);
       if (caught instanceof ApiError && caught.status === 401) {
         setMe(null);
         setError(undefined);
@@ -58,11 +60,23 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     void refresh();
   }, [refresh]);
 
-  useEffect(() => onUnauthorized(() => setMe(null)), []);
+  useEffect(
+    () =>
+      onUnauthorized(() => {
+        setCsrfToken(null);
+        setMe(null);
+      }),
+    [],
+  );
 
   const login = useCallback(
     async (email: string, password: string) => {
-      await api("/api/auth/login", { method: "POST", body: { email, password }, quietUnauthorized: true });
+      const signedIn = await api<{ csrf_token?: string }>("/api/auth/login", {
+        method: "POST",
+        body: { email, password },
+        quietUnauthorized: true,
+      });
+      setCsrfToken(signedIn?.csrf_token);
       await refresh();
     },
     [refresh],
@@ -72,6 +86,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     try {
       await api("/api/auth/logout", { method: "POST", quietUnauthorized: true });
     } finally {
+      setCsrfToken(null);
       setMe(null);
     }
   }, []);

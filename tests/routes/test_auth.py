@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from tests.conftest import csrf_header
+
 PROBLEM = "application/problem+json"
 DEFAULT_PASSWORD = "correct horse battery staple"  # World.user()'s password
 JWT_SECRET = "test-jwt-secret-" + "y" * 32  # what make_config gives every app
@@ -416,7 +418,7 @@ def test_logout_revokes_the_cookie_session(client, world, auth, db):
     cookie = client.get_cookie("qb_session").value
     assert client.get("/api/auth/me").status_code == 200
 
-    response = client.post("/api/auth/logout")
+    response = client.post("/api/auth/logout", headers=auth.csrf)
 
     assert response.status_code == 204
     assert client.get_cookie("qb_session") is None
@@ -623,7 +625,7 @@ def test_must_change_password_blocks_everything_but_me_and_password_change(make_
     login = client.post("/api/auth/login", json={"email": user["email"], "password": DEFAULT_PASSWORD})
     assert login.status_code == 200
     assert login.get_json()["must_change_password"] is True
-    headers = bearer(login.get_json()["access_token"]) if via == "bearer" else {}
+    headers = bearer(login.get_json()["access_token"]) if via == "bearer" else csrf_header(login)
     if via == "bearer":
         client.delete_cookie("qb_session")
 
@@ -642,7 +644,7 @@ def test_must_change_password_blocks_everything_but_me_and_password_change(make_
     )
     assert changed.status_code == 200
     assert changed.get_json()["must_change_password"] is False
-    new_headers = bearer(changed.get_json()["access_token"]) if via == "bearer" else {}
+    new_headers = bearer(changed.get_json()["access_token"]) if via == "bearer" else csrf_header(changed)
 
     assert client.get("/api/organizations", headers=new_headers).status_code == 200
     assert client.get("/api/auth/me", headers=new_headers).get_json()["must_change_password"] is False
@@ -665,11 +667,13 @@ def test_password_change_revokes_other_sessions(make_app, world):
     app = make_app()
     user = world.user()
     laptop, phone = app.test_client(), app.test_client()
-    for device in (laptop, phone):
-        assert _login(device, user["email"], DEFAULT_PASSWORD).status_code == 200
+    signed_in = [_login(device, user["email"], DEFAULT_PASSWORD) for device in (laptop, phone)]
+    assert [answer.status_code for answer in signed_in] == [200, 200]
 
     changed = laptop.post(
-        "/api/auth/password", json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+        "/api/auth/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=csrf_header(signed_in[0]),
     )
 
     assert changed.status_code == 200

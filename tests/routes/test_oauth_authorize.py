@@ -224,6 +224,22 @@ def test_a_csrf_token_from_another_session_is_refused(app, world, org, lms, lear
     assert response.status_code == 400 and "Location" not in response.headers
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://localhost:8001"}],
+    ids=["same-site", "cross-site", "other-origin"],
+)
+def test_a_consent_posted_by_a_page_of_another_origin_is_refused(browser, lms, headers, db):
+    """Even with the right form token (a framing or a leaked page), the browser's own report that
+    another origin sent the form is enough to refuse it."""
+    _verifier, challenge = pkce_pair()
+    form = read_form(consent_page(browser, lms, challenge).get_data(as_text=True)).fields
+    response = browser.post("/api/oauth/authorize", data=form | {"confirm": "yes"}, headers=headers)
+    assert response.status_code == 400 and "Location" not in response.headers
+    with db.transaction("service_role") as conn:
+        assert conn.execute("select count(*) as n from public.oauth_authorization_codes").fetchone()["n"] == 0
+
+
 def test_a_decision_other_than_yes_or_no_is_refused(browser, lms):
     _verifier, challenge = pkce_pair()
     response = submit_consent(browser, consent_page(browser, lms, challenge), "maybe")

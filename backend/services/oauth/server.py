@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import jwt
 import psycopg
@@ -67,6 +68,10 @@ class Settings:
     client_auth_max_failures_per_ip: int
     key_rotation_days: int
     key_publish_ahead: int
+
+    @property
+    def issuer_netloc(self) -> str:
+        return urlsplit(self.issuer).netloc
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:

@@ -8,6 +8,7 @@ export interface Call {
   path: string;
   query: URLSearchParams;
   body: unknown;
+  headers: Record<string, string>;
 }
 
 export interface Reply {
@@ -58,6 +59,7 @@ export class FakeApi {
       path: url.pathname,
       query: url.searchParams,
       body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined,
+      headers: { ...((init?.headers as Record<string, string> | undefined) ?? {}) },
     };
     this.calls.push(call);
     const handler = this.handlers.get(`${call.method} ${call.path}`);
