@@ -1,4 +1,4 @@
-"""Engine entry points over HTTP: the cron-triggered pass and the test send."""
+"""The engines over HTTP: the cron-triggered pass, and the test send queued for them."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def run_engine_pass():
     return jsonify(stats.as_dict() | {"inbound": inbound})
 
 
+ATTEMPT_FIELDS = ("attempt", "started_at", "duration_ms", "status_code", "error", "response_body")
+WAITING_SLOTS = "questbridge_test_send_waits"
+
+
 @bp.post("/test")
 @login_required(scope=SCOPE)
 def send_test_event():
@@ -49,21 +53,11 @@ def send_test_event():
         queued = webhooks.queue_test_delivery(
             conn, data["subscription_id"], webhooks.TestSendLimits.from_config(runtime.config)
         )
-    body = {"delivery_id": str(queued["delivery_id"]), "event_id": str(queued["event_id"]), "status": "pending"}
-    outcome = _wait_for_attempt(runtime, queued["delivery_id"])
-    if outcome is None or outcome["attempt"] is None:
-        if outcome is not None:
-            body["status"] = outcome["status"]
-        response = jsonify(body)
-        response.status_code = 202
-        response.headers["Location"] = f"/api/webhooks/deliveries/{queued['delivery_id']}"
-        return response
-    attempt = {name: outcome[name] for name in ATTEMPT_FIELDS}
-    return jsonify(body | {"status": outcome["status"], "attempt": attempt})
-
-
-ATTEMPT_FIELDS = ("attempt", "started_at", "duration_ms", "status_code", "error", "response_body")
-WAITING_SLOTS = "questbridge_test_send_waits"
+    outcome = _wait_for_attempt(runtime, queued["delivery_id"]) or {"status": queued["status"], "attempt": None}
+    body = {"delivery_id": str(queued["delivery_id"]), "event_id": str(queued["event_id"]), "status": outcome["status"]}
+    if outcome["attempt"] is None:
+        return jsonify(body), 202, {"Location": f"/api/webhooks/deliveries/{queued['delivery_id']}"}
+    return jsonify(body | {"attempt": {name: outcome[name] for name in ATTEMPT_FIELDS}})
 
 
 def _wait_for_attempt(runtime, delivery_id) -> dict | None:
