@@ -45,6 +45,16 @@ def _int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> i
     return value
 
 
+def _float(name: str, raw: str, minimum: float, maximum: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:  # also refuses nan
+        raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
+    return value
+
+
 def _http_url(name: str, value: str | None) -> None:
     if value is None:
         return
@@ -117,6 +127,10 @@ def _check_inbound_sources(sources: dict) -> None:
         if not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
             raise ConfigError(f"{where}.signature_header must be an HTTP header name")
 
+
+# A test send holds its web thread this long at most: well inside gunicorn's 30 s, and short
+# enough that waiting requests never crowd out everyone else's.
+MAX_TEST_WAIT_SECONDS = 10.0
 
 API_KEY_TIERS = ("starter", "pro", "enterprise")
 API_KEY_LIMITS = ("per_day", "per_minute")
@@ -225,6 +239,12 @@ class Config:
     webhooks_retry_after_cap_seconds: int = 3600
     webhooks_disable_after_failing_seconds: int = 5 * 86400
     webhooks_retention_days: int = 30
+    # POST /api/webhooks/test: how long a request waits for the engine's attempt, how many requests
+    # of one process may wait at once, and the per-organization caps.
+    webhooks_test_wait_seconds: float = 2.0
+    webhooks_test_max_waiting: int = 2
+    webhooks_test_max_in_flight: int = 3
+    webhooks_test_per_minute: int = 10
     autograder_webhook_secrets: tuple = ()
     inbound_sources: dict = field(default_factory=dict)
     inbound_max_attempts: int = 3
@@ -319,6 +339,14 @@ class Config:
             webhooks_concurrency=_int("WEBHOOKS_CONCURRENCY", env.get("WEBHOOKS_CONCURRENCY", "256"), 1),
             webhooks_lease_seconds=_int("WEBHOOKS_LEASE_SECONDS", env.get("WEBHOOKS_LEASE_SECONDS", "60"), 5),
             webhooks_retention_days=_int("WEBHOOKS_RETENTION_DAYS", env.get("WEBHOOKS_RETENTION_DAYS", "30"), 1),
+            webhooks_test_wait_seconds=_float(
+                "WEBHOOKS_TEST_WAIT_SECONDS", env.get("WEBHOOKS_TEST_WAIT_SECONDS", "2"), 0, MAX_TEST_WAIT_SECONDS
+            ),
+            webhooks_test_max_waiting=_int("WEBHOOKS_TEST_MAX_WAITING", env.get("WEBHOOKS_TEST_MAX_WAITING", "2"), 1),
+            webhooks_test_max_in_flight=_int(
+                "WEBHOOKS_TEST_MAX_IN_FLIGHT", env.get("WEBHOOKS_TEST_MAX_IN_FLIGHT", "3"), 1
+            ),
+            webhooks_test_per_minute=_int("WEBHOOKS_TEST_PER_MINUTE", env.get("WEBHOOKS_TEST_PER_MINUTE", "10"), 1),
             autograder_webhook_secrets=_comma_list(env.get("AUTOGRADER_WEBHOOK_SECRETS", "")),
             inbound_sources=_json_object("INBOUND_SOURCES", env.get("INBOUND_SOURCES", "")),
             inbound_max_attempts=_int("INBOUND_MAX_ATTEMPTS", env.get("INBOUND_MAX_ATTEMPTS", "3"), 1),

@@ -6,9 +6,13 @@ parallel runs on one server never meet; tests are isolated by emptying every tab
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -17,7 +21,7 @@ from psycopg import sql
 from backend import create_app, migrate
 from backend.config import PROJECT_ROOT, Config
 from backend.db import Database, embedded_server_uri, with_database
-from backend.services import accounts
+from backend.services import accounts, delivery
 from backend.services.passwords import PasswordHasher
 
 RUN = f"qb_t{os.getpid()}"
@@ -214,3 +218,39 @@ def csrf_header(signed_in) -> dict:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+@contextmanager
+def running_engine(runtime, **settings) -> Iterator[None]:
+    """A delivery engine in a thread of its own, as a worker runs it (run_forever, woken by NOTIFY),
+    for the duration of the block; `settings` override the app's EngineSettings."""
+    settings = {"poll_seconds": 0.2} | settings
+    started, failed = threading.Event(), []
+    control: dict = {}
+
+    async def run() -> None:
+        control["loop"], control["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        async with delivery.engine_for(runtime, **settings) as engine:
+            started.set()
+            await engine.run_forever(control["stop"])
+
+    def main() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            failed.append(exc)
+            started.set()
+
+    thread = threading.Thread(target=main, name="test-delivery-engine", daemon=True)
+    thread.start()
+    assert started.wait(30), "the delivery engine did not start"
+    if failed:
+        raise failed[0]
+    try:
+        yield
+    finally:
+        control["loop"].call_soon_threadsafe(control["stop"].set)
+        thread.join(60)
+        assert not thread.is_alive(), "the delivery engine did not stop"
+        if failed:
+            raise failed[0]

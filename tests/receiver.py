@@ -24,6 +24,8 @@ class Answer:
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False  # close the connection without answering
+    # Hold the request until this is set (at most `delay` seconds, when a delay is given too).
+    release: threading.Event | None = None
 
 
 class Receiver:
@@ -31,6 +33,7 @@ class Receiver:
 
     def __init__(self):
         self.requests: list[Received] = []
+        self.answered = 0  # requests answered (or reset) so far
         self.answer = Answer()
         self._script: list[Answer] = []
         self._lock = threading.Lock()
@@ -49,22 +52,34 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests.append(Received(self.path, headers, body, self.client_address[1]))
                     answer = receiver._script.pop(0) if receiver._script else receiver.answer
-                if answer.delay:
-                    time.sleep(answer.delay)
-                if answer.reset:
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                try:
+                    if answer.release is not None:
+                        answer.release.wait(answer.delay or None)
+                    elif answer.delay:
+                        time.sleep(answer.delay)
+                    if answer.reset:
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                finally:
+                    with receiver._lock:
+                        receiver.answered += 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def held(self) -> int:
+        """Requests received and not answered yet."""
+        with self._lock:
+            return len(self.requests) - self.answered
 
     @property
     def port(self) -> int:

@@ -165,3 +165,42 @@ def test_explicit_secrets_are_kept_in_development(tmp_path):
     config = Config.from_env({"QB_DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40, "JWT_SECRET": "j" * 40})
     assert (config.secret_key, config.jwt_secret) == ("k" * 40, "j" * 40)
     assert not (tmp_path / "secrets").exists()
+
+
+def test_test_sends_default_to_a_short_wait_and_small_caps():
+    config = Config.from_env(PRODUCTION)
+    assert config.webhooks_test_wait_seconds == 2.0
+    assert (config.webhooks_test_max_waiting, config.webhooks_test_max_in_flight) == (2, 3)
+    assert config.webhooks_test_per_minute == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "attribute", "expected"),
+    [
+        ("WEBHOOKS_TEST_WAIT_SECONDS", "0", "webhooks_test_wait_seconds", 0.0),
+        ("WEBHOOKS_TEST_WAIT_SECONDS", "1.5", "webhooks_test_wait_seconds", 1.5),
+        ("WEBHOOKS_TEST_MAX_WAITING", "8", "webhooks_test_max_waiting", 8),
+        ("WEBHOOKS_TEST_MAX_IN_FLIGHT", "1", "webhooks_test_max_in_flight", 1),
+        ("WEBHOOKS_TEST_PER_MINUTE", "60", "webhooks_test_per_minute", 60),
+    ],
+)
+def test_test_send_settings_are_parsed(name, value, attribute, expected):
+    assert getattr(Config.from_env(dict(PRODUCTION) | {name: value}), attribute) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WEBHOOKS_TEST_WAIT_SECONDS", "soon", "WEBHOOKS_TEST_WAIT_SECONDS must be a number, got 'soon'"),
+        ("WEBHOOKS_TEST_WAIT_SECONDS", "-1", "WEBHOOKS_TEST_WAIT_SECONDS must be between 0 and 10"),
+        ("WEBHOOKS_TEST_WAIT_SECONDS", "15", "WEBHOOKS_TEST_WAIT_SECONDS must be between 0 and 10"),
+        ("WEBHOOKS_TEST_WAIT_SECONDS", "nan", "WEBHOOKS_TEST_WAIT_SECONDS must be between 0 and 10"),
+        ("WEBHOOKS_TEST_MAX_WAITING", "0", "WEBHOOKS_TEST_MAX_WAITING must be >= 1"),
+        ("WEBHOOKS_TEST_MAX_IN_FLIGHT", "0", "WEBHOOKS_TEST_MAX_IN_FLIGHT must be >= 1"),
+        ("WEBHOOKS_TEST_PER_MINUTE", "ten", "WEBHOOKS_TEST_PER_MINUTE must be an integer"),
+    ],
+)
+def test_a_bad_test_send_setting_names_its_variable(name, value, message):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env(dict(PRODUCTION) | {name: value})
+    assert message in str(raised.value)

@@ -1,6 +1,8 @@
-"""Engine entry points over HTTP: the cron-triggered pass and the test send."""
+"""The engines over HTTP: the cron-triggered pass, and the test send queued for them."""
 
 from __future__ import annotations
+
+import threading
 
 from flask import Blueprint, current_app, jsonify
 from marshmallow import Schema, fields
@@ -36,30 +38,39 @@ def run_engine_pass():
     return jsonify(stats.as_dict() | {"inbound": inbound})
 
 
+ATTEMPT_FIELDS = ("attempt", "started_at", "duration_ms", "status_code", "error", "response_body")
+WAITING_SLOTS = "questbridge_test_send_waits"
+
+
 @bp.post("/test")
 @login_required(scope=SCOPE)
 def send_test_event():
-    """Send webhook.test to one subscription now and return the attempt."""
+    """Queue webhook.test for one subscription. 200 with the attempt when an engine makes it within
+    WEBHOOKS_TEST_WAIT_SECONDS; otherwise 202 with the delivery to follow in the delivery log."""
     data = json_body(TestSendSchema())
     runtime = _runtime()
     with user_transaction() as conn:
-        event_id, delivery_id = webhooks.create_test_delivery(
-            conn, data["subscription_id"], hold_seconds=runtime.config.webhooks_lease_seconds
+        queued = webhooks.queue_test_delivery(
+            conn, data["subscription_id"], webhooks.TestSendLimits.from_config(runtime.config)
         )
-    outcome = delivery.send_now(runtime, delivery_id)
-    if outcome is None:  # sent already by an engine, after this request stalled past the hold
-        return jsonify(delivery_id=str(delivery_id), event_id=str(event_id), status="queued"), 202
-    attempt = outcome.attempt
-    return jsonify(
-        delivery_id=str(delivery_id),
-        event_id=str(event_id),
-        status=outcome.status,
-        attempt={
-            "attempt": outcome.claim["attempts"],
-            "started_at": attempt.started_at,
-            "duration_ms": attempt.duration_ms,
-            "status_code": attempt.status_code,
-            "error": attempt.error,
-            "response_body": attempt.response_body,
-        },
+    outcome = _wait_for_attempt(runtime, queued["delivery_id"]) or {"status": queued["status"], "attempt": None}
+    body = {"delivery_id": str(queued["delivery_id"]), "event_id": str(queued["event_id"]), "status": outcome["status"]}
+    if outcome["attempt"] is None:
+        return jsonify(body), 202, {"Location": f"/api/webhooks/deliveries/{queued['delivery_id']}"}
+    return jsonify(body | {"attempt": {name: outcome[name] for name in ATTEMPT_FIELDS}})
+
+
+def _wait_for_attempt(runtime, delivery_id) -> dict | None:
+    """The test delivery after the short wait for its attempt, or None when this request does not
+    wait: at most WEBHOOKS_TEST_MAX_WAITING requests of a process wait at once, so test sends of
+    many organizations together never take every thread of a web process."""
+    seconds = runtime.config.webhooks_test_wait_seconds
+    slots = current_app.extensions.get(WAITING_SLOTS) or current_app.extensions.setdefault(
+        WAITING_SLOTS, threading.BoundedSemaphore(runtime.config.webhooks_test_max_waiting)
     )
+    if seconds <= 0 or not slots.acquire(blocking=False):
+        return None
+    try:
+        return webhooks.wait_for_test_attempt(runtime.db, delivery_id, seconds)
+    finally:
+        slots.release()

@@ -276,19 +276,12 @@ class DeliveryEngine:
 
     # -- claims and outcomes -------------------------------------------------------------------
 
-    async def _claim(self, query: str, params: dict) -> list[dict]:
-        """A claim: one statement, its own transaction, one round trip."""
-        params = {**params, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id}
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(query, params)
-            return await cur.fetchall()
-
     async def claim(self, limit: int) -> list[dict]:
-        return await self._claim(SQL["claim"], {"limit": limit})
-
-    async def claim_one(self, delivery_id) -> dict | None:
-        rows = await self._claim(SQL["claim_one"], {"id": delivery_id})
-        return rows[0] if rows else None
+        """A claim: one statement, its own transaction, one round trip."""
+        params = {"limit": limit, "lease_seconds": self.settings.lease_seconds, "worker": self.worker_id}
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(SQL["claim"], params)
+            return await cur.fetchall()
 
     async def record(self, outcomes: list[Outcome]) -> None:
         """Write a batch of outcomes and their consequences for subscriptions in one transaction."""
@@ -454,15 +447,6 @@ class DeliveryEngine:
             for outcome in outcomes:
                 stats.add(outcome)
         return stats
-
-    async def deliver_now(self, delivery_id) -> Outcome | None:
-        """Send one pending delivery immediately (the test endpoint) and record it."""
-        claim = await self.claim_one(delivery_id)
-        if claim is None:
-            return None
-        outcome = await self._deliver(claim)
-        await self.record([outcome])
-        return outcome
 
     def _hold_seconds(self) -> float:
         """How long a delivery claimed ahead may wait for a free slot: its send (at most the total
@@ -714,13 +698,5 @@ def run_pass(runtime, time_budget: float = 25.0) -> PassStats:
     async def _run() -> PassStats:
         async with engine_for(runtime) as engine:
             return await engine.run_once(time_budget)
-
-    return _run_to_completion(_run)
-
-
-def send_now(runtime, delivery_id) -> Outcome | None:
-    async def _run() -> Outcome | None:
-        async with engine_for(runtime) as engine:
-            return await engine.deliver_now(delivery_id)
 
     return _run_to_completion(_run)

@@ -33,20 +33,6 @@ returning d.id, d.subscription_id, d.event_type, d.attempts, s.target_url, s.act
           s.previous_secret_encrypted, s.previous_secret_expires_at, e.payload::text as body,
           e.created_at as emitted_at;
 
--- name: claim_one --
--- The single delivery of POST /api/webhooks/test, sent at once whatever else is due.
-update public.webhook_deliveries d
-set status = 'delivering',
-    attempts = d.attempts + 1,
-    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
-    leased_by = %(worker)s,
-    updated_at = now()
-from public.webhook_subscriptions s, public.webhook_events e
-where d.id = %(id)s and d.status in ('pending', 'retrying') and s.id = d.subscription_id and e.id = d.event_id
-returning d.id, d.subscription_id, d.event_type, d.attempts, s.target_url, s.active, s.secret_encrypted,
-          s.previous_secret_encrypted, s.previous_secret_expires_at, e.payload::text as body,
-          e.created_at as emitted_at;
-
 -- name: release --
 -- Claims this engine took but did not send go back as they were: due at once, the attempt the
 -- claim counted taken back.

@@ -127,11 +127,9 @@ def emit_event(conn: psycopg.Connection, organization_id, event_type: str, data:
     return event_id
 
 
-def emit_to_subscription(
-    conn: psycopg.Connection, organization_id, subscription_id, event_type: str, data: dict, hold_seconds: int
-):
-    """An event delivered to one subscription only (webhook.test), which the engines leave alone
-    for `hold_seconds` while the caller sends it; returns (event id, delivery id)."""
+def emit_to_subscription(conn: psycopg.Connection, organization_id, subscription_id, event_type: str, data: dict):
+    """An event delivered to one subscription only (webhook.test), due at once: the engines are
+    woken when the caller's transaction commits. Returns (event id, delivery id)."""
     _check_type(event_type)
     with as_service_role(conn):
         event_id = _insert_event(conn, organization_id, event_type, data)
@@ -142,7 +140,7 @@ def emit_to_subscription(
                 "subscription_id": subscription_id,
                 "organization_id": organization_id,
                 "type": event_type,
-                "hold_seconds": hold_seconds,
             },
         ).fetchone()
+        conn.execute(SQL["notify"])
     return event_id, row["id"]

@@ -15,9 +15,8 @@ where s.organization_id = %(organization_id)s
 select pg_notify('questbridge_deliveries', '');
 
 -- name: fan_out_to_subscription --
--- Due only after hold_seconds: the caller sends it at once, the engines only if the caller died first.
-insert into public.webhook_deliveries (event_id, subscription_id, organization_id, event_type, next_attempt_at)
-select %(event_id)s, s.id, s.organization_id, %(type)s, now() + make_interval(secs => %(hold_seconds)s)
+insert into public.webhook_deliveries (event_id, subscription_id, organization_id, event_type)
+select %(event_id)s, s.id, s.organization_id, %(type)s
 from public.webhook_subscriptions s
 where s.id = %(subscription_id)s and s.organization_id = %(organization_id)s
 returning id;

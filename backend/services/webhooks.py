@@ -6,15 +6,18 @@ created or rotated; `active_secrets` is how anything that signs gets them back.
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from backend.db import as_service_role, queries_beside
-from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.services import audit, events, signing, ssrf
+from backend.db import Database, as_service_role, queries_beside
+from backend.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from backend.services import audit, events, rate_limit, signing, ssrf
 from backend.services.audit import RequestInfo
 from backend.services.organizations import require_admin
 from backend.services.pagination import page_params, paginate
@@ -27,6 +30,7 @@ DELIVERY_STATUSES = ("pending", "delivering", "retrying", "delivered", "dead")
 DEFAULT_GRACE_SECONDS = 86400
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_EVENT_TYPES = 100
+TEST_EVENT = "webhook.test"
 
 
 def check_target(url: str, policy: ssrf.TargetPolicy) -> str:
@@ -120,20 +124,86 @@ def get_subscription(conn: psycopg.Connection, subscription_id) -> dict:
     return row
 
 
-def create_test_delivery(conn: psycopg.Connection, subscription_id, hold_seconds: int) -> tuple:
-    """webhook.test for one subscription (org admins), for the caller to send at once: the engines
-    leave it alone for `hold_seconds`, and send it themselves only if the caller never did."""
+@dataclass(frozen=True)
+class TestSendLimits:
+    """How many test sends an organization may have unfinished, and queue a minute."""
+
+    max_in_flight: int = 3
+    per_minute: int = 10
+    in_flight_retry_after: int = 15  # seconds: the longest one attempt takes once an engine sends it
+
+    @classmethod
+    def from_config(cls, config) -> TestSendLimits:
+        return cls(
+            max_in_flight=config.webhooks_test_max_in_flight,
+            per_minute=config.webhooks_test_per_minute,
+            in_flight_retry_after=math.ceil(config.webhooks_total_timeout),
+        )
+
+
+def queue_test_delivery(conn: psycopg.Connection, subscription_id, limits: TestSendLimits) -> dict:
+    """webhook.test for one subscription (org admins), queued for the delivery engines, which are
+    woken on commit: {event_id, delivery_id, status}.
+
+    429 once the organization has `max_in_flight` test deliveries waiting or being sent, or has
+    queued `per_minute` in the last minute. A refused, disabled or unknown subscription spends
+    nothing of either.
+    """
     subscription = get_subscription(conn, subscription_id)
     if not subscription["active"]:
         raise Conflict("the subscription is disabled; enable it before testing")
-    return events.emit_to_subscription(
+    organization_id = subscription["organization_id"]
+    with as_service_role(conn):
+        # Admissions of one organization take turns until their transactions end, so each count
+        # sees every test delivery admitted before it: concurrent requests cannot all slip under.
+        conn.execute(SQL["lock_test_sends"], {"organization_id": organization_id})
+        unfinished = conn.execute(SQL["unfinished_test_deliveries"], {"organization_id": organization_id}).fetchone()
+        if unfinished["count"] >= limits.max_in_flight:
+            raise TooManyRequests(
+                f"this organization already has {_test_events(limits.max_in_flight)} waiting or being sent, "
+                f"the most it may have at once; try again in {limits.in_flight_retry_after} seconds",
+                retry_after=limits.in_flight_retry_after,
+            )
+        decision = rate_limit.hit(conn, f"webhook_test:{organization_id}", limits.per_minute, 60)
+        if not decision.allowed:
+            raise TooManyRequests(
+                f"an organization may send at most {_test_events(limits.per_minute)} a minute; "
+                f"try again in {decision.retry_after} seconds",
+                retry_after=decision.retry_after,
+            )
+    event_id, delivery_id = events.emit_to_subscription(
         conn,
-        subscription["organization_id"],
+        organization_id,
         subscription["id"],
-        "webhook.test",
+        TEST_EVENT,
         {"message": "This is a test event from Questbridge.", "subscription_id": str(subscription["id"])},
-        hold_seconds=hold_seconds,
     )
+    return {"event_id": event_id, "delivery_id": delivery_id, "status": "pending"}
+
+
+def _test_events(count: int) -> str:
+    return f"{count} test event" if count == 1 else f"{count} test events"
+
+
+def wait_for_test_attempt(db: Database, delivery_id, seconds: float) -> dict | None:
+    """A test delivery's status, with its latest attempt (`attempt` and the rest not None) as soon
+    as an engine has recorded one, or as it stands after `seconds`; None if it is gone.
+
+    Each look is one primary-key lookup on a system connection held for that statement only, and
+    the looks thin out from 50 ms to 250 ms apart: a waiting request holds no connection, and
+    nothing on the receiver (an engine sends). The caller queued and was authorized for this
+    delivery in its own transaction, which is why a system connection may read it.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
+        with db.system_connection() as conn:
+            row = conn.execute(SQL["test_delivery_attempt"], {"id": delivery_id}).fetchone()
+        left = deadline - time.monotonic()
+        if row is None or row["attempt"] is not None or left <= 0:
+            return row
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.25)
 
 
 def list_subscriptions(

@@ -11,6 +11,28 @@ select id, organization_id, target_url, description, event_types, active, disabl
 from public.webhook_subscriptions
 where id = %(id)s;
 
+-- name: lock_test_sends --
+-- Held until the admitting transaction ends: one organization's test sends are admitted in turn.
+select pg_advisory_xact_lock(hashtextextended('questbridge.webhook-test:' || %(organization_id)s::text, 0));
+
+-- name: unfinished_test_deliveries --
+-- Reads webhook_deliveries_unfinished_tests_idx only.
+select count(*) as count from public.webhook_deliveries
+where organization_id = %(organization_id)s and event_type = 'webhook.test' and status in ('pending', 'delivering');
+
+-- name: test_delivery_attempt --
+-- The delivery's status and its latest attempt (nulls until an engine has recorded one).
+select d.status, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error, a.response_body
+from public.webhook_deliveries d
+left join lateral (
+  select attempt, started_at, duration_ms, status_code, error, response_body
+  from public.webhook_delivery_attempts
+  where delivery_id = d.id
+  order by started_at desc, id desc
+  limit 1
+) a on true
+where d.id = %(id)s;
+
 -- name: subscription_organization --
 -- Run as service_role: which organization owns a subscription, so that a member is told 403
 -- rather than 404. Nothing else about the row is read this way.

@@ -252,11 +252,15 @@ export interface DeliveryDetail extends Delivery {
   payload?: unknown;
 }
 
+/**
+ * POST /api/webhooks/test: 200 with the attempt when the engine sent it within the server's short
+ * wait; 202 without one (the delivery is queued or being sent: follow it in the delivery log).
+ */
 export interface TestSendResult {
   delivery_id: string;
   event_id: string;
-  status: string;
-  attempt: Attempt;
+  status: DeliveryStatus;
+  attempt?: Attempt;
 }
 
 export interface WebhookMetrics {

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from tests.conftest import World
+from tests.conftest import World, running_engine
 from tests.e2e.conftest import AUTOGRADER_SECRET, log_in
 from tests.receiver import Answer
 
@@ -230,13 +230,28 @@ def test_subscription_from_creation_to_delivery_rotation_and_deletion(page, live
     expect(heading(page, "Subscription")).to_be_visible()
     subscription_id = page.url.rsplit("/", 1)[-1]
 
-    # Send a test event: the receiver answers 200 and the page shows the attempt.
+    # Send a test event while no engine runs: the page says it is queued and links to its delivery,
+    # which an engine then sends.
     page.get_by_role("button", name="Send test event").click()
     result = page.get_by_test_id("test-result")
-    expect(result).to_contain_text("delivered")
-    expect(result).to_contain_text("200")
-    shoot(page, "subscription-detail-test-sent")
-    assert [signed_with(secret, r) for r in received(receiver, "webhook.test")] == [True]
+    expect(result).to_contain_text("Queued: the receiver has not answered yet.")
+    expect(result).to_contain_text("pending")
+    shoot(page, "subscription-detail-test-queued")
+    assert received(receiver, "webhook.test") == []
+    result.get_by_role("link", name="Follow the delivery").click()
+    expect(heading(page, "Delivery")).to_be_visible()
+    expect(page.locator(".facts .badge").first).to_have_text("pending")
+    with running_engine(live.runtime):
+        expect(page.locator(".facts .badge").first).to_have_text("delivered", timeout=REFRESHED)
+        expect(page.get_by_test_id("attempts-table")).to_contain_text("200")
+
+        # With an engine running, as the worker runs it, the page shows the receiver's answer.
+        page.goto(f"/admin/subscriptions/{subscription_id}")
+        page.get_by_role("button", name="Send test event").click()
+        expect(result).to_contain_text("delivered")
+        expect(result).to_contain_text("200")
+        shoot(page, "subscription-detail-test-sent")
+    assert [signed_with(secret, r) for r in received(receiver, "webhook.test")] == [True, True]
 
     # Complete a task through the API; the delivery appears pending, then delivered on its own.
     complete(live, token, tasks[0])
@@ -342,6 +357,34 @@ def test_subscription_from_creation_to_delivery_rotation_and_deletion(page, live
     expect(heading(page, "Subscriptions")).to_be_visible()
     expect(page.get_by_text("No subscriptions yet")).to_be_visible()
     assert live.call("GET", f"/api/webhooks/subscriptions/{subscription_id}", token).status_code == 404
+
+
+def test_test_sends_past_the_organizations_cap_are_refused_with_the_reason(page, live, admin, receiver, shoot):
+    """No engine runs, so the test events stay queued; the fourth is past the in-flight cap (3)."""
+    token = live.token(admin)
+    created = live.call(
+        "POST",
+        "/api/webhooks/subscriptions",
+        token,
+        json={"organization_id": str(admin["org"]["id"]), "target_url": receiver.url, "event_types": ["*"]},
+    )
+    assert created.status_code == 201, created.text
+    log_in(page, admin, f"/admin/subscriptions/{created.json()['id']}")
+    send = page.get_by_role("button", name="Send test event")
+    result = page.get_by_test_id("test-result")
+    for _ in range(3):
+        send.click()
+        expect(result).to_contain_text("Queued")
+        expect(send).to_be_enabled()
+
+    send.click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Too Many Requests")
+    expect(alert).to_contain_text("already has 3 test events waiting or being sent")
+    expect(alert).to_contain_text("try again in 15 seconds")
+    expect(result).to_have_count(0)
+    shoot(page, "subscription-detail-test-refused")
+    assert receiver.requests == []
 
 
 def test_dashboard_counts_chart_and_refresh_by_themselves(page, live, admin, receiver, shoot):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -567,81 +566,6 @@ def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
     assert len(receiver.requests) == 2
 
 
-def test_test_endpoint_sends_webhook_test_to_one_subscription(hooks_app, runtime, org, receiver):
-    from tests.conftest import AuthActions
-
-    client = hooks_app.test_client()
-    headers = AuthActions(client).headers(org["admin"])
-    target = subscribe(runtime, org, receiver.url + "/target")
-    subscribe(runtime, org, receiver.url + "/other")
-
-    response = client.post("/api/webhooks/test", json={"subscription_id": str(target["id"])}, headers=headers)
-
-    assert response.status_code == 200, response.get_json()
-    body = response.get_json()
-    assert body["status"] == "delivered"
-    assert body["attempt"]["status_code"] == 200 and body["attempt"]["attempt"] == 1
-    [request] = receiver.requests
-    assert request.path == "/target"
-    assert json.loads(Webhook(target["secret"]).verify(request.body, request.headers) and request.body)["type"] == (
-        "webhook.test"
-    )
-
-    stranger = AuthActions(client).headers(World_user(hooks_app))
-    response = client.post("/api/webhooks/test", json={"subscription_id": str(target["id"])}, headers=stranger)
-    assert response.status_code == 404
-    response = client.post("/api/webhooks/test", json={"subscription_id": "nope"}, headers=headers)
-    assert response.status_code == 422 and "subscription_id" in response.get_json()["errors"]
-
-
-def test_the_test_endpoint_sends_its_delivery_itself_while_an_engine_polls(hooks_app, runtime, org, receiver):
-    """A busy engine never snatches the test delivery: each request answers with its own attempt,
-    and each test event reaches the receiver once."""
-    from tests.conftest import AuthActions
-
-    client = hooks_app.test_client()
-    admin = AuthActions(client).headers(org["admin"])
-    target = subscribe(runtime, org, receiver.url)
-
-    async def poll_hard(stop):
-        async with delivery.engine_for(runtime, poll_seconds=0.002) as engine:
-            await engine.run_forever(stop)
-
-    async def scenario():
-        stop = asyncio.Event()
-        engine = asyncio.create_task(poll_hard(stop))
-        await asyncio.sleep(0.3)
-        answers = []
-        for _ in range(10):
-            answer = await asyncio.to_thread(
-                client.post, "/api/webhooks/test", json={"subscription_id": str(target["id"])}, headers=admin
-            )
-            answers.append((answer.status_code, answer.get_json()))
-        await asyncio.sleep(0.3)
-        stop.set()
-        await engine
-        return answers
-
-    answers = asyncio.run(scenario())
-    assert [status for status, _ in answers] == [200] * 10, answers
-    assert {body["status"] for _, body in answers} == {"delivered"}
-    assert len(receiver.requests) == 10
-    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 10
-
-
-def test_a_test_delivery_nobody_sent_is_sent_by_the_engines_after_the_hold(hooks_app, runtime, org, receiver):
-    from backend.services import webhooks
-    from tests.conftest import World
-
-    target = subscribe(runtime, org, receiver.url)
-    with runtime.db.transaction("authenticated", World(hooks_app).claims(org["admin"])) as conn:
-        _event_id, delivery_id = webhooks.create_test_delivery(conn, target["id"], hold_seconds=1)
-    assert delivery.run_pass(runtime).claimed == 0  # held for the request that was to send it
-    time.sleep(1.1)
-    assert delivery.run_pass(runtime).delivered == 1
-    assert [r.headers["webhook-id"] for r in receiver.requests] == [str(delivery_id)]
-
-
 def test_members_may_not_send_test_events(hooks_app, runtime, org, receiver):
     from tests.conftest import AuthActions, World
 
@@ -653,12 +577,6 @@ def test_members_may_not_send_test_events(hooks_app, runtime, org, receiver):
     )
     assert response.status_code == 403
     assert receiver.requests == []
-
-
-def World_user(app):
-    from tests.conftest import World
-
-    return World(app).user()
 
 
 def test_deliveries_of_a_disabled_subscription_die_without_a_request(runtime, org, receiver):

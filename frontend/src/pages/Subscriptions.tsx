@@ -391,7 +391,10 @@ export function SubscriptionDetailPage() {
               <div className="stack">
                 <section className="panel" aria-labelledby="test-heading">
                   <h2 id="test-heading">Test event</h2>
-                  <p className="muted">Sends a <code>webhook.test</code> event to the target URL now.</p>
+                  <p className="muted">
+                    Queues a <code>webhook.test</code> event for the target URL and shows the receiver&rsquo;s answer when it
+                    comes back within a moment.
+                  </p>
                   <button
                     type="button"
                     className="button button-primary"
@@ -545,6 +548,7 @@ export function SubscriptionDetailPage() {
 
 function TestResult({ result }: { result: TestSendResult }) {
   const attempt = result.attempt;
+  if (!attempt) return <TestQueued result={result} />;
   const ok = result.status === "delivered";
   return (
     <div className={`test-result ${ok ? "test-ok" : "test-failed"}`} role="status" data-testid="test-result">
@@ -574,6 +578,19 @@ function TestResult({ result }: { result: TestSendResult }) {
           <pre className="code-block">{attempt.response_body}</pre>
         </>
       )}
+    </div>
+  );
+}
+
+/** 202: the receiver has not answered yet; the delivery log follows the attempt. */
+function TestQueued({ result }: { result: TestSendResult }) {
+  return (
+    <div className="test-result test-queued" role="status" data-testid="test-result">
+      <p>
+        <StatusBadge status={result.status} /> Queued: the receiver has not answered yet.
+      </p>
+      <p className="small muted">The attempt will appear in the delivery log as soon as the receiver answers.</p>
+      <Link to={`/deliveries/${result.delivery_id}`}>Follow the delivery</Link>
     </div>
   );
 }

@@ -277,6 +277,49 @@ describe("subscriptions", () => {
   });
 });
 
+describe("test sends", () => {
+  it("shows a queued test event with a link to its delivery, then the reason a send is refused", async () => {
+    const user = userEvent.setup();
+    let sends = 0;
+    const server = new FakeApi({
+      [`GET /api/webhooks/subscriptions/${SUBSCRIPTION.id}`]: { body: SUBSCRIPTION },
+      "GET /api/webhooks/event-types": { body: CATALOG },
+      "POST /api/webhooks/test": () => {
+        sends += 1;
+        if (sends === 1) return { status: 202, body: { delivery_id: DELIVERY.id, event_id: DELIVERY.event_id, status: "delivering" } };
+        return problem(
+          429,
+          "Too Many Requests",
+          "this organization already has 3 test events waiting or being sent, the most it may have at once; try again in 15 seconds",
+        );
+      },
+      [`GET /api/webhooks/deliveries/${DELIVERY.id}`]: { body: { ...DELIVERY, status: "delivering", attempts_log: [] } },
+      "GET /api/webhooks/subscriptions": { body: empty },
+    });
+    renderApp(`/subscriptions/${SUBSCRIPTION.id}`);
+
+    await user.click(await screen.findByRole("button", { name: "Send test event" }));
+    const result = await screen.findByTestId("test-result");
+    expect(result).toHaveTextContent("delivering");
+    expect(result).toHaveTextContent("Queued: the receiver has not answered yet.");
+    expect(result).not.toHaveTextContent("HTTP status");
+    expect(server.to("POST /api/webhooks/test")[0].body).toEqual({ subscription_id: SUBSCRIPTION.id });
+
+    await user.click(screen.getByRole("button", { name: "Send test event" }));
+    const refused = await screen.findByRole("alert");
+    expect(refused).toHaveTextContent("Too Many Requests");
+    expect(refused).toHaveTextContent("already has 3 test events waiting or being sent");
+    expect(refused).toHaveTextContent("try again in 15 seconds");
+    expect(screen.queryByTestId("test-result")).not.toBeInTheDocument();
+
+    sends = 0; // room again: queued, and followed to the delivery log
+    await user.click(screen.getByRole("button", { name: "Send test event" }));
+    await user.click(within(await screen.findByTestId("test-result")).getByRole("link", { name: "Follow the delivery" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Delivery" })).toBeInTheDocument();
+    expect(screen.getByTestId("location")).toHaveTextContent(`/deliveries/${DELIVERY.id}`);
+  });
+});
+
 describe("deliveries", () => {
   it("filters by status, event type and subscription through the address", async () => {
     const user = userEvent.setup();
