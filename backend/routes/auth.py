@@ -6,9 +6,10 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from backend.auth import bearer_session_id, issue_access_token, login_required, request_origin, user_transaction
+from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
-from backend.services import accounts, audit
+from backend.services import accounts, audit, invitations
 from backend.services.passwords import password_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -125,6 +126,8 @@ def me():
     with user_transaction() as conn:
         profile = accounts.my_profile(conn)
         organizations = accounts.my_organizations(conn)
+        with as_service_role(conn):  # invitations are the system's to read: not yet any organization's
+            pending = invitations.pending_for(conn, g.identity.user_id)
     return jsonify(
         id=str(g.identity.user_id),
         email=profile["email"] if profile else g.identity.email,
@@ -132,6 +135,7 @@ def me():
         platform_admin=bool(profile and profile["platform_admin"]),
         must_change_password=g.identity.must_change_password,
         organizations=organizations,
+        invitations=pending,
     )
 
 
@@ -168,7 +172,7 @@ def change_password():
 
 @bp.post("/password-reset")
 def reset_password():
-    """Set a new password with the single-use token an admin had sent by email."""
+    """Set a new password with the single-use token an admin had sent by email, and sign in."""
     data = json_body(PasswordResetSchema())
     runtime = _runtime()
     _check_new_password("password", data["password"], None)
@@ -179,12 +183,14 @@ def reset_password():
         # Raised inside the transaction, so a refused password does not spend the token.
         _check_new_password("password", data["password"], user["email"])
         accounts.set_password(conn, runtime.hasher, user["id"], data["password"])
+        origin = request_origin()
         audit.record(
             conn,
             "auth.password_reset_completed",
             target_type="user",
             target_id=user["id"],
-            origin=request_origin(),
+            origin=origin,
             actor_id=user["id"],
         )
-    return current_app.response_class(status=204)
+        session = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
+    return _signed_in_response(user["id"], user["email"], session, False)
