@@ -300,6 +300,8 @@ def test_only_the_organizations_admins_see_its_invitations(scene, caller, status
 
 
 def test_the_prompt_offers_the_invitation_and_accepting_joins_from_that_moment(scene, db):
+    client = scene.app.test_client()
+    client.post("/api/auth/login", json={"email": scene.yara["email"], "password": "before I joined"})
     scene.invite(scene.labs, scene.as_mallory, scene.yara["email"], "member")
 
     [offer] = scene.me(scene.as_yara)["invitations"]
@@ -315,15 +317,43 @@ def test_the_prompt_offers_the_invitation_and_accepting_joins_from_that_moment(s
     me = scene.me(scene.as_yara)
     assert {o["name"] for o in me["organizations"]} == {"Riverside Academy", "Mallory Labs"}
     assert me["invitations"] == []
+    client.post("/api/auth/login", json={"email": scene.yara["email"], "password": "after I joined"})
     entries = (
         scene.api()
         .get(f"/api/audit?organization_id={scene.labs['id']}&limit=200", headers=scene.as_mallory)
         .get_json()["data"]
     )
+    typed = [e["metadata"].get("email") for e in entries if e["action"] == "auth.login_failed"]
+    assert typed == [scene.yara["email"]]  # the one after joining, not the one before
     actions = {e["action"] for e in entries}
     assert {"invitation.created", "invitation.accepted", "membership.created"} <= actions
     listed = scene.api().get(f"/api/organizations/{scene.labs['id']}/invitations", headers=scene.as_mallory)
     assert listed.get_json()["data"][0]["status"] == "accepted"
+
+
+def test_each_organization_reads_a_members_sign_ins_from_when_they_joined_it(scene):
+    """Yara runs a second organization; her student joins it today. Its log shows the student's
+    sign-ins from today only, though Riverside's log (Yara's too) has them all."""
+    client = scene.app.test_client()
+    client.post("/api/auth/login", json={"email": scene.student["email"], "password": "typed before"})
+    night = scene.api().post("/api/organizations", json={"name": "Night School"}, headers=scene.as_yara).get_json()
+    scene.invite(night, scene.as_yara, scene.student["email"])
+    student = scene.auth.headers(scene.student)
+    [offer] = scene.me(student)["invitations"]
+    assert scene.api().post(f"/api/invitations/{offer['id']}/accept", headers=student).status_code == 200
+    client.post("/api/auth/login", json={"email": scene.student["email"], "password": "typed after"})
+
+    def failed_sign_ins(org_id) -> list[str]:
+        entries = scene.api().get(f"/api/audit?organization_id={org_id}&action=auth", headers=scene.as_yara)
+        assert entries.status_code == 200
+        return [
+            e["created_at"]
+            for e in entries.get_json()["data"]
+            if e["action"] == "auth.login_failed" and e["target_id"] == str(scene.student["id"])
+        ]
+
+    _before, after = sorted(failed_sign_ins(scene.riverside["id"]))
+    assert failed_sign_ins(night["id"]) == [after]
 
 
 def test_user_registered_fires_at_acceptance_in_the_membership_transaction(scene, db):

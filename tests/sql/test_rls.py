@@ -7,6 +7,8 @@ way db.transaction() sets them, and the test's transaction is rolled back (see c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from psycopg import errors
 
@@ -569,6 +571,46 @@ def test_admins_read_the_sign_ins_of_their_members_and_no_one_elses(sandbox, ide
         )
     rows = sandbox.run(identity, "select target_id from public.audit_log where action = 'auth.login_succeeded'")[1]
     assert {r["target_id"] for r in rows} == {getattr(w, person) for person in sees}
+
+
+def test_admins_read_a_persons_sign_ins_only_from_when_they_joined(sandbox):
+    """member_a joined org A when the world was built; org B now gets them too. Each organization
+    reads member_a's entries from its own joining on, never the history from before it."""
+    w = sandbox.world
+    joined_a = sandbox.run(
+        "service_role",
+        "select created_at from public.memberships where organization_id = %s and user_id = %s",
+        (w.org_a, w.member_a),
+    )[1][0]["created_at"]
+    joined_b = joined_a + timedelta(hours=1)
+    sandbox.run(
+        "service_role",
+        "insert into public.memberships (organization_id, user_id, role, created_at) values (%s, %s, 'member', %s)",
+        (w.org_b, w.member_a, joined_b),
+    )
+    moments = {
+        "before-a": joined_a - timedelta(minutes=5),
+        "at-a": joined_a,
+        "between": joined_a + timedelta(minutes=30),
+        "at-b": joined_b,
+        "after-b": joined_b + timedelta(minutes=5),
+    }
+    for label, at in moments.items():
+        sandbox.run(
+            "service_role",
+            "insert into public.audit_log (action, target_type, target_id, metadata, created_at)"
+            " values ('auth.login_succeeded', 'user', %s, jsonb_build_object('label', %s::text), %s)",
+            (w.member_a, label, at),
+        )
+    seen = "select metadata->>'label' as label from public.audit_log where target_id = %s"
+    assert {r["label"] for r in sandbox.run("admin_a", seen, (w.member_a,))[1]} == {
+        "at-a",
+        "between",
+        "at-b",
+        "after-b",
+    }
+    assert {r["label"] for r in sandbox.run("admin_b", seen, (w.member_a,))[1]} == {"at-b", "after-b"}
+    assert sandbox.run("member_a2", seen, (w.member_a,))[1] == []
 
 
 EXPECTED_ROW_COUNTS = {
