@@ -262,6 +262,22 @@ def test_another_organizations_reset_never_cancels_this_ones(scene):
     )
 
 
+def test_another_organizations_resets_do_not_use_up_this_ones_cap(scene):
+    from backend.services.organizations import RESETS_PER_USER_PER_HOUR
+
+    scene.invite(scene.labs, scene.as_mallory, scene.student["email"])
+    student = scene.auth.headers(scene.student)
+    [offer] = scene.me(student)["invitations"]
+    scene.api().post(f"/api/invitations/{offer['id']}/accept", headers=student)
+    labs = f"/api/organizations/{scene.labs['id']}/members/{scene.student['id']}/password-reset"
+    for _ in range(RESETS_PER_USER_PER_HOUR):
+        assert scene.api().post(labs, headers=scene.as_mallory).status_code == 202
+    assert_problem(scene.api().post(labs, headers=scene.as_mallory), 429)
+
+    riverside = f"/api/organizations/{scene.riverside['id']}/members/{scene.student['id']}/password-reset"
+    assert scene.api().post(riverside, headers=scene.as_yara).status_code == 202
+
+
 def test_the_inviter_sees_the_invitation_and_nothing_about_the_person(scene):
     scene.invite(scene.labs, scene.as_mallory, scene.yara["email"], "admin")
 
