@@ -94,7 +94,7 @@ export function MembersPage() {
         />
       )}
 
-      <section aria-labelledby="members-heading">
+      <section className="panel" aria-labelledby="members-heading">
         <h2 id="members-heading">People</h2>
         <LoadState what="Members" loading={members.loading} error={members.error} hasData={Boolean(members.items)} onRetry={members.reload}>
           <div className="table-wrap">
@@ -284,7 +284,7 @@ function InvitationsSection({ organizationId }: { organizationId: string }) {
   }
 
   return (
-    <section aria-labelledby="invitations-list-heading">
+    <section className="panel" aria-labelledby="invitations-list-heading">
       <h2 id="invitations-list-heading">Invitations</h2>
       <Notice>{notice}</Notice>
       <ErrorBanner error={resend.error} />
