@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, AuthActions
+from tests.conftest import DEFAULT_PASSWORD, AuthActions, World
 from tests.mail import INVITATION_LINK, RESET_LINK, link_token, running_inbox
 
 PROBLEM = "application/problem+json"
@@ -599,6 +599,23 @@ def test_one_admin_sends_only_so_many_invitations_an_hour(scene, monkeypatch):
         assert scene.invite(scene.labs, scene.as_mallory, f"target{n}@example.org").status_code == 201
     assert_problem(scene.invite(scene.labs, scene.as_mallory, "target9@example.org"), 429)
     assert scene.invite(scene.riverside, scene.as_yara, "target9@example.org").status_code == 201
+
+
+@pytest.mark.parametrize(("ttl", "wording"), [(86400, "1 day(s)"), (7 * 86400, "7 day(s)"), (7200, "2 hour(s)")])
+def test_the_invitation_lasts_the_configured_lifetime_and_says_so(make_app, smtp_server, ttl, wording):
+    app = make_app(smtp_host="127.0.0.1", smtp_port=smtp_server.port, smtp_starttls=False, invitation_ttl_seconds=ttl)
+    org = World(app).organization()
+    client = app.test_client(use_cookies=False)
+
+    invited = client.post(
+        f"/api/organizations/{org['id']}/members",
+        json={"email": "later@example.org", "role": "member"},
+        headers=AuthActions(client).headers(org["admin"]),
+    ).get_json()
+
+    lifetime = datetime.fromisoformat(invited["expires_at"]) - datetime.fromisoformat(invited["sent_at"])
+    assert abs(lifetime.total_seconds() - ttl) < 5
+    assert f"expires in {wording}" in smtp_server.wait_for(1)[0].get_content()
 
 
 @pytest.mark.parametrize(
