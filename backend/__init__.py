@@ -69,9 +69,19 @@ def create_app(config: Config | None = None) -> Flask:
     _install_request_logging(app)
     register_error_handlers(app)
 
-    from backend.routes import auth, docs, health, learning, monitoring, organizations, webhook_ops, webhooks
+    from backend.routes import (
+        auth,
+        docs,
+        health,
+        invitations,
+        learning,
+        monitoring,
+        organizations,
+        webhook_ops,
+        webhooks,
+    )
 
-    for module in (health, auth, organizations, learning, webhook_ops, webhooks, monitoring, docs):
+    for module in (health, auth, organizations, invitations, learning, webhook_ops, webhooks, monitoring, docs):
         app.register_blueprint(module.bp)
 
     from backend.routes import autograder, inbound

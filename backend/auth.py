@@ -242,6 +242,34 @@ def require_csrf_proof(session_token: str) -> None:
         )
 
 
+def refuse_cross_site_sign_in() -> None:
+    """Login CSRF: a page of another origin signing the browser in, to an account of its choosing
+    (a login form, a reset or an invitation link it holds), so that what the victim then does lands
+    in the attacker's account. Every route that sets the session cookie calls this first."""
+    reason = cross_site_reason()
+    if reason:
+        raise Forbidden(f"sign in from this server's own pages: {reason}", slug="csrf-failed")
+
+
+def signed_in_response(user_id, email: str, session, must_change_password: bool, extra: dict | None = None):
+    """The answer to a sign-in (login, password change, reset, an accepted invitation): an access
+    token and the session cookie, both ending with the session, and the session's CSRF token."""
+    config: Config = current_app.extensions["questbridge"].config
+    token = issue_access_token(config, user_id, email, session_id=session.id, must_change_password=must_change_password)
+    body = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": config.jwt_ttl_seconds,
+        "user": {"id": str(user_id), "email": email},
+        "must_change_password": must_change_password,
+        "csrf_token": session_csrf_token(session.token),
+    }
+    response = current_app.json.response(body | (extra or {}))
+    response.headers["Cache-Control"] = "no-store"
+    set_session_cookie(response, session.token)
+    return response
+
+
 def set_session_cookie(response, session_token: str) -> None:
     """The one session cookie, set by every sign-in: HttpOnly, SameSite=Lax, and in production
     Secure with the __Host- prefix (Config.session_cookie_name)."""

@@ -210,6 +210,7 @@ class Config:
     login_max_failures_per_email: int = 10
     login_max_failures_per_ip: int = 100
     password_reset_ttl_seconds: int = 3600
+    invitation_ttl_seconds: int = 7 * 86400
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -308,6 +309,9 @@ class Config:
                 "LOGIN_MAX_FAILURES_PER_EMAIL", env.get("LOGIN_MAX_FAILURES_PER_EMAIL", "10"), 1
             ),
             login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", env.get("LOGIN_MAX_FAILURES_PER_IP", "100"), 1),
+            invitation_ttl_seconds=_int(
+                "INVITATION_TTL_SECONDS", env.get("INVITATION_TTL_SECONDS", str(7 * 86400)), 3600, 30 * 86400
+            ),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1, 65535),
             smtp_user=env.get("SMTP_USER") or None,

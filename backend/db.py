@@ -201,8 +201,8 @@ def set_identity(conn: psycopg.Connection, role: str, claims: dict | None, sessi
 def as_service_role(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
     """Run system work inside the caller's transaction as service_role, then restore identity.
 
-    For the few steps of a user's request that only the system may do (creating an account for
-    an invited member, writing a token hash) while staying atomic with the rest of the request.
+    For the few steps of a user's request that only the system may do (writing an invitation and
+    its token hash) while staying atomic with the rest of the request.
     """
     row = conn.execute(
         "select current_setting('role') as role, current_setting('request.jwt.claims', true) as claims"

@@ -125,6 +125,13 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "organizations_created_by_fkey": (422, "user", "your account has no profile here: sign up on this project first"),
     "memberships_pkey": (409, "email", "is already a member of this organization"),
     "memberships_role_check": (422, "role", "must be admin or member"),
+    # Raised by the memberships trigger, also when two admins remove each other at once.
+    "memberships_keep_an_admin": (
+        409,
+        "user_id",
+        "is the organization's last admin: an organization keeps at least one admin, so invite another first",
+    ),
+    "invitations_email_format": (422, "email", "is not a valid email address"),
     "quests_title_length": (422, "title", "must be 1 to 200 characters"),
     "quests_organization_id_fkey": (404, "organization_id", "organization not found"),
     "tasks_title_length": (422, "title", "must be 1 to 200 characters"),

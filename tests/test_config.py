@@ -101,6 +101,9 @@ def test_supabase_jwt_secret_is_an_alias_of_jwt_secret():
         ("SUPABASE_URL", "project.supabase.co", "SUPABASE_URL"),
         ("SUPABASE_URL", "ftp://project.supabase.co", "SUPABASE_URL"),
         ("PUBLIC_URL", "questbridge.example", "PUBLIC_URL"),
+        ("INVITATION_TTL_SECONDS", "a week", "INVITATION_TTL_SECONDS"),
+        ("INVITATION_TTL_SECONDS", "60", "INVITATION_TTL_SECONDS must be >= 3600"),
+        ("INVITATION_TTL_SECONDS", str(31 * 86400), "INVITATION_TTL_SECONDS must be <= 2592000"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value, message):
@@ -122,6 +125,7 @@ def test_a_bad_value_names_its_variable(name, value, message):
         ("SUPABASE_URL", "https://project.supabase.co/", "supabase_url", "https://project.supabase.co"),
         ("PUBLIC_URL", "https://learn.example/", "public_url", "https://learn.example"),
         ("CRON_SECRET", "", "cron_secret", None),
+        ("INVITATION_TTL_SECONDS", "86400", "invitation_ttl_seconds", 86400),
         (
             "TRUSTED_PROXIES",
             "10.0.0.0/8,, 2001:db8::/32 ,192.0.2.1",

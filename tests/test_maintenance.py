@@ -15,8 +15,20 @@ def test_cleanup_deletes_only_long_expired_rows(db, world):
         expire = "update public.auth_sessions set {} = now() - interval '2 days' where token_hash = %s"
         conn.execute(expire.format("expires_at"), (accounts.hash_token(old),))
         conn.execute(expire.format("revoked_at"), (accounts.hash_token(revoked),))
-        accounts.issue_reset_token(conn, user["id"], None, 3600)
+        accounts.issue_reset_token(conn, user["id"], None, 3600, None)
         conn.execute("update public.password_reset_tokens set expires_at = now() - interval '2 days'")
+        org = world.organization()
+        for email, status, responded, expires in (
+            ("old-answer@example.test", "declined", "now() - interval '31 days'", "now()"),
+            ("lapsed@example.test", "pending", "null", "now() - interval '31 days'"),
+            ("recent@example.test", "revoked", "now() - interval '29 days'", "now()"),
+            ("open@example.test", "pending", "null", "now() + interval '1 day'"),
+        ):
+            conn.execute(
+                "insert into public.invitations (organization_id, email, role, status, token_hash, responded_at,"
+                f" expires_at) values (%s, %s, 'member', %s, %s, {responded}, {expires})",
+                (org["id"], email, status, email.encode()),
+            )
         conn.execute(
             "insert into public.rate_limit_counters (bucket, window_start, count) "
             "values ('old', %s, 1), ('new', now(), 1)",
@@ -25,13 +37,15 @@ def test_cleanup_deletes_only_long_expired_rows(db, world):
 
     result = maintenance.cleanup(db)
 
-    assert result == {"sessions": 2, "reset_tokens": 1, "rate_limit_windows": 1}
+    assert result == {"sessions": 2, "reset_tokens": 1, "invitations": 2, "rate_limit_windows": 1}
     with db.transaction("service_role") as conn:
         sessions = [bytes(r["token_hash"]) for r in conn.execute("select token_hash from public.auth_sessions")]
+        kept = {r["email"] for r in conn.execute("select email from public.invitations").fetchall()}
         buckets = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_counters").fetchall()]
     assert sessions == [accounts.hash_token(live)]
     assert buckets == ["new"]
-    assert maintenance.cleanup(db) == {"sessions": 0, "reset_tokens": 0, "rate_limit_windows": 0}
+    assert kept == {"recent@example.test", "open@example.test"}
+    assert maintenance.cleanup(db) == {"sessions": 0, "reset_tokens": 0, "invitations": 0, "rate_limit_windows": 0}
 
 
 def test_cleanup_yields_to_a_runner_that_holds_the_lock(db):

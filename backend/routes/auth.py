@@ -8,18 +8,18 @@ from marshmallow import Schema, fields, validate
 from backend.auth import (
     bearer_session_id,
     clear_session_cookie,
-    cross_site_reason,
-    issue_access_token,
     login_required,
+    refuse_cross_site_sign_in,
     request_origin,
     require_csrf_proof,
     session_csrf_token,
-    set_session_cookie,
+    signed_in_response,
     user_transaction,
 )
-from backend.errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
+from backend.db import as_service_role
+from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
-from backend.services import accounts, audit
+from backend.services import accounts, audit, invitations
 from backend.services.passwords import password_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -53,25 +53,6 @@ def _limits():
     )
 
 
-def _signed_in_response(user_id, email: str, session: accounts.NewSession, must_change_password: bool, status=200):
-    """The access token and the session cookie of one sign-in: ending the session ends both."""
-    config = _runtime().config
-    token = issue_access_token(config, user_id, email, session_id=session.id, must_change_password=must_change_password)
-    body = {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": config.jwt_ttl_seconds,
-        "user": {"id": str(user_id), "email": email},
-        "must_change_password": must_change_password,
-        "csrf_token": session_csrf_token(session.token),
-    }
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    set_session_cookie(response, session.token)
-    return response
-
-
 def _check_new_password(field: str, password: str, email: str | None) -> None:
     problem = password_problem(password, email)
     if problem:
@@ -80,10 +61,7 @@ def _check_new_password(field: str, password: str, email: str | None) -> None:
 
 @bp.post("/login")
 def login():
-    refused = cross_site_reason()
-    if refused:
-        # Login CSRF: another site signing the browser in to an account of its choosing.
-        raise Forbidden(f"sign in from this server's own pages: {refused}", slug="csrf-failed")
+    refuse_cross_site_sign_in()
     data = json_body(LoginSchema())
     runtime = _runtime()
     origin = request_origin()
@@ -101,7 +79,7 @@ def login():
     if result.user is None:
         raise Unauthorized("invalid email or password")
     user = result.user
-    return _signed_in_response(user["id"], user["email"], result.session, user["must_change_password"])
+    return signed_in_response(user["id"], user["email"], result.session, user["must_change_password"])
 
 
 @bp.post("/logout")
@@ -137,6 +115,8 @@ def me():
     with user_transaction() as conn:
         profile = accounts.my_profile(conn)
         organizations = accounts.my_organizations(conn)
+        with as_service_role(conn):  # invitations are the system's to read: not yet any organization's
+            pending = invitations.pending_for(conn, g.identity.user_id)
     cookie = request.cookies.get(_runtime().config.session_cookie_name) if g.identity.via == "session" else None
     response = jsonify(
         id=str(g.identity.user_id),
@@ -145,6 +125,7 @@ def me():
         platform_admin=bool(profile and profile["platform_admin"]),
         must_change_password=g.identity.must_change_password,
         organizations=organizations,
+        invitations=pending,
         # What the admin UI sends back as X-CSRF-Token; only pages of our origin can read it here.
         csrf_token=session_csrf_token(cookie) if cookie else None,
     )
@@ -180,12 +161,13 @@ def change_password():
             conn, "auth.password_changed", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
         )
         session = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
-    return _signed_in_response(user["id"], user["email"], session, False)
+    return signed_in_response(user["id"], user["email"], session, False)
 
 
 @bp.post("/password-reset")
 def reset_password():
-    """Set a new password with the single-use token an admin had sent by email."""
+    """Set a new password with the single-use token an admin had sent by email, and sign in."""
+    refuse_cross_site_sign_in()
     data = json_body(PasswordResetSchema())
     runtime = _runtime()
     _check_new_password("password", data["password"], None)
@@ -196,12 +178,14 @@ def reset_password():
         # Raised inside the transaction, so a refused password does not spend the token.
         _check_new_password("password", data["password"], user["email"])
         accounts.set_password(conn, runtime.hasher, user["id"], data["password"])
+        origin = request_origin()
         audit.record(
             conn,
             "auth.password_reset_completed",
             target_type="user",
             target_id=user["id"],
-            origin=request_origin(),
+            origin=origin,
             actor_id=user["id"],
         )
-    return current_app.response_class(status=204)
+        session = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
+    return signed_in_response(user["id"], user["email"], session, False)

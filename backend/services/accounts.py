@@ -195,13 +195,20 @@ def session_alive(conn: psycopg.Connection, session_id) -> bool:
     return conn.execute(SQL["session_alive"], {"id": session_id}).fetchone()["alive"]
 
 
-def issue_reset_token(conn: psycopg.Connection, user_id, requested_by, ttl_seconds: int) -> str:
-    """A single-use reset token; any earlier unused token of the user stops working."""
-    conn.execute(SQL["invalidate_reset_tokens"], {"user_id": user_id})
+def issue_reset_token(conn: psycopg.Connection, user_id, requested_by, ttl_seconds: int, organization_id) -> str:
+    """A single-use reset token asked for by one organization; its earlier unused tokens for the
+    user stop working, another organization's do not."""
+    conn.execute(SQL["invalidate_organization_reset_tokens"], {"user_id": user_id, "organization_id": organization_id})
     token = new_token()
     conn.execute(
         SQL["insert_reset_token"],
-        {"user_id": user_id, "token_hash": hash_token(token), "requested_by": requested_by, "ttl": ttl_seconds},
+        {
+            "user_id": user_id,
+            "token_hash": hash_token(token),
+            "requested_by": requested_by,
+            "ttl": ttl_seconds,
+            "organization_id": organization_id,
+        },
     )
     return token
 

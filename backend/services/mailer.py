@@ -26,6 +26,19 @@ class MailSettings:
     timeout_seconds: float = 10
 
 
+def settings_from(config) -> MailSettings:
+    """The mail settings of a Config (the SMTP_* variables)."""
+    return MailSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        user=config.smtp_user,
+        password=config.smtp_password,
+        sender=config.smtp_from,
+        starttls=config.smtp_starttls,
+        console_fallback=not config.is_production,
+    )
+
+
 def send(settings: MailSettings, to: str, subject: str, body: str, console=None) -> None:
     message = EmailMessage()
     message["From"] = settings.sender

@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from backend.db import Database
-from backend.services import accounts, delivery, rate_limit
+from backend.services import accounts, delivery, invitations, rate_limit
 
 log = structlog.get_logger(__name__)
 
@@ -15,14 +15,21 @@ RETENTION_LOCK_KEY = 0x5142_5245_5441_494E
 
 
 def cleanup(db: Database) -> dict | None:
-    """Delete expired sessions, reset tokens and rate-limit windows; None if another runner has it."""
+    """Delete expired sessions, reset tokens, old invitations and rate-limit windows; None if another
+    runner has it."""
     with db.transaction("service_role") as conn:
         got_lock = conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (CLEANUP_LOCK_KEY,)).fetchone()["ok"]
         if not got_lock:
             return None
         expired = accounts.delete_expired(conn)
+        old_invitations = invitations.delete_expired(conn)
         counters = rate_limit.delete_expired(conn)
-    result = {"sessions": expired["sessions"], "reset_tokens": expired["reset_tokens"], "rate_limit_windows": counters}
+    result = {
+        "sessions": expired["sessions"],
+        "reset_tokens": expired["reset_tokens"],
+        "invitations": old_invitations,
+        "rate_limit_windows": counters,
+    }
     log.info("cleanup_done", **result)
     return result
 

@@ -85,10 +85,13 @@ from public.audit_log a
 left join public.profiles p on p.id = a.actor_id
 where (%(organization_id)s::uuid is null
        or a.organization_id = %(organization_id)s::uuid
-       -- entries of no organization about its members: their sign-ins, sign-outs, password changes
+       -- entries of no organization about its members (their sign-ins, sign-outs, password
+       -- changes), from when each joined this organization: not what RLS lets the caller read
+       -- through another organization they administer
        or (a.organization_id is null and a.target_type = 'user'
-           and a.target_id in (select m.user_id::text from public.memberships m
-                               where m.organization_id = %(organization_id)s::uuid)))
+           and exists (select 1 from public.memberships m
+                       where m.organization_id = %(organization_id)s::uuid
+                         and m.user_id::text = a.target_id and m.created_at <= a.created_at)))
   and (%(action)s::text is null or a.action = %(action)s or a.action like %(action)s || '.%%')
   and (%(after_created_at)s::timestamptz is null
        or (a.created_at, a.id) < (%(after_created_at)s::timestamptz, %(after_id)s::bigint))

@@ -1,19 +1,17 @@
-"""Organizations and their members. User-facing functions run as the caller (RLS decides)."""
+"""Organizations and their members (who join by invitation: invitations.py). User-facing functions run
+as the caller (RLS decides)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import psycopg
 
 from backend.db import as_service_role, queries_beside
-from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from backend.errors import Forbidden, NotFound, TooManyRequests, ValidationFailed
 from backend.services import accounts, audit, rate_limit
 from backend.services.audit import RequestInfo
-from backend.services.events import emit_event
 from backend.services.pagination import page_params, paginate
-from backend.services.passwords import PasswordHasher
 
 SQL = queries_beside(__file__)
 RESETS_PER_USER_PER_HOUR = 5
@@ -65,60 +63,6 @@ def sole_administered(conn: psycopg.Connection) -> uuid.UUID:
     raise ValidationFailed.field("organization_id", f"is required: {reason}")
 
 
-@dataclass(frozen=True)
-class NewMember:
-    membership: dict
-    created_account: bool
-    reset_token: str | None  # set for a new account: the invitation to choose a password
-
-
-def add_member(
-    conn: psycopg.Connection,
-    hasher: PasswordHasher,
-    organization_id,
-    email: str,
-    role: str,
-    origin: RequestInfo,
-    reset_ttl_seconds: int,
-) -> NewMember:
-    """Add an existing user by email, or invite a new one (an account without a password)."""
-    require_admin(conn, organization_id)
-    reset_token = None
-    with as_service_role(conn):
-        user = accounts.find_by_email(conn, email)
-        created = user is None
-        if created:
-            user_id = accounts.create_user(conn, hasher, email, None, must_change_password=True)
-            reset_token = accounts.issue_reset_token(conn, user_id, None, reset_ttl_seconds)
-        else:
-            user_id = user["id"]
-    if conn.execute(SQL["membership"], {"organization_id": organization_id, "user_id": user_id}).fetchone():
-        raise Conflict(
-            "email: is already a member of this organization",
-            errors={"email": ["is already a member of this organization"]},
-        )
-    membership = conn.execute(
-        SQL["insert_membership"], {"organization_id": organization_id, "user_id": user_id, "role": role}
-    ).fetchone()
-    audit.record(
-        conn,
-        "membership.created",
-        organization_id=organization_id,
-        target_type="user",
-        target_id=user_id,
-        metadata={"role": role, "invited": created},
-        origin=origin,
-    )
-    membership["email"] = accounts.normalize_email(email) if created else user["email"]
-    emit_event(
-        conn,
-        organization_id,
-        "user.registered",
-        {"user_id": user_id, "email": membership["email"], "role": role, "invited": created},
-    )
-    return NewMember(membership=membership, created_account=created, reset_token=reset_token)
-
-
 def list_members(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
     require_member(conn, organization_id)
     params = page_params(cursor, limit) | {"organization_id": organization_id}
@@ -126,23 +70,61 @@ def list_members(conn: psycopg.Connection, organization_id, limit: int, cursor: 
     return paginate(rows, limit, key=lambda r: (r["created_at"], r["user_id"]))
 
 
+def remove_member(conn: psycopg.Connection, organization_id, user_id, origin: RequestInfo) -> None:
+    """An org admin removes a member (another admin too, never the last one: 409)."""
+    require_admin(conn, organization_id)
+    _end_membership(conn, organization_id, user_id, "membership.removed", origin)
+
+
+def leave(conn: psycopg.Connection, organization_id, origin: RequestInfo) -> None:
+    """The caller leaves an organization (its last admin cannot: 409)."""
+    require_member(conn, organization_id)
+    _end_membership(conn, organization_id, _caller(conn), "membership.left", origin)
+
+
+def _end_membership(conn: psycopg.Connection, organization_id, user_id, action: str, origin: RequestInfo) -> None:
+    # Recorded first, while the caller is still a member of the log's organization; the delete's
+    # refusal (the last admin, by trigger, whatever else runs at once) rolls both back.
+    membership = conn.execute(SQL["membership"], {"organization_id": organization_id, "user_id": user_id}).fetchone()
+    if membership is None:
+        raise NotFound("member not found")
+    audit.record(
+        conn,
+        action,
+        organization_id=organization_id,
+        target_type="user",
+        target_id=user_id,
+        metadata={"role": membership["role"]},
+        origin=origin,
+    )
+    if conn.execute(SQL["delete_membership"], {"organization_id": organization_id, "user_id": user_id}).rowcount != 1:
+        raise NotFound("member not found")
+
+
+def _caller(conn: psycopg.Connection) -> uuid.UUID:
+    return conn.execute("select auth.uid() as id").fetchone()["id"]
+
+
 def request_password_reset(
     conn: psycopg.Connection, organization_id, user_id, origin: RequestInfo, ttl_seconds: int
-) -> tuple[str, str]:
-    """An org admin sends a member a reset token; returns (email, token) for the mailer only."""
+) -> tuple[str, str, str]:
+    """An org admin sends a member a reset token; returns (email, token, organization name) for the
+    mailer only. Only a member can be sent one, and members are only those who accepted."""
     require_admin(conn, organization_id)
     if conn.execute(SQL["membership"], {"organization_id": organization_id, "user_id": user_id}).fetchone() is None:
         raise NotFound("member not found")
-    requested_by = conn.execute("select auth.uid() as id").fetchone()["id"]
+    requested_by = _caller(conn)
     with as_service_role(conn):
-        # Each reset cancels the previous link; a cap keeps an admin from flooding someone's inbox.
-        sent = rate_limit.hit(conn, f"password_reset:{user_id}", RESETS_PER_USER_PER_HOUR, 3600)
+        # A cap per organization keeps an admin from flooding someone's inbox, and never stops
+        # another organization's reset.
+        sent = rate_limit.hit(conn, f"password_reset:{organization_id}:{user_id}", RESETS_PER_USER_PER_HOUR, 3600)
         if not sent.allowed:
             raise TooManyRequests(
                 "too many password resets for this user; try again later", retry_after=sent.retry_after
             )
         user = accounts.find_by_id(conn, user_id)
-        token = accounts.issue_reset_token(conn, user_id, requested_by, ttl_seconds)
+        token = accounts.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
+        name = conn.execute(SQL["organization_name"], {"id": organization_id}).fetchone()["name"]
     audit.record(
         conn,
         "auth.password_reset_requested",
@@ -151,4 +133,4 @@ def request_password_reset(
         target_id=user_id,
         origin=origin,
     )
-    return user["email"], token
+    return user["email"], token, name

@@ -26,11 +26,6 @@ where user_id = (select auth.uid()) and role = 'admin' and private.in_token_orga
 order by created_at
 limit 2;
 
--- name: insert_membership --
-insert into public.memberships (organization_id, user_id, role)
-values (%(organization_id)s, %(user_id)s, %(role)s)
-returning organization_id, user_id, role, created_at;
-
 -- name: list_members --
 select m.user_id, p.email, p.display_name, m.role, m.created_at
 from public.memberships m
@@ -44,3 +39,10 @@ limit %(limit)s;
 -- name: membership --
 select user_id, role from public.memberships
 where organization_id = %(organization_id)s and user_id = %(user_id)s;
+
+-- name: delete_membership --
+-- RLS decides who may (an admin, or the member themselves); a trigger keeps the last admin.
+delete from public.memberships where organization_id = %(organization_id)s and user_id = %(user_id)s;
+
+-- name: organization_name --
+select name from public.organizations where id = %(id)s;

@@ -7,7 +7,9 @@ import { AuditPage } from "./pages/Audit";
 import { DashboardPage } from "./pages/Dashboard";
 import { DeliveriesPage, DeliveryDetailPage } from "./pages/Deliveries";
 import { InboundPage } from "./pages/Inbound";
+import { InvitationPage, ResetPasswordPage } from "./pages/Invitation";
 import { ChangePasswordPage, LoginPage } from "./pages/Login";
+import { MembersPage } from "./pages/Members";
 import { OAuthClientsPage } from "./pages/OAuthClients";
 import { NewSubscriptionPage, SubscriptionDetailPage, SubscriptionsPage } from "./pages/Subscriptions";
 
@@ -27,12 +29,19 @@ function NotFoundPage() {
   );
 }
 
+// The pages emailed links open, signed in or not (the token was taken from the address in main.tsx).
+const LINK_ROUTES = [
+  <Route key="invitation" path="/invitation" element={<InvitationPage />} />,
+  <Route key="reset-password" path="/reset-password" element={<ResetPasswordPage />} />,
+];
+
 function SignedOutRoutes() {
   const location = useLocation();
   const next = `${location.pathname}${location.search}`;
   return (
     <Routes>
       <Route path="/login" element={<LoginPage />} />
+      {LINK_ROUTES}
       <Route
         path="*"
         element={<Navigate to={next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`} replace />}
@@ -71,6 +80,7 @@ export function AppRoutes() {
   return (
     <Routes>
       <Route path="/login" element={<AfterLogin />} />
+      {LINK_ROUTES}
       <Route element={<Layout />}>
         <Route index element={<DashboardPage />} />
         <Route path="subscriptions" element={<SubscriptionsPage />} />
@@ -81,6 +91,7 @@ export function AppRoutes() {
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="oauth-clients" element={<OAuthClientsPage />} />
         <Route path="inbound" element={<InboundPage />} />
+        <Route path="members" element={<MembersPage />} />
         <Route path="audit" element={<AuditPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>

@@ -199,6 +199,61 @@ export interface Me {
   organizations: Organization[];
   /** Sent back as X-CSRF-Token with unsafe requests; null when not signed in with the cookie. */
   csrf_token?: string | null;
+  /** Invitations sent to the caller's email that await their answer. */
+  invitations?: PendingInvitation[];
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  display_name: string | null;
+  role: string;
+  created_at: string;
+}
+
+export interface Inviter {
+  email: string;
+  display_name: string | null;
+}
+
+export type InvitationStatus = "pending" | "accepted" | "declined" | "revoked" | "expired";
+
+/** An invitation as its organization's admins see it: nothing about the person until they accept. */
+export interface Invitation {
+  id: string;
+  organization_id: string;
+  email: string;
+  role: string;
+  status: InvitationStatus;
+  invited_by: Inviter | null;
+  created_at: string;
+  sent_at: string;
+  expires_at: string;
+  responded_at: string | null;
+  /** On create and resend: whether a mail server took the email. */
+  invitation_sent?: boolean;
+}
+
+/** An invitation as its invitee sees it, in GET /api/auth/me. */
+export interface PendingInvitation {
+  id: string;
+  organization: { id: string; name: string };
+  role: string;
+  invited_by: Inviter | null;
+  created_at: string;
+  expires_at: string;
+}
+
+/** What an emailed invitation link offers (POST /api/invitations/lookup). */
+export interface InvitationPreview {
+  id: string;
+  email: string;
+  role: string;
+  organization: { id: string; name: string };
+  invited_by: Inviter | null;
+  expires_at: string;
+  /** The email has an account: its owner signs in to accept; else they choose a password. */
+  account_exists: boolean;
 }
 
 export interface EventType {

@@ -89,10 +89,11 @@ class QuietHandler(WSGIRequestHandler):
 class LiveServer:
     """The test app behind a real threaded HTTP server on 127.0.0.1."""
 
-    def __init__(self, app):
+    def __init__(self, app, port: int = 0):
+        """`port` 0 takes any free one; a test that must know it first (PUBLIC_URL) picks it."""
         self.app = app
         self.runtime = app.extensions["questbridge"]
-        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.http = requests.Session()

@@ -712,7 +712,8 @@ def test_a_detail_page_and_a_dialog_fit_a_phone_screen(phone_page, live, admin, 
 
 
 @pytest.mark.parametrize(
-    "name", ["Dashboard", "Subscriptions", "Deliveries", "API keys", "OAuth clients", "Inbound events", "Audit log"]
+    "name",
+    ["Dashboard", "Subscriptions", "Deliveries", "API keys", "OAuth clients", "Inbound events", "Members", "Audit log"],
 )
 def test_pages_fit_a_phone_screen(phone_page, live, admin, receiver, shoot, name):
     page = phone_page

@@ -249,6 +249,21 @@ def test_a_sign_in_from_another_origin_is_refused(client, world, headers):
     assert client.get_cookie("qb_session") is None
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/auth/password-reset", {"token": "t" * 43, "password": "a brand new passphrase 42"}),
+        ("/api/invitations/accept", {"token": "t" * 43, "password": "a brand new passphrase 42"}),
+    ],
+    ids=["reset-link", "invitation-link"],
+)
+def test_the_links_that_sign_in_refuse_another_origin(client, path, body):
+    """A reset or invitation link's token held by an attacker must not let their page sign a
+    victim's browser in to the attacker's account either."""
+    assert_csrf_refusal(client.post(path, json=body, headers={"Sec-Fetch-Site": "cross-site"}))
+    assert client.get_cookie("qb_session") is None
+
+
 def test_our_own_pages_pass_the_browser_checks(client, auth, victim):
     """What the admin UI's fetch sends from our origin: same-origin fetch metadata, our Origin."""
     headers = auth.csrf | {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}

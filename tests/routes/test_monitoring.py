@@ -212,7 +212,7 @@ def test_audit_log_lists_security_actions_without_secrets(env, receiver):
     assert response.status_code == 200
     entries = response.get_json()["data"]
     actions = [e["action"] for e in entries]
-    for action in ("webhook_subscription.created", "webhook_subscription.secret_rotated", "membership.created"):
+    for action in ("webhook_subscription.created", "webhook_subscription.secret_rotated", "invitation.created"):
         assert action in actions
     text = response.get_data(as_text=True)
     assert created["secret"] not in text and rotated.get_json()["secret"] not in text

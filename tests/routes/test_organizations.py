@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 PROBLEM = "application/problem+json"
-RESET_LINK = re.compile(r"/admin/reset-password\?token=([A-Za-z0-9_-]+)")
+INVITATION_LINK = re.compile(r"/admin/invitation#token=([A-Za-z0-9_-]+)")
 
 
 def assert_problem(response, status: int, field: str | None = None) -> dict:
@@ -167,9 +167,12 @@ def test_list_with_bad_paging_is_422_naming_the_parameter(client, world, login, 
 # --- members -----------------------------------------------------------------------------------
 
 
-def test_admin_adds_an_existing_user_who_then_sees_the_organization(client, world, login, org_with_people, capsys):
+def test_an_invited_existing_user_sees_the_organization_only_once_they_accept(
+    client, world, login, org_with_people, capsys
+):
     ctx = org_with_people
     newcomer = world.user(email="Existing.Person@example.test")
+    as_newcomer = login(newcomer)
 
     response = client.post(
         f"/api/organizations/{ctx['org']['id']}/members",
@@ -179,12 +182,14 @@ def test_admin_adds_an_existing_user_who_then_sees_the_organization(client, worl
 
     assert response.status_code == 201
     body = response.get_json()
-    assert body["invited"] is False
-    assert body["user_id"] == str(newcomer["id"])
-    assert body["email"] == "Existing.Person@example.test"
-    assert body["role"] == "admin"
-    assert capsys.readouterr().err == ""  # an existing account gets no invitation email
-    orgs = client.get("/api/auth/me", headers=login(newcomer)).get_json()["organizations"]
+    assert (body["email"], body["role"], body["status"]) == ("existing.person@EXAMPLE.test", "admin", "pending")
+    assert "user_id" not in body and str(newcomer["id"]) not in response.get_data(as_text=True)
+    assert "To: existing.person@EXAMPLE.test" in capsys.readouterr().err  # an account gets the same email
+    me = client.get("/api/auth/me", headers=as_newcomer).get_json()
+    assert me["organizations"] == []
+    [offer] = me["invitations"]
+    assert client.post(f"/api/invitations/{offer['id']}/accept", headers=as_newcomer).status_code == 200
+    orgs = client.get("/api/auth/me", headers=as_newcomer).get_json()["organizations"]
     assert orgs == [{"id": str(ctx["org"]["id"]), "name": "Riverside Academy", "role": "admin"}]
 
 
@@ -199,11 +204,10 @@ def test_admin_invites_a_new_user_by_email(client, org_with_people, capsys, db):
 
     assert response.status_code == 201
     body = response.get_json()
-    assert body["invited"] is True
-    assert body["email"] == "fresh.face@example.test"
+    assert (body["email"], body["status"], body["invitation_sent"]) == ("fresh.face@example.test", "pending", True)
     printed = capsys.readouterr().err
     assert "To: fresh.face@example.test" in printed
-    token = RESET_LINK.search(printed).group(1)
+    token = INVITATION_LINK.search(printed).group(1)
     assert token not in response.get_data(as_text=True)
     assert (
         client.post(
@@ -211,9 +215,13 @@ def test_admin_invites_a_new_user_by_email(client, org_with_people, capsys, db):
         ).status_code
         == 401
     )
+    with db.transaction("service_role") as conn:
+        assert conn.execute("select 1 from public.profiles where email = 'fresh.face@example.test'").fetchone() is None
     listed = client.get(f"/api/organizations/{ctx['org']['id']}/members", headers=ctx["as_admin"]).get_json()
-    assert "fresh.face@example.test" in [m["email"] for m in listed["data"]]
-    assert "membership.created" in audit_actions(db)
+    assert "fresh.face@example.test" not in [m["email"] for m in listed["data"]]
+    invited = client.get(f"/api/organizations/{ctx['org']['id']}/invitations", headers=ctx["as_admin"]).get_json()
+    assert [i["email"] for i in invited["data"]] == ["fresh.face@example.test"]
+    assert "invitation.created" in audit_actions(db)
 
 
 @pytest.mark.parametrize("spelling", ["same", "upper"])
@@ -228,17 +236,20 @@ def test_adding_a_member_twice_is_409(client, org_with_people, spelling):
     assert_problem(response, 409, "email")
 
 
-def test_inviting_the_same_new_email_twice_is_409_and_sends_one_invitation(client, org_with_people, capsys):
+def test_inviting_the_same_new_email_twice_renews_the_invitation_with_a_fresh_link(client, org_with_people, capsys):
     ctx = org_with_people
     url = f"/api/organizations/{ctx['org']['id']}/members"
-    assert (
-        client.post(url, json={"email": "twice@example.test", "role": "member"}, headers=ctx["as_admin"]).status_code
-        == 201
-    )
-    assert_problem(
-        client.post(url, json={"email": "twice@example.test", "role": "admin"}, headers=ctx["as_admin"]), 409, "email"
-    )
-    assert capsys.readouterr().err.count("To: twice@example.test") == 1
+    first = client.post(url, json={"email": "twice@example.test", "role": "member"}, headers=ctx["as_admin"])
+    second = client.post(url, json={"email": "TWICE@example.test", "role": "admin"}, headers=ctx["as_admin"])
+
+    assert first.status_code == second.status_code == 201
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert second.get_json()["role"] == "admin"
+    printed = capsys.readouterr().err
+    assert printed.count("To: twice@example.test") == 2  # the invitation keeps its first spelling
+    old, new = INVITATION_LINK.findall(printed)
+    assert_problem(client.post("/api/invitations/lookup", json={"token": old}), 400, "token")
+    assert client.post("/api/invitations/lookup", json={"token": new}).get_json()["role"] == "admin"
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import pytest
 
 from backend.services import events, signing
 from backend.services.webhooks import SECRET_PURPOSE
+from tests.mail import INVITATION_LINK
 
 
 def subscribe(runtime, org_id, event_types):
@@ -115,7 +116,7 @@ def test_completing_the_last_task_emits_task_quest_and_badge_events(client, runt
         assert payload["timestamp"].endswith("Z")
 
 
-def test_adding_a_member_emits_user_registered(client, runtime, world, auth):
+def test_a_member_accepting_an_invitation_emits_user_registered(client, runtime, world, auth, capsys):
     org = world.organization()
     subscribe(runtime, org["id"], ["user.registered"])
     response = client.post(
@@ -124,11 +125,16 @@ def test_adding_a_member_emits_user_registered(client, runtime, world, auth):
         headers=auth.headers(org["admin"]),
     )
     assert response.status_code == 201
+    assert delivered_types(runtime) == []  # an invitation is no member yet
+    token = INVITATION_LINK.search(capsys.readouterr().err).group(2)
+
+    accepted = client.post("/api/invitations/accept", json={"token": token, "password": "a brand new passphrase 42"})
+
+    assert accepted.status_code == 200
     [row] = delivered_types(runtime)
     assert row["event_type"] == "user.registered"
     assert row["payload"]["data"] == {
-        "user_id": response.get_json()["user_id"],
+        "user_id": accepted.get_json()["user"]["id"],
         "email": "new.learner@example.org",
         "role": "member",
-        "invited": True,
     }

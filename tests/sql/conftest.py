@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -31,6 +32,7 @@ PRIMARY_KEYS = {
     "badges": ("id",),
     "notifications": ("id",),
     "audit_log": ("id",),
+    "invitations": ("id",),
     "local_credentials": ("user_id",),
     "auth_sessions": ("id",),
     "password_reset_tokens": ("id",),
@@ -184,6 +186,22 @@ def build_world(db: Database) -> RlsWorld:
                 type="badge_earned",
                 title="Hello",
                 data=Jsonb({}),
+            )
+
+        # Pending invitations in both organizations: to someone with an account and to a new email.
+        for label, org, email, inviter in (
+            ("a", w.org_a, "outsider@example.test", w.admin_a),
+            ("b", w.org_b, "newcomer@example.test", w.admin_b),
+        ):
+            insert(
+                "invitations",
+                label,
+                organization_id=org,
+                email=email,
+                role="member",
+                token_hash=f"{label}-invitation".encode(),
+                invited_by=inviter,
+                expires_at=datetime.now(UTC) + timedelta(days=7),
             )
 
         for label, org, actor in (("a", w.org_a, w.admin_a), ("b", w.org_b, w.admin_b), ("none", None, w.member_a)):

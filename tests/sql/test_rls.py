@@ -7,6 +7,8 @@ way db.transaction() sets them, and the test's transaction is rolled back (see c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from psycopg import errors
 
@@ -19,6 +21,7 @@ NONE = "none"  # runs and touches no row
 OWN = "own"  # touches exactly the caller's own rows
 ORG = "org"  # touches exactly the rows of the caller's organization, org A
 ALLOWED = "allowed"  # the insert adds its one row
+KEEPS_AN_ADMIN = "keeps_an_admin"  # refused (23514 memberships_keep_an_admin): it would leave org A no admin
 
 IDENTITIES = ("anon", "member_a", "admin_a")
 OPERATIONS = ("select", "update", "delete", "insert_in_b", "insert_in_a")
@@ -36,6 +39,7 @@ UPDATES = {
     "badges": "update public.badges set awarded_at = now() - interval '1 day'",
     "notifications": "update public.notifications set read_at = now()",
     "audit_log": "update public.audit_log set action = 'pwned.action'",
+    "invitations": "update public.invitations set status = 'revoked', responded_at = now()",
 }
 
 # table -> (statement, values for a row in org B, values for a row in org A), given (world, caller id).
@@ -96,6 +100,13 @@ INSERTS = {
         lambda w, me: {"org": w.org_b},
         lambda w, me: {"org": w.org_a},
     ),
+    # A user who wrote an invitation would know its token and could claim an email they do not own.
+    "invitations": (
+        "insert into public.invitations (organization_id, email, role, token_hash, invited_by, expires_at)"
+        " values (%(org)s, 'victim@example.test', 'admin', 'chosen', %(user)s, now() + interval '1 day')",
+        lambda w, me: {"org": w.org_b, "user": me},
+        lambda w, me: {"org": w.org_a, "user": me},
+    ),
 }
 
 # anon is denied everything; these are the two people of org A.
@@ -108,9 +119,11 @@ RULES = [
     ("organizations", "insert_in_a", ALLOWED, ALLOWED),
     ("memberships", "select", ORG, ORG),
     ("memberships", "update", NONE, ORG),
-    ("memberships", "delete", NONE, ORG),
+    # A member may leave; an admin may remove anyone but the last admin (here, everyone at once).
+    ("memberships", "delete", OWN, KEEPS_AN_ADMIN),
     ("memberships", "insert_in_b", DENIED, DENIED),
-    ("memberships", "insert_in_a", DENIED, ALLOWED),
+    # Nobody joins or is added directly: a membership starts when its invitation is accepted.
+    ("memberships", "insert_in_a", DENIED, DENIED),
     ("profiles", "select", ORG, ORG),
     ("profiles", "update", OWN, OWN),
     ("profiles", "delete", DENIED, DENIED),
@@ -151,6 +164,11 @@ RULES = [
     ("audit_log", "delete", DENIED, DENIED),
     ("audit_log", "insert_in_b", DENIED, DENIED),
     ("audit_log", "insert_in_a", DENIED, DENIED),
+    ("invitations", "select", NONE, ORG),
+    ("invitations", "update", DENIED, DENIED),
+    ("invitations", "delete", DENIED, DENIED),
+    ("invitations", "insert_in_b", DENIED, DENIED),
+    ("invitations", "insert_in_a", DENIED, DENIED),
 ]
 assert {(table, op) for table, op, *_ in RULES} == {(table, op) for table in UPDATES for op in OPERATIONS}
 
@@ -169,8 +187,14 @@ SECRET_TABLES = {
 }
 
 
+# Tables whose users may read only some columns: what the select case reads of them.
+READABLE_COLUMNS = {"invitations": "id, organization_id, email, role, status, invited_by, created_at, expires_at"}
+
+
 def statement_for(world, table: str, op: str, me: str | None) -> tuple[str, dict | None]:
     if op == "select":
+        if table in READABLE_COLUMNS:
+            return f"select to_jsonb(t) as row from (select {READABLE_COLUMNS[table]} from public.{table}) t", None
         return f"select to_jsonb(t) as row from public.{table} t", None
     if op == "update":
         return UPDATES[table], None
@@ -197,9 +221,12 @@ def test_statement_without_where_reaches_only_permitted_rows(sandbox, identity, 
     statement, params = statement_for(world, table, op, me)
     before = sandbox.snapshot()
 
-    if expected == DENIED:
-        with pytest.raises(errors.InsufficientPrivilege):
+    if expected in (DENIED, KEEPS_AN_ADMIN):
+        refusal = errors.InsufficientPrivilege if expected == DENIED else errors.CheckViolation
+        with pytest.raises(refusal) as refused:
             sandbox.run(identity, statement, params)
+        if expected == KEEPS_AN_ADMIN:
+            assert refused.value.diag.constraint_name == "memberships_keep_an_admin"
         after = sandbox.snapshot()
         assert after[table] == before[table]
     else:
@@ -373,9 +400,16 @@ def test_admins_cannot_move_rows_to_another_organization_or_person(sandbox, stat
 
 @pytest.mark.parametrize(
     ("identity", "user", "role"),
-    [("member_a", "member_a", "admin"), ("member_a", "member_b", "member"), ("outsider", "outsider", "member")],
+    [
+        ("member_a", "member_a", "admin"),
+        ("member_a", "member_b", "member"),
+        ("outsider", "outsider", "member"),
+        # Not even an admin: the person joins only by accepting an invitation, which the system records.
+        ("admin_a", "outsider", "member"),
+        ("admin_a", "member_b", "admin"),
+    ],
 )
-def test_only_admins_add_members(sandbox, identity, user, role):
+def test_nobody_adds_a_member_directly(sandbox, identity, user, role):
     w = sandbox.world
     with pytest.raises(errors.InsufficientPrivilege):
         sandbox.run(
@@ -383,6 +417,59 @@ def test_only_admins_add_members(sandbox, identity, user, role):
             "insert into public.memberships (organization_id, user_id, role) values (%s, %s, %s)",
             (w.org_a, w.users[user], role),
         )
+
+
+@pytest.mark.parametrize("identity", ["outsider", "member_a", "admin_a", "admin_b"])
+def test_no_user_reads_an_invitations_token_hash(sandbox, identity):
+    with pytest.raises(errors.InsufficientPrivilege):
+        sandbox.run(identity, "select token_hash from public.invitations")
+
+
+def test_the_invitee_does_not_see_the_invitation_rows_and_its_organization_sees_no_profile(sandbox):
+    """The invitation to the outsider is org A's business until accepted: the outsider reads it
+    through the service (as the system), and org A's admin reads no profile of the outsider."""
+    w = sandbox.world
+    assert sandbox.run("outsider", "select id from public.invitations")[1] == []
+    assert sandbox.run("admin_a", "select id from public.profiles where id = %s", (w.outsider,))[1] == []
+
+
+def test_a_member_leaves_but_removes_no_one_else(sandbox):
+    w = sandbox.world
+    assert sandbox.run("member_a", "delete from public.memberships where user_id = %s", (w.member_a2,))[0] == 0
+    assert sandbox.run("member_a", "delete from public.memberships where user_id = %s", (w.member_a,))[0] == 1
+    assert sandbox.run("member_a", "select 1 from public.organizations")[1] == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "delete from public.memberships where user_id = %(me)s",
+        "update public.memberships set role = 'member' where user_id = %(me)s",
+    ],
+    ids=["leave", "demote"],
+)
+def test_the_last_admin_can_neither_leave_nor_be_demoted(sandbox, statement):
+    w = sandbox.world
+    with pytest.raises(errors.CheckViolation) as refused:
+        sandbox.run("admin_a", statement, {"me": w.admin_a})
+    assert refused.value.diag.constraint_name == "memberships_keep_an_admin"
+
+    sandbox.run(
+        "service_role",
+        "update public.memberships set role = 'admin' where organization_id = %s and user_id = %s",
+        (w.org_a, w.member_a),
+    )
+    assert sandbox.run("admin_a", statement, {"me": w.admin_a})[0] == 1
+    with pytest.raises(errors.CheckViolation):
+        sandbox.run("member_a", "delete from public.memberships where user_id = %s", (w.member_a,))
+
+
+def test_an_organization_or_an_account_can_still_be_deleted_with_its_last_admin(sandbox):
+    w = sandbox.world
+    assert sandbox.run("service_role", "delete from public.organizations where id = %s", (w.org_a,))[0] == 1
+    assert sandbox.run("service_role", "delete from auth.users where id = %s", (w.admin_b,))[0] == 1
+    remaining = sandbox.run("service_role", "select organization_id::text, role from public.memberships")[1]
+    assert remaining == [{"organization_id": w.org_b, "role": "member"}]
 
 
 def test_members_cannot_promote_themselves(sandbox):
@@ -486,6 +573,46 @@ def test_admins_read_the_sign_ins_of_their_members_and_no_one_elses(sandbox, ide
     assert {r["target_id"] for r in rows} == {getattr(w, person) for person in sees}
 
 
+def test_admins_read_a_persons_sign_ins_only_from_when_they_joined(sandbox):
+    """member_a joined org A when the world was built; org B now gets them too. Each organization
+    reads member_a's entries from its own joining on, never the history from before it."""
+    w = sandbox.world
+    joined_a = sandbox.run(
+        "service_role",
+        "select created_at from public.memberships where organization_id = %s and user_id = %s",
+        (w.org_a, w.member_a),
+    )[1][0]["created_at"]
+    joined_b = joined_a + timedelta(hours=1)
+    sandbox.run(
+        "service_role",
+        "insert into public.memberships (organization_id, user_id, role, created_at) values (%s, %s, 'member', %s)",
+        (w.org_b, w.member_a, joined_b),
+    )
+    moments = {
+        "before-a": joined_a - timedelta(minutes=5),
+        "at-a": joined_a,
+        "between": joined_a + timedelta(minutes=30),
+        "at-b": joined_b,
+        "after-b": joined_b + timedelta(minutes=5),
+    }
+    for label, at in moments.items():
+        sandbox.run(
+            "service_role",
+            "insert into public.audit_log (action, target_type, target_id, metadata, created_at)"
+            " values ('auth.login_succeeded', 'user', %s, jsonb_build_object('label', %s::text), %s)",
+            (w.member_a, label, at),
+        )
+    seen = "select metadata->>'label' as label from public.audit_log where target_id = %s"
+    assert {r["label"] for r in sandbox.run("admin_a", seen, (w.member_a,))[1]} == {
+        "at-a",
+        "between",
+        "at-b",
+        "after-b",
+    }
+    assert {r["label"] for r in sandbox.run("admin_b", seen, (w.member_a,))[1]} == {"at-b", "after-b"}
+    assert sandbox.run("member_a2", seen, (w.member_a,))[1] == []
+
+
 EXPECTED_ROW_COUNTS = {
     "organizations": 2,
     "memberships": 5,
@@ -497,6 +624,7 @@ EXPECTED_ROW_COUNTS = {
     "badges": 2,
     "notifications": 5,
     "audit_log": 3,
+    "invitations": 2,
     "local_credentials": 6,
     "auth_sessions": 6,
     "password_reset_tokens": 6,

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState } from "react";
 import { NavLink, Outlet, useLocation } from "react-router-dom";
 import { useAuth } from "../auth";
+import { InvitationPrompt } from "./InvitationPrompt";
 
 export const NAV_ITEMS = [
   { to: "/", label: "Dashboard", end: true },
@@ -9,6 +10,7 @@ export const NAV_ITEMS = [
   { to: "/api-keys", label: "API keys" },
   { to: "/oauth-clients", label: "OAuth clients" },
   { to: "/inbound", label: "Inbound events" },
+  { to: "/members", label: "Members" },
   { to: "/audit", label: "Audit log" },
 ];
 
@@ -91,6 +93,7 @@ export function Layout() {
         </ul>
       </nav>
       <main id="main" className="content" tabIndex={-1}>
+        <InvitationPrompt />
         {organization && organization.role !== "admin" && (
           <div className="alert alert-info" role="note">
             You are a {organization.role} of {organization.name}: most of these pages need an organization admin.
@@ -102,7 +105,7 @@ export function Layout() {
         ) : (
           <div className="empty">
             <p className="empty-title">You are not a member of any organization</p>
-            <p className="empty-body">Ask an organization admin to add you, then sign in again.</p>
+            <p className="empty-body">Ask an organization admin to invite you, then accept the invitation.</p>
           </div>
         )}
       </main>

@@ -36,6 +36,8 @@ const TONES: Record<string, string> = {
   expired: "bad",
   replaced: "warn",
   ignored: "neutral",
+  accepted: "ok",
+  declined: "neutral",
 };
 
 export function StatusBadge({ status }: { status: string }) {

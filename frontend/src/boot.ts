@@ -1,0 +1,4 @@
+// Imported first by main.tsx, so it runs before any other module of the app is evaluated.
+import { captureLinkToken } from "./linkToken";
+
+captureLinkToken();
