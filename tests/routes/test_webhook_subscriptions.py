@@ -210,6 +210,32 @@ def test_internal_targets_are_refused_at_registration(client, admin_headers, org
         assert conn.execute("select count(*) as n from public.webhook_subscriptions").fetchone()["n"] == 0
 
 
+@pytest.mark.parametrize("answer", ["10.9.8.7", "127.0.0.1", "169.254.169.254", "fd00::5"])
+def test_a_name_pointing_inward_is_refused_without_saying_where_it_points(
+    client, admin_headers, org, db, monkeypatch, answer
+):
+    """A tenant probing our internal DNS through the 422s (on create and on update) learns only
+    that the name is not public."""
+    from backend.services import ssrf
+
+    real_getaddrinfo = ssrf.socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return real_getaddrinfo(answer if host == "db.corp.example" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", getaddrinfo)
+    inward = "https://db.corp.example/hook"
+    body = {"organization_id": str(org["id"]), "target_url": inward, "event_type": "quest.completed"}
+    created = assert_problem(client.post("/api/webhooks/subscriptions", json=body, headers=admin_headers), 422)
+    subscription = subscribe(client, admin_headers, org)
+    path = f"/api/webhooks/subscriptions/{subscription['id']}"
+    updated = assert_problem(client.put(path, json={"target_url": inward}, headers=admin_headers), 422)
+    for problem in (created, updated):
+        assert problem["errors"] == {"target_url": ["db.corp.example resolves to a non-public address"]}
+        assert answer not in json.dumps(problem)
+    assert stored_row(db, subscription["id"])["target_url"] == TARGET
+
+
 def test_operator_allowed_targets_may_be_internal(make_app, org):
     local = make_app(webhooks_allowed_targets="127.0.0.1/32")
     client = local.test_client(use_cookies=False)
