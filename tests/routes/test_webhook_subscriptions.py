@@ -146,6 +146,42 @@ def test_invalid_event_type_names_are_refused(client, admin_headers, org, name, 
 
 
 @pytest.mark.parametrize(
+    ("name", "namespace"),
+    [
+        ("tasks.completed", "task"),
+        ("taks.completed", "task"),
+        ("task_.x", "task"),
+        ("quests.x", "quest"),
+        ("bagde.earned", "badge"),
+        ("webhooks.test", "webhook"),
+        ("web_hook.test", "webhook"),
+        ("webh00k.test", "webhook"),
+        ("task.archived", "task"),  # in our namespace but not in the catalog: nobody can send it
+        ("questbridge.notice", "questbridge"),
+    ],
+)
+def test_custom_names_that_imitate_our_namespaces_are_refused(client, admin_headers, org, db, name, namespace):
+    for body, field in (({"event_types": ["quest.completed", name]}, "1"), ({"event_type": name}, "0")):
+        payload = {"organization_id": str(org["id"]), "target_url": TARGET} | body
+        problem = assert_problem(client.post("/api/webhooks/subscriptions", json=payload, headers=admin_headers), 422)
+        [(field_name, messages)] = problem["errors"].items()
+        assert field_name == "event_types" if "event_types" in body else field_name == "event_type"
+        [message] = messages[field] if isinstance(messages, dict) else messages
+        assert f"namespace {namespace}." in message and name in message
+    subscription = subscribe(client, admin_headers, org)
+    path = f"/api/webhooks/subscriptions/{subscription['id']}"
+    assert_problem(client.put(path, json={"event_types": [name]}, headers=admin_headers), 422, "event_types")
+    assert stored_row(db, subscription["id"])["event_types"] == ["quest.completed"]
+
+
+def test_every_catalog_type_and_partner_names_stay_subscribable(client, admin_headers, org):
+    names = [item["type"] for item in client.get("/api/webhooks/event-types", headers=admin_headers).get_json()["data"]]
+    created = subscribe(client, admin_headers, org, event_types=[*names, "partner.course_synced", "taskforce.created"])
+    assert created["event_types"] == [*names, "partner.course_synced", "taskforce.created"]
+    assert subscribe(client, admin_headers, org, event_types=["*"])["event_types"] == ["*"]
+
+
+@pytest.mark.parametrize(
     ("overrides", "field"),
     [
         ({"event_type": "task.completed"}, "event_types"),  # both event_types and event_type
