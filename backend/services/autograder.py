@@ -1,9 +1,10 @@
 """Grades from the autograder: verified and stored on receipt, applied by the inbox processor.
 
-Receipt (`receive`) counts the request, checks the HMAC against every configured secret, the
-fields and the timestamp, then stores the event once (the SHA-256 of the signed body is its
-durable replay key). Applying (`apply_grade`, the inbox handler) grades the submission, notifies
-the student, emits `submission.graded` and audits each step in the event's one transaction.
+Receipt (`receive`) counts the request, checks the HMAC against every platform secret (then, if
+none matches, the secrets of the submission's organization), the fields and the timestamp, then
+stores the event once (the SHA-256 of the signed body is its durable replay key). Applying
+(`apply_grade`, the inbox handler) grades the submission, notifies the student, emits
+`submission.graded` and audits each step in the event's one transaction.
 """
 
 from __future__ import annotations
@@ -211,23 +212,27 @@ def _claimed_submission(body: bytes) -> uuid.UUID | None:
         return None
 
 
-def _verify_with_organization_secret(
-    conn: psycopg.Connection, box: SecretBox, body: bytes, signature: str, refused: inbound_signatures.SignatureRefused
-):
-    """The organization whose own secret signed this grade for one of its submissions; else the
-    platform secrets' refusal stands, unchanged. A grade signed with another organization's secret,
-    or naming a submission that does not exist, is refused with the same words: a stranger learns
-    nothing about which submissions exist."""
-    submission_id = _claimed_submission(body)
+def _verified_organization(
+    conn: psycopg.Connection, box: SecretBox, secrets: tuple, body: bytes, signature: str | None
+) -> uuid.UUID | None:
+    """None when a platform secret signed the grade (it may be for any organization's submission);
+    else the organization whose own secret signed it for one of its submissions, looked up only
+    now. Otherwise the platform check's refusal is raised unchanged: a grade signed with another
+    organization's secret, or naming a submission that does not exist, reads like a bad signature,
+    so a stranger learns nothing about which submissions exist."""
+    try:
+        inbound_signatures.verify_hmac_hex(body, signature, secrets)
+        return None
+    except inbound_signatures.SignatureRefused as refused:
+        platform_refusal = refused
+    submission_id = _claimed_submission(body) if signature and signature.strip() else None
     if submission_id is None:
-        raise refused
+        raise platform_refusal
     organization_id, organization_secrets = autograder_secrets.secrets_for_submission(conn, box, submission_id)
-    if not organization_secrets:
-        raise refused
     try:
         inbound_signatures.verify_hmac_hex(body, signature, organization_secrets)
     except inbound_signatures.SignatureRefused:
-        raise refused from None
+        raise platform_refusal from None
     return organization_id
 
 
@@ -251,14 +256,8 @@ def receive(
     """
     with db.system_connection() as conn:
         inbox.count_request(conn, inbox.rate_bucket(SOURCE, origin), settings.rate_limit_per_hour)
-        organization_id = None  # a platform secret: any organization's submission
         try:
-            try:
-                inbound_signatures.verify_hmac_hex(body, signature, secrets)
-            except inbound_signatures.SignatureRefused as refused:
-                if not signature or not signature.strip():
-                    raise
-                organization_id = _verify_with_organization_secret(conn, box, body, signature, refused)
+            organization_id = _verified_organization(conn, box, secrets, body, signature)
         except inbound_signatures.SignatureRefused as refused:
             if not secrets and not autograder_secrets.any_configured(conn):
                 raise ServiceUnavailable(
