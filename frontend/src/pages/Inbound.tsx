@@ -37,6 +37,7 @@ export function InboundPage() {
     <>
       <PageTitle>Inbound events</PageTitle>
       <p className="muted">Grades from autograders and events from other senders land here, verified, and are processed once.</p>
+      {organization.role === "admin" && <AutograderSecretPanel organization={organization} />}
       <Notice>{notice}</Notice>
       <ErrorBanner error={retry.error} />
       <form className="filters" role="search" aria-label="Filter inbound events" onSubmit={(event) => event.preventDefault()}>
@@ -52,7 +53,6 @@ export function InboundPage() {
           </select>
         </div>
       </form>
-      {organization.role === "admin" && <AutograderSecretPanel organization={organization} />}
       {selected && <InboundDetail id={selected} onClose={() => update("event", null)} />}
       <LoadState what="Inbound events" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
         {list.items && list.items.length === 0 ? (

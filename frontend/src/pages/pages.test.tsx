@@ -2,6 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, useLocation } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { AutograderSecret } from "../api";
 import { AppRoutes, safeNext } from "../App";
 import { AuthProvider } from "../auth";
 import { FakeApi, ME, ORG, OTHER_ORG, problem } from "../test/server";
@@ -644,7 +645,7 @@ describe("inbound events and audit log", () => {
 });
 
 describe("the organization's autograder secret", () => {
-  const NONE = {
+  const NONE: AutograderSecret = {
     organization_id: OTHER_ORG.id,
     configured: false,
     created_at: null,
@@ -653,15 +654,15 @@ describe("the organization's autograder secret", () => {
     rotated_by: null,
     previous_secret_expires_at: null,
   };
-  const MADE = { ...NONE, configured: true, created_at: "2026-12-07T10:00:00Z", rotated_at: "2026-12-07T10:00:00Z", created_by: "u1", rotated_by: "u1" };
+  const MADE: AutograderSecret = { ...NONE, configured: true, created_at: "2026-12-07T10:00:00Z", rotated_at: "2026-12-07T10:00:00Z", created_by: "u1", rotated_by: "u1" };
 
   it("creates the secret and shows it once, then rotates it with a grace period", async () => {
     const user = userEvent.setup();
-    let current: typeof NONE = NONE;
+    let current = NONE;
     const server = new FakeApi({
       "GET /api/inbound/events": { body: empty },
       "GET /api/inbound/autograder-secrets": () => ({ body: current }),
-      "POST /api/inbound/autograder-secrets/rotate": (call) => {
+      "POST /api/inbound/autograder-secrets/rotate": () => {
         const created = !current.configured;
         current = created ? MADE : { ...MADE, previous_secret_expires_at: "2026-12-08T10:00:00Z" };
         return { status: created ? 201 : 200, body: { ...current, secret: created ? "agsec_first" : "agsec_second" } };
