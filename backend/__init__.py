@@ -12,6 +12,7 @@ from flask import Flask, g, request
 
 from backend import metrics
 from backend.auth import TokenVerifier
+from backend.bodies import CappedRequest, refuse_announced_oversize
 from backend.config import Config
 from backend.db import Database, resolve_database_url
 from backend.errors import register_error_handlers
@@ -30,6 +31,7 @@ log = structlog.get_logger("questbridge.http")
 
 class QuestbridgeFlask(Flask):
     json_provider_class = APIJSONProvider
+    request_class = CappedRequest
 
 
 @dataclass
@@ -67,6 +69,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.extensions["questbridge_metrics"] = metrics.registry_for(database)
     _install_request_logging(app)
+    app.before_request(refuse_announced_oversize)
     register_error_handlers(app)
 
     from backend.routes import (

@@ -10,7 +10,7 @@ import psycopg_pool
 import sentry_sdk
 import structlog
 from flask import Flask, Response
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = structlog.get_logger(__name__)
 
@@ -200,6 +200,15 @@ def register_error_handlers(app: Flask) -> None:
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         fields = ", ".join(sorted(str(k) for k in messages))
         return problem_response(ValidationFailed(f"invalid fields: {fields}", errors=messages))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _body_too_large(error: RequestEntityTooLarge):
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return problem_response(
+            PayloadTooLarge(
+                f"the body must be at most {limit // 1024} KiB", errors={"body": [f"must be at most {limit} bytes"]}
+            )
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -18,6 +18,8 @@ from backend import migrate
 from backend.config import PROJECT_ROOT
 from backend.db import embedded_server_uri, with_database
 
+SECRET_KEY = "bench-" + "s" * 40
+
 
 def admin_url() -> str:
     """The server the benchmarks run on: DATABASE_URL's, else the embedded one (started if need be)."""
@@ -49,7 +51,7 @@ def start_gunicorn(app: str, port: int, env: dict, log_name: str) -> subprocess.
         os.environ
         | {
             "QB_ENV": "production",
-            "SECRET_KEY": "bench-" + "s" * 40,
+            "SECRET_KEY": SECRET_KEY,
             "JWT_SECRET": "bench-" + "j" * 40,
             "METRICS_TOKEN": "bench-" + "m" * 40,
             "HOST": "127.0.0.1",

@@ -1,7 +1,7 @@
 """Autograder webhook receipt under the production gunicorn config, against a hello-world endpoint
 served by the same gunicorn, in the same run.
 
-    .venv/bin/python bench/inbound.py [--requests 6000] [--concurrency 16] [--rounds 3]
+    .venv/bin/python bench/inbound.py [--requests 6000] [--concurrency 16] [--rounds 3] [--organization-secret]
 
 Each round posts --requests distinct, validly signed grades to POST /api/webhooks/autograder/
 (rate limit, HMAC check, validation, freshness, one durable insert with its audit entries and
@@ -10,6 +10,8 @@ at --concurrency in flight, alternating the two every --chunk requests. Prints p
 medians: requests/s of each, the ratio (goal >= 0.35 x hello), errors (goal 0) and the grade
 posts' p50/p99 latency (goal p99 <= 100 ms).
 Then drains the accepted grades with the inbox processor for a few seconds and prints its rate.
+With --organization-secret the grades are signed with the organization's own secret instead of
+the platform's: no platform secret matches, so receipt looks the organization's secret up too.
 
 Uses DATABASE_URL's server when set, else the embedded one; works in its own throwaway database.
 The in-process scheduler is off: production runs it in the worker process (Procfile).
@@ -35,12 +37,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 
 from backend.db import Database
-from backend.services import inbox
+from backend.services import autograder_secrets, inbox
+from backend.services.secretbox import SecretBox
 from bench.cpu import CpuMeter
-from bench.harness import admin_url, free_port, fresh_database, start_gunicorn
+from bench.harness import SECRET_KEY, admin_url, free_port, fresh_database, start_gunicorn
 
 DATABASE = "qb_bench_inbound"
 SECRET = "bench-autograder-secret"  # noqa: S105 (a throwaway key for a throwaway database)
+ORGANIZATION_SECRET = "agsec_bench-organization-secret"  # noqa: S105 (likewise)
+
+
+def seed_organization_secret(db: Database, secret: str) -> None:
+    """The bench organization's own autograder secret, encrypted as the app under test will read it."""
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "insert into public.autograder_secrets (organization_id, secret_encrypted)"
+            " select id, %s from public.organizations",
+            (SecretBox(SECRET_KEY).encrypt(secret, autograder_secrets.SECRET_PURPOSE),),
+        )
 
 
 def seed_submissions(db: Database, count: int) -> list[str]:
@@ -67,7 +81,7 @@ def seed_submissions(db: Database, count: int) -> list[str]:
     return [str(r["id"]) for r in rows]
 
 
-def signed_grades(submissions: list[str], count: int, round_no: int) -> list[tuple[bytes, dict]]:
+def signed_grades(submissions: list[str], count: int, round_no: int, secret: str = SECRET) -> list[tuple[bytes, dict]]:
     """count distinct bodies, spread over the submissions, each with its HMAC header."""
     now = time.time()
     requests = []
@@ -81,7 +95,7 @@ def signed_grades(submissions: list[str], count: int, round_no: int) -> list[tup
                 "timestamp": round(now + n / 1_000_000, 6),
             }
         ).encode()
-        signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         requests.append((body, {"Content-Type": "application/json", "X-Autograder-Signature": signature}))
     return requests
 
@@ -149,12 +163,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--chunk", type=int, default=1000, help="requests per alternation of hello and autograder")
+    parser.add_argument(
+        "--organization-secret", action="store_true", help="sign with the organization's own secret, not the platform's"
+    )
     args = parser.parse_args()
+    secret = ORGANIZATION_SECRET if args.organization_secret else SECRET
 
     admin = admin_url()
     url = fresh_database(DATABASE, admin)
     db = Database(url, min_size=1, max_size=2)
     submissions = seed_submissions(db, args.submissions)
+    if args.organization_secret:
+        seed_organization_secret(db, ORGANIZATION_SECRET)
     port = free_port()
     server = start_gunicorn(
         "bench.inbound_app:app",
@@ -171,10 +191,10 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     results = []
     try:
-        warm = signed_grades(submissions, 500, 0)
+        warm = signed_grades(submissions, 500, 0, secret)
         interleaved(base, warm, args.concurrency, len(warm), meter)
         for round_no in range(1, args.rounds + 1):
-            grades = signed_grades(submissions, args.requests, round_no)
+            grades = signed_grades(submissions, args.requests, round_no, secret)
             hello, posted = interleaved(base, grades, args.concurrency, args.chunk, meter)
             results.append((hello, posted))
             print(

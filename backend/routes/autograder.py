@@ -6,7 +6,6 @@ from flask import Blueprint, current_app, jsonify, request
 
 from backend import metrics
 from backend.auth import request_origin
-from backend.errors import ServiceUnavailable
 from backend.routes.inbound import read_limited_body
 from backend.services import autograder, inbox
 
@@ -16,13 +15,11 @@ bp = Blueprint("autograder", __name__)
 @bp.post("/api/webhooks/autograder/", strict_slashes=False)  # autograders often drop the slash
 def receive_grade():
     runtime = current_app.extensions["questbridge"]
-    secrets = runtime.config.autograder_webhook_secrets
-    if not secrets:
-        raise ServiceUnavailable("AUTOGRADER_WEBHOOK_SECRETS is not configured", retry_after=3600)
     body = read_limited_body()
     receipt = autograder.receive(
         runtime.db,
-        secrets,
+        runtime.config.autograder_webhook_secrets,
+        runtime.secretbox,
         body,
         request.headers.get(autograder.SIGNATURE_HEADER),
         request_origin(),

@@ -1,10 +1,11 @@
 """Inbound webhooks from configured sources (Standard Webhooks, Stripe-style, hmac-hex) and the
-inbox as admins see it: events, retries of dead ones, and refused requests."""
+inbox as admins see it: events, retries of dead ones, refused requests, and the organization's
+own autograder secret."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend import metrics
@@ -12,7 +13,7 @@ from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import NotFound, PayloadTooLarge
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.routes.webhooks import NoBody
-from backend.services import inbox
+from backend.services import autograder_secrets, inbox
 from backend.services.inbound_signatures import Source
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
@@ -65,6 +66,19 @@ class EventQuery(PageQuery):
 class FailureQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)
     source = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+
+
+class AutograderSecretQuery(Schema):
+    organization_id = fields.UUID(required=True)
+
+
+class RotateAutograderSecretSchema(Schema):
+    organization_id = fields.UUID(required=True)
+    grace_seconds = fields.Integer(
+        strict=True,
+        load_default=autograder_secrets.DEFAULT_GRACE_SECONDS,
+        validate=validate.Range(min=0, max=autograder_secrets.MAX_GRACE_SECONDS),
+    )
 
 
 @bp.post("/<source>")
@@ -128,3 +142,32 @@ def list_failures():
             conn, args["limit"], args["cursor"], organization_id=args["organization_id"], source=args["source"]
         )
     return jsonify(page(rows, next_cursor))
+
+
+@bp.get("/autograder-secrets")
+@login_required
+def get_autograder_secret():
+    args = query_args(AutograderSecretQuery())
+    with user_transaction() as conn:
+        described = autograder_secrets.describe(conn, args["organization_id"])
+    return jsonify(described)
+
+
+@bp.post("/autograder-secrets/rotate")
+@login_required
+def rotate_autograder_secret():
+    """The organization's autograder secret, new (201) or rotated (200): shown in this answer only."""
+    data = json_body(RotateAutograderSecretSchema())
+    with user_transaction() as conn:
+        rotated, created = autograder_secrets.rotate(
+            conn,
+            _runtime().secretbox,
+            g.identity.user_id,
+            data["organization_id"],
+            data["grace_seconds"],
+            request_origin(),
+        )
+    response = jsonify(rotated)
+    response.status_code = 201 if created else 200
+    response.headers["Cache-Control"] = "no-store"
+    return response

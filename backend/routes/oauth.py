@@ -30,7 +30,16 @@ from backend.auth import (
 from backend.errors import NotFound
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.services import accounts
-from backend.services.oauth import CLIENT_TYPES, DEFAULT_GRANT_TYPES, DEFAULT_SCOPES, SCOPES, clients, keys, tokens
+from backend.services.oauth import (
+    CLIENT_TYPES,
+    DEFAULT_GRANT_TYPES,
+    DEFAULT_SCOPES,
+    SCOPES,
+    clients,
+    exercisable_scopes,
+    keys,
+    tokens,
+)
 from backend.services.oauth.server import (
     HttpRequest,
     InvalidRequestError,
@@ -300,7 +309,7 @@ def _authorization_error(error: OAuth2Error, *, see_other: bool = False):
     )
 
 
-def _refuse_user(conn, session: dict, client) -> object | None:
+def _refuse_user(session: dict, client, role: str | None) -> object | None:
     """A page for users who may not authorize this client, or None."""
     if session["must_change_password"]:
         return _message(
@@ -308,7 +317,7 @@ def _refuse_user(conn, session: dict, client) -> object | None:
             "You must choose a new password before connecting applications to your account.",
             403,
         )
-    if clients.membership_role(conn, client.organization_id, session["user_id"]) is None:
+    if role is None:
         return _message(
             "This application belongs to another organization",
             f"{client.name} was registered by an organization that {session['email']} is not a member of.",
@@ -378,12 +387,16 @@ def authorize():
         session = _session(conn)
         if session is None:
             return redirect(url_for("oauth.login_page", next=request.full_path), 302)
-        refusal = _refuse_user(conn, session, grant.request.client)
+        client = grant.request.client
+        role = clients.membership_role(conn, client.organization_id, session["user_id"])
+        refusal = _refuse_user(session, client, role)
         if refusal is not None:
             return refusal
-        scopes = grant.request.scope.split()
-        if scopes and set(scopes) <= tokens.consented_scopes(conn, session["user_id"], grant.request.client.client_id):
-            # Consent given before for these scopes: straight back to the client with a code.
+        # Only what this user can exercise is offered (a member is never asked about admin scopes).
+        scopes = exercisable_scopes(grant.request.scope.split(), role)
+        if not scopes or set(scopes) <= tokens.consented_scopes(conn, session["user_id"], client.client_id):
+            # Consent given before for these scopes: straight back to the client with a code. With
+            # nothing left to offer, the grant answers access_denied the same way, without a page.
             reply = oauth.server.create_authorization_response(
                 oauth_request, grant_user=User(session["user_id"]), grant=grant
             )
@@ -410,23 +423,27 @@ def authorize_decision():
         except OAuth2Error as error:
             return _authorization_error(error, see_other=True)
         client = grant.request.client
-        refusal = _refuse_user(conn, session, client)
+        role = clients.membership_role(conn, client.organization_id, session["user_id"])
+        refusal = _refuse_user(session, client, role)
         if refusal is not None:
             return refusal
         decision = request.form.get("confirm")
         if decision not in ("yes", "no"):
             return _message("Choose Allow or Deny", "The form was sent without a decision.", 400)
         user = None
+        # The form's scope may have been edited: what is recorded (and granted) is narrowed again.
+        scopes = exercisable_scopes(grant.request.scope.split(), role)
         if decision == "yes":
             user = User(session["user_id"])
-            tokens.record_consent(
-                conn,
-                user_id=session["user_id"],
-                client_id=client.client_id,
-                organization_id=client.organization_id,
-                scopes=grant.request.scope.split(),
-                origin=origin,
-            )
+            if scopes:
+                tokens.record_consent(
+                    conn,
+                    user_id=session["user_id"],
+                    client_id=client.client_id,
+                    organization_id=client.organization_id,
+                    scopes=scopes,
+                    origin=origin,
+                )
         reply = oauth.server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
         return _reply(reply, see_other=True)
 

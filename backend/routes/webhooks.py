@@ -26,6 +26,10 @@ def _event_type(value: str) -> None:
         raise ValidationError(
             f"{value!r} is not an event type: use a catalog type, a dotted name like partner.thing_happened, or *"
         )
+    # A custom name is one partners may push: a lookalike of our own namespaces is refused here too.
+    problem = None if value in events.CATALOG or value == events.WILDCARD else events.custom_type_problem(value)
+    if problem is not None:
+        raise ValidationError(f"{value!r} {problem}")
 
 
 class StrictBoolean(fields.Boolean):

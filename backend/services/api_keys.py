@@ -45,9 +45,6 @@ MAX_ALLOWLIST_ENTRIES = 100
 MAX_NAME_LENGTH = 200
 USAGE_RETENTION_DAYS = 90
 PRUNE_LOCK_KEY = 0x5142_4150_494B_4559  # "QBAPIKEY", pg_try_advisory_xact_lock of prune_usage
-# Partners push their own event types; the namespaces of our catalog (task., quest., …) stay ours,
-# so a subscriber can trust that a task.completed comes from Questbridge.
-RESERVED_NAMESPACES = frozenset(name.split(".", 1)[0] for name in events.CATALOG)
 MAX_EVENT_TYPE_LENGTH = 128
 MAX_EVENT_DATA_BYTES = 64 * 1024
 MAX_EVENT_DATA_DEPTH = 32
@@ -425,10 +422,7 @@ def check_event_type(name: str) -> str | None:
     """Why a partner may not push this event type, or None when it may."""
     if len(name) > MAX_EVENT_TYPE_LENGTH or not events.EVENT_TYPE.match(name):
         return "must be a dotted lowercase name like partner.course_synced (a-z, 0-9, _; at most 128 characters)"
-    if name.split(".", 1)[0] in RESERVED_NAMESPACES:
-        reserved = ", ".join(f"{namespace}." for namespace in sorted(RESERVED_NAMESPACES))
-        return f"is in a namespace Questbridge's own events use ({reserved}); use your own prefix"
-    return None
+    return events.custom_type_problem(name)
 
 
 def check_event_data(data: dict) -> None:

@@ -1,14 +1,16 @@
 """Grades from the autograder: verified and stored on receipt, applied by the inbox processor.
 
-Receipt (`receive`) counts the request, checks the HMAC against every configured secret, the
-fields and the timestamp, then stores the event once (the SHA-256 of the signed body is its
-durable replay key). Applying (`apply_grade`, the inbox handler) grades the submission, notifies
-the student, emits `submission.graded` and audits each step in the event's one transaction.
+Receipt (`receive`) counts the request, checks the HMAC against every platform secret (then, if
+none matches, the secrets of the submission's organization), the fields and the timestamp, then
+stores the event once (the SHA-256 of the signed body is its durable replay key). Applying
+(`apply_grade`, the inbox handler) grades the submission, notifies the student, emits
+`submission.graded` and audits each step in the event's one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +21,12 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 from psycopg.types.json import Jsonb
 
 from backend.db import Database, queries_beside
-from backend.errors import BadRequest, Conflict, NotFound, Unauthorized
+from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized
 from backend.jsonutil import dumps, unstorable
-from backend.services import inbound_signatures, inbox, learning
+from backend.services import autograder_secrets, inbound_signatures, inbox, learning
 from backend.services.audit import RequestInfo
 from backend.services.events import emit_event
+from backend.services.secretbox import SecretBox
 
 SQL = queries_beside(__file__)
 
@@ -162,15 +165,19 @@ def _audit_steps(conn: psycopg.Connection, organization_id, event_id, steps: lis
     )
 
 
-def accept(conn: psycopg.Connection, grade: Grade, raw_body: str, key: str, origin: RequestInfo) -> psycopg.Cursor:
+def accept(
+    conn: psycopg.Connection, grade: Grade, raw_body: str, key: str, origin: RequestInfo, organization_id=None
+) -> psycopg.Cursor:
     """Store the receipt of a verified grade: the event once, in one statement, which on a system
     connection is its own transaction in one round trip (this is the hot path). Its one row is
-    `{organization_id, event_id}`: no organization means no such submission, no event id a replay
-    of `key`, the grade's durable replay key: the SHA-256 of the exact bytes that were signed."""
+    `{organization_id, event_id}`: no organization means no such submission (in `organization_id`,
+    when an organization's own secret verified the grade), no event id a replay of `key`, the
+    grade's durable replay key: the SHA-256 of the exact bytes that were signed."""
     return conn.execute(
         SQL["accept_grade"],
         {
             "submission_id": grade.submission_id,
+            "organization_id": organization_id,
             "idempotency_key": key,
             "sent_at": grade.timestamp,
             "raw_body": raw_body,
@@ -196,9 +203,43 @@ def _organization_of(conn: psycopg.Connection, submission_id):
     return row["organization_id"] if row else None
 
 
+def _claimed_submission(body: bytes) -> uuid.UUID | None:
+    """The submission_id an unverified body names, or None: only to find whose secret to try."""
+    try:
+        claimed = json.loads(body).get("submission_id")
+        return uuid.UUID(claimed) if isinstance(claimed, str) else None
+    except (ValueError, AttributeError, RecursionError):
+        return None
+
+
+def _verified_organization(
+    conn: psycopg.Connection, box: SecretBox, secrets: tuple, body: bytes, signature: str | None
+) -> uuid.UUID | None:
+    """None when a platform secret signed the grade (it may be for any organization's submission);
+    else the organization whose own secret signed it for one of its submissions, looked up only
+    now. Otherwise the platform check's refusal is raised unchanged: a grade signed with another
+    organization's secret, or naming a submission that does not exist, reads like a bad signature,
+    so a stranger learns nothing about which submissions exist."""
+    try:
+        inbound_signatures.verify_hmac_hex(body, signature, secrets)
+        return None
+    except inbound_signatures.SignatureRefused as refused:
+        platform_refusal = refused
+    submission_id = _claimed_submission(body) if signature and signature.strip() else None
+    if submission_id is None:
+        raise platform_refusal
+    organization_id, organization_secrets = autograder_secrets.secrets_for_submission(conn, box, submission_id)
+    try:
+        inbound_signatures.verify_hmac_hex(body, signature, organization_secrets)
+    except inbound_signatures.SignatureRefused:
+        raise platform_refusal from None
+    return organization_id
+
+
 def receive(
     db: Database,
     secrets: tuple,
+    box: SecretBox,
     body: bytes,
     signature: str | None,
     origin: RequestInfo,
@@ -208,14 +249,21 @@ def receive(
     """POST /api/webhooks/autograder/: count, verify, validate, check freshness, store once.
 
     Refusals that are verification failures (signature, timestamp, replay) are recorded in their
-    own committed transaction before the error is raised. A valid grade costs two statements, each
-    its own transaction: the count (not waiting for the disk) and the durable receipt.
+    own committed transaction before the error is raised. A grade verified by a platform secret
+    costs two statements, each its own transaction: the count (not waiting for the disk) and the
+    durable receipt. Only when no platform secret matches is the submission's organization's own
+    secret looked up (one more statement), and then the grade may only be for that organization.
     """
     with db.system_connection() as conn:
         inbox.count_request(conn, inbox.rate_bucket(SOURCE, origin), settings.rate_limit_per_hour)
         try:
-            inbound_signatures.verify_hmac_hex(body, signature, secrets)
+            organization_id = _verified_organization(conn, box, secrets, body, signature)
         except inbound_signatures.SignatureRefused as refused:
+            if not secrets and not autograder_secrets.any_configured(conn):
+                raise ServiceUnavailable(
+                    "no autograder secret is configured: set AUTOGRADER_WEBHOOK_SECRETS or an organization's own",
+                    retry_after=3600,
+                ) from None
             inbox.refuse(conn, SOURCE, refused.reason, origin)
             raise Unauthorized(f"{SIGNATURE_HEADER}: {refused.reason}", headers={}) from None
         raw_body, data = inbox.parse_json_object(body)
@@ -226,7 +274,7 @@ def receive(
             inbox.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
             raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
         key = hashlib.sha256(body).hexdigest()
-        row = accept(conn, grade, raw_body, key, origin).fetchone()
+        row = accept(conn, grade, raw_body, key, origin, organization_id).fetchone()
         if row["organization_id"] is None:
             raise NotFound("submission_id: no such submission", errors={"submission_id": ["no such submission"]})
         if row["event_id"] is None:

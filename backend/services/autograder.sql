@@ -1,9 +1,12 @@
 -- name: accept_grade --
--- A grade's receipt in one statement: the submission's organization (null: no such submission)
--- and the event (none when its replay key exists: the unique constraint decides, across
--- processes). The audit entries of the receipt's steps are written with the grade, from this row.
+-- A grade's receipt in one statement: the submission's organization (null: no such submission,
+-- or, when an organization's own secret verified the grade, none of that organization's) and the
+-- event (none when its replay key exists: the unique constraint decides, across processes). The
+-- audit entries of the receipt's steps are written with the grade, from this row.
 with submission as (
-  select id, organization_id from public.submissions where id = %(submission_id)s
+  select id, organization_id from public.submissions
+  where id = %(submission_id)s
+    and (%(organization_id)s::uuid is null or organization_id = %(organization_id)s::uuid)
 ), event as (
   insert into public.inbound_events
     (source, idempotency_key, type, status, organization_id, subject_id, sent_at, raw_body, body_sha256,

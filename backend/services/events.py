@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 
@@ -76,6 +77,80 @@ def catalog() -> list[dict]:
 def is_valid_type(name: str) -> bool:
     """A catalog type, a custom dotted name partners push, or '*'."""
     return name == WILDCARD or (len(name) <= 128 and EVENT_TYPE.match(name) is not None)
+
+
+# -- reserved namespaces -------------------------------------------------------------------------
+# The namespaces of our catalog (and our own name) are ours: a subscriber must be able to trust that
+# a task.completed comes from Questbridge, and that nothing that merely looks like one does.
+
+RESERVED_NAMESPACES = (*dict.fromkeys(name.split(".", 1)[0] for name in CATALOG), "questbridge")
+# Spellings that read alike in the admin UI and in log viewers; the name pattern already keeps out
+# capitals and every non-ASCII character, so these are the confusables left (after UTS #39).
+_CONFUSABLE = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("i", "l"), ("5", "s"))
+_SEPARATORS = re.compile(r"[._]+")
+_LONGEST_RESERVED = max(len(namespace) for namespace in RESERVED_NAMESPACES)
+
+
+def _skeleton(text: str) -> str:
+    for spelling, reads_as in _CONFUSABLE:
+        text = text.replace(spelling, reads_as)
+    return text
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Equal, or one insertion, deletion, substitution or swap of neighbours apart."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        first, second = diff if len(diff) == 2 else (0, 0)
+        return second == first + 1 and a[first] == b[second] and a[second] == b[first]
+    shorter, longer = sorted((a, b), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
+def _singular_forms(word: str) -> set[str]:
+    forms = {word}
+    if word.endswith("s"):
+        forms.add(word[:-1])
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    return forms
+
+
+def reserved_namespace_resembled(name: str) -> str | None:
+    """The reserved namespace `name` is in or imitates (plural or singular, one edit or swap away,
+    split by separators, or spelled with lookalike characters), or None.
+
+    Every way of reading the name's start counts: `task_.x`, `ta_sk.x` and `ta.sk.x` all begin with
+    something that reads as task; `taskforce.created` does not.
+    """
+    words = [word for word in _SEPARATORS.split(unicodedata.normalize("NFKC", name).casefold()) if word]
+    for end in range(1, len(words) + 1):
+        start = _skeleton("".join(words[:end]))
+        if len(start) > _LONGEST_RESERVED + 3:  # past a plural ending and one edit: nothing can match
+            break
+        for namespace in RESERVED_NAMESPACES:
+            reserved = _skeleton(namespace)
+            if any(_within_one_edit(form, reserved) for form in _singular_forms(start)):
+                return namespace
+    return None
+
+
+def custom_type_problem(name: str) -> str | None:
+    """Why `name` may not be a custom event type (one partners push), or None when it may."""
+    namespace = reserved_namespace_resembled(name)
+    if namespace is None:
+        return None
+    if name.split(".", 1)[0] == namespace:
+        what = f"is in the namespace {namespace}., reserved for Questbridge's own events"
+    else:
+        what = f"resembles the namespace {namespace}., reserved for Questbridge's own events"
+    return f"{what}; use a prefix of your own, like partner.course_synced"
 
 
 def envelope(organization_id, event_type: str, data: dict, *, event_id=None, at: datetime | None = None) -> dict:

@@ -175,7 +175,8 @@ def resolve(target: Target, policy: TargetPolicy) -> list[IPAddress]:
     """Every address the host resolves to, all checked; the sender connects only to these.
 
     Refused when any address is internal: a name that mixes public and private answers is a
-    rebinding attempt as far as we are concerned.
+    rebinding attempt as far as we are concerned. The refusal never says which address or what
+    kind: that would let anyone map our internal DNS through subscription errors and delivery logs.
     """
     if target.literal is not None:
         addresses = [target.literal]
@@ -190,9 +191,8 @@ def resolve(target: Target, policy: TargetPolicy) -> list[IPAddress]:
     for address in addresses:
         if policy.address_allowed(address):
             continue
-        reason = refusal_reason(address)
-        if reason:
-            raise TargetRefused(f"{target.host} resolves to {address}, {reason}")
+        if refusal_reason(address):
+            raise TargetRefused(f"{target.host} resolves to a non-public address")
     return addresses
 
 

@@ -377,6 +377,17 @@ export interface OAuthClient {
   client_secret?: string | null;
 }
 
+/** An organization's own autograder secret, as GET shows it (never the secret itself). */
+export interface AutograderSecret {
+  organization_id: string;
+  configured: boolean;
+  created_at: string | null;
+  rotated_at: string | null;
+  created_by: string | null;
+  rotated_by: string | null;
+  previous_secret_expires_at: string | null;
+}
+
 export interface InboundEvent {
   id: string;
   source: string;

@@ -125,3 +125,80 @@ def test_the_user_denies(live, academy):
     params = query_of(live.browse(url, academy["learner"], confirm="no"))
     assert params["error"] == "access_denied" and params["state"] == state and params["iss"] == live.url
     assert "code" not in params
+
+
+# -- scopes the user can exercise -------------------------------------------------------------------
+
+WITH_ADMIN_SCOPE = "read:profile read:quests webhooks:manage"
+
+
+def connect_as(live, academy, user: dict, scope: str) -> tuple[OAuth2Session, dict]:
+    return connect(live, academy | {"learner": user}, scope=scope)
+
+
+def subscriptions(live, session: OAuth2Session, academy) -> requests.Response:
+    return session.get(f"{live.url}/api/webhooks/subscriptions?organization_id={academy['org']['id']}", timeout=10)
+
+
+def access_claims(token: dict) -> dict:
+    return jwt.decode(token["access_token"], options={"verify_signature": False})
+
+
+def test_a_member_consenting_to_webhooks_manage_gets_a_token_without_it(live, academy):
+    """The member cannot manage webhooks; the token (and every refresh of it) says only what they can do."""
+    session, token = connect_as(live, academy, academy["learner"], WITH_ADMIN_SCOPE)
+    assert token["scope"] == "read:profile read:quests"  # RFC 6749 5.1: the client learns it got less
+    assert access_claims(token)["scope"] == "read:profile read:quests"
+    introspected = session.introspect_token(f"{live.url}/api/oauth/introspect", token=token["access_token"]).json()
+    assert introspected["scope"] == "read:profile read:quests"
+    refused = subscriptions(live, session, academy)
+    assert refused.status_code == 403 and 'scope="webhooks:manage"' in refused.headers["WWW-Authenticate"]
+
+    # Authlib's client refreshes with the scope it first asked for: more than was granted (RFC 6749 6).
+    token_url = f"{live.url}/api/oauth/token"
+    with pytest.raises(OAuthError) as widened:
+        session.refresh_token(token_url)
+    assert widened.value.error == "invalid_scope"
+    refreshed = session.refresh_token(token_url, scope=token["scope"])
+    assert refreshed["scope"] == "read:profile read:quests" and "webhooks" not in access_claims(refreshed)["scope"]
+
+
+def test_an_admin_consenting_to_webhooks_manage_gets_it(live, academy):
+    session, token = connect_as(live, academy, academy["admin"], WITH_ADMIN_SCOPE)
+    assert token["scope"] == WITH_ADMIN_SCOPE and access_claims(token)["scope"] == WITH_ADMIN_SCOPE
+    assert subscriptions(live, session, academy).status_code == 200
+    refreshed = session.refresh_token(f"{live.url}/api/oauth/token")
+    assert refreshed["scope"] == WITH_ADMIN_SCOPE
+    assert subscriptions(live, session, academy).status_code == 200
+
+
+def test_a_member_asking_only_for_admin_scopes_is_sent_back_with_access_denied(live, academy):
+    session = lms_session(live, academy["client"], scope="webhooks:manage")
+    verifier = generate_token(64)
+    url, state = session.create_authorization_url(f"{live.url}/api/oauth/authorize", code_verifier=verifier)
+    location = live.browse(url, academy["learner"])  # straight back: there is nothing to consent to
+    params = query_of(location)
+    assert params["error"] == "access_denied" and params["state"] == state and params["iss"] == live.url
+    assert params["error_description"] == "the user cannot exercise any of the requested scopes"
+    assert "code" not in params
+    with live.app.extensions["questbridge"].db.transaction("service_role") as conn:
+        assert conn.execute("select count(*) as n from public.oauth_authorization_codes").fetchone()["n"] == 0
+        assert conn.execute("select count(*) as n from public.oauth_consents").fetchone()["n"] == 0
+
+
+def test_an_admin_who_becomes_a_member_loses_webhooks_manage_at_the_next_refresh(live, academy, world):
+    second_admin = world.add_member(academy["org"], role="admin")
+    session, token = connect_as(live, academy, second_admin, WITH_ADMIN_SCOPE)
+    assert token["scope"] == WITH_ADMIN_SCOPE
+    with live.app.extensions["questbridge"].db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.memberships set role = 'member' where organization_id = %s and user_id = %s",
+            (academy["org"]["id"], second_admin["id"]),
+        )
+    # The access token issued before still names the scope, and is refused by the routes all the same.
+    assert subscriptions(live, session, academy).status_code == 403
+    refreshed = session.refresh_token(f"{live.url}/api/oauth/token")
+    assert refreshed["scope"] == "read:profile read:quests" and "webhooks" not in access_claims(refreshed)["scope"]
+    with pytest.raises(OAuthError) as nothing_left:
+        session.refresh_token(f"{live.url}/api/oauth/token", scope="webhooks:manage")
+    assert nothing_left.value.error == "invalid_scope"  # not in the refreshed grant's scope any more

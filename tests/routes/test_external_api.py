@@ -790,7 +790,76 @@ def test_our_own_namespaces_are_reserved(client, issue, event_type):
     assert "namespace" in body["errors"]["event_type"][0]
 
 
-@pytest.mark.parametrize("event_type", ["partner.course_synced", "lms.grade.posted_v2", "taskforce.created", "a.b"])
+LOOKALIKES = [
+    ("tasks.completed", "task"),  # plural
+    ("quests.completed", "quest"),
+    ("badges.earned", "badge"),
+    ("webhooks.test", "webhook"),
+    ("users.registered", "user"),
+    ("submissions.graded", "submission"),
+    ("user.registered", "user"),  # the namespace itself
+    ("taks.completed", "task"),  # transposition
+    ("bagde.earned", "badge"),
+    ("qeust.completed", "quest"),
+    ("tsak.completed", "task"),
+    ("tassk.completed", "task"),  # one edit: insertion, deletion, substitution
+    ("tak.completed", "task"),
+    ("tesk.completed", "task"),
+    ("submision.graded", "submission"),
+    ("webhok.test", "webhook"),
+    ("task_.completed", "task"),  # separators
+    ("task_completed.v1", "task"),
+    ("ta_sk.completed", "task"),
+    ("ta.sk.completed", "task"),
+    ("web_hook.test", "webhook"),
+    ("badge_.earned", "badge"),
+    ("qu3st.completed", "quest"),  # characters that read alike
+    ("webh00k.test", "webhook"),
+    ("subm1ss1on.graded", "submission"),
+    ("subrnission.graded", "submission"),
+    ("vvebhook.test", "webhook"),
+    ("baclge.earned", "badge"),
+    ("bagdes_.earned", "badge"),  # several at once
+    ("questbridge.security_alert", "questbridge"),
+    ("questbrigde.security_alert", "questbridge"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "namespace"), LOOKALIKES)
+def test_lookalikes_of_our_namespaces_are_refused(client, issue, world, org, db, event_type, namespace):
+    """A partner must not pass its own events off as ours to the organization's subscribers."""
+    body = assert_problem(push(client, issue(), body={"event_type": event_type, "data": {}}), 422, "event_type")
+    assert list(body["errors"]) == ["event_type"]
+    [message] = body["errors"]["event_type"]
+    assert f"namespace {namespace}." in message and "reserved" in message
+    with db.transaction("service_role") as conn:
+        assert conn.execute("select count(*) as n from public.webhook_events").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["Tasks.completed", "TASK.completed", "t\u0430sk.completed", "\uff54ask.completed", "ta\u00dfk.completed"],
+)
+def test_capitals_and_non_ascii_spellings_never_get_past_the_name_pattern(client, issue, event_type):
+    event_type = event_type.encode().decode("unicode_escape")  # Cyrillic a, fullwidth t, sharp s
+    body = assert_problem(push(client, issue(), body={"event_type": event_type, "data": {}}), 422, "event_type")
+    assert "dotted lowercase" in body["errors"]["event_type"][0]
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "partner.course_synced",
+        "lms.grade.posted_v2",
+        "taskforce.created",
+        "a.b",
+        "canvas.assignment_created",
+        "moodle.user_enrolled",  # our words are fine past the namespace
+        "acme.task.completed",
+        "test.ping",
+        "questionnaire.answered",
+    ],
+)
 def test_partner_event_types_are_accepted(client, issue, event_type):
     assert push(client, issue(), body={"event_type": event_type, "data": {}}).status_code == 202
 

@@ -184,8 +184,20 @@ def test_webhook_routes_need_the_scope(app, client, lms, org):
     assert 'scope="webhooks:manage"' in response.headers["WWW-Authenticate"]
 
 
-def test_webhooks_manage_gives_a_member_no_admin_rights(app, client, lms, learner, org):
-    token = token_for(app, client, lms, learner, "webhooks:manage")
+def test_webhooks_manage_gives_a_member_no_admin_rights(app, client, lms, learner, org, world, db):
+    """A member is never granted the scope; a token that still names it (issued while its user was an
+    admin) does not make a member an admin either."""
+    tokens = user_tokens(app, client, lms, learner, scope="read:profile webhooks:manage")
+    assert tokens["scope"] == "read:profile"
+    problem(
+        client.get(f"/api/webhooks/subscriptions?organization_id={org['id']}", headers=bearer(tokens["access_token"])),
+        403,
+    )
+
+    demoted = world.add_member(org, role="admin")
+    token = token_for(app, client, lms, demoted, "webhooks:manage")
+    with db.transaction("service_role") as conn:
+        conn.execute("update public.memberships set role = 'member' where user_id = %s", (demoted["id"],))
     problem(client.get(f"/api/webhooks/subscriptions?organization_id={org['id']}", headers=bearer(token)), 403)
     body = {"organization_id": str(org["id"]), "target_url": TARGET, "event_types": ["quest.completed"]}
     problem(client.post("/api/webhooks/subscriptions", json=body, headers=bearer(token)), 403)

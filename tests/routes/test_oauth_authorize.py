@@ -12,6 +12,7 @@ from tests.oauth.support import (
     REDIRECT_URI,
     authorize,
     authorize_query,
+    exchange,
     pkce_pair,
     query_of,
     read_form,
@@ -171,6 +172,38 @@ def test_the_consent_page_names_the_client_and_each_scope_and_cannot_be_framed(b
     assert len(form.fields["csrf_token"]) == 64
     assert form.buttons == {"confirm": ["yes", "no"]}
     assert form.fields["client_id"] == lms["client_id"] and form.fields["code_challenge"] == challenge
+
+
+def test_the_consent_page_offers_a_member_only_what_they_can_exercise(app, browser, lms, org):
+    _verifier, challenge = pkce_pair()
+    member_page = consent_page(browser, lms, challenge, scope="read:profile webhooks:manage")
+    html = member_page.get_data(as_text=True)
+    assert member_page.status_code == 200 and "webhook" not in html
+    assert read_form(html).fields["scope"] == "read:profile"
+    admin_page = consent_page(signed_in(app, org["admin"]), lms, challenge, scope="read:profile webhooks:manage")
+    html = admin_page.get_data(as_text=True)
+    assert "Manage your organization&#39;s webhook subscriptions" in html and "(webhooks:manage)" in html
+    assert read_form(html).fields["scope"] == "read:profile webhooks:manage"
+
+
+@pytest.mark.parametrize(
+    ("posted", "granted"),
+    [("read:profile webhooks:manage", "read:profile"), ("webhooks:manage", None)],
+)
+def test_a_member_who_edits_the_consent_form_gets_no_admin_scope(client, browser, lms, db, posted, granted):
+    verifier, challenge = pkce_pair()
+    answer = submit_consent(browser, consent_page(browser, lms, challenge, state="s1"), "yes", scope=posted)
+    assert answer.status_code == 303
+    params = query_of(answer.headers["Location"])
+    with db.transaction("service_role") as conn:
+        consented = conn.execute("select scopes from public.oauth_consents").fetchall()
+    if granted is None:
+        assert params["error"] == "access_denied" and params["state"] == "s1" and "code" not in params
+        assert consented == []
+        return
+    token = exchange(client, lms, params["code"], verifier).get_json()
+    assert token["scope"] == granted
+    assert consented == [{"scopes": [granted]}]
 
 
 def test_the_page_escapes_what_the_admin_typed(client, auth, org, app, learner):

@@ -146,6 +146,42 @@ def test_invalid_event_type_names_are_refused(client, admin_headers, org, name, 
 
 
 @pytest.mark.parametrize(
+    ("name", "namespace"),
+    [
+        ("tasks.completed", "task"),
+        ("taks.completed", "task"),
+        ("task_.x", "task"),
+        ("quests.x", "quest"),
+        ("bagde.earned", "badge"),
+        ("webhooks.test", "webhook"),
+        ("web_hook.test", "webhook"),
+        ("webh00k.test", "webhook"),
+        ("task.archived", "task"),  # in our namespace but not in the catalog: nobody can send it
+        ("questbridge.notice", "questbridge"),
+    ],
+)
+def test_custom_names_that_imitate_our_namespaces_are_refused(client, admin_headers, org, db, name, namespace):
+    for body, field in (({"event_types": ["quest.completed", name]}, "1"), ({"event_type": name}, "0")):
+        payload = {"organization_id": str(org["id"]), "target_url": TARGET} | body
+        problem = assert_problem(client.post("/api/webhooks/subscriptions", json=payload, headers=admin_headers), 422)
+        [(field_name, messages)] = problem["errors"].items()
+        assert field_name == "event_types" if "event_types" in body else field_name == "event_type"
+        [message] = messages[field] if isinstance(messages, dict) else messages
+        assert f"namespace {namespace}." in message and name in message
+    subscription = subscribe(client, admin_headers, org)
+    path = f"/api/webhooks/subscriptions/{subscription['id']}"
+    assert_problem(client.put(path, json={"event_types": [name]}, headers=admin_headers), 422, "event_types")
+    assert stored_row(db, subscription["id"])["event_types"] == ["quest.completed"]
+
+
+def test_every_catalog_type_and_partner_names_stay_subscribable(client, admin_headers, org):
+    names = [item["type"] for item in client.get("/api/webhooks/event-types", headers=admin_headers).get_json()["data"]]
+    created = subscribe(client, admin_headers, org, event_types=[*names, "partner.course_synced", "taskforce.created"])
+    assert created["event_types"] == [*names, "partner.course_synced", "taskforce.created"]
+    assert subscribe(client, admin_headers, org, event_types=["*"])["event_types"] == ["*"]
+
+
+@pytest.mark.parametrize(
     ("overrides", "field"),
     [
         ({"event_type": "task.completed"}, "event_types"),  # both event_types and event_type
@@ -208,6 +244,32 @@ def test_internal_targets_are_refused_at_registration(client, admin_headers, org
     assert reason in problem["errors"]["target_url"][0]
     with db.transaction("service_role") as conn:
         assert conn.execute("select count(*) as n from public.webhook_subscriptions").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("answer", ["10.9.8.7", "127.0.0.1", "169.254.169.254", "fd00::5"])
+def test_a_name_pointing_inward_is_refused_without_saying_where_it_points(
+    client, admin_headers, org, db, monkeypatch, answer
+):
+    """A tenant probing our internal DNS through the 422s (on create and on update) learns only
+    that the name is not public."""
+    from backend.services import ssrf
+
+    real_getaddrinfo = ssrf.socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return real_getaddrinfo(answer if host == "db.corp.example" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", getaddrinfo)
+    inward = "https://db.corp.example/hook"
+    body = {"organization_id": str(org["id"]), "target_url": inward, "event_type": "quest.completed"}
+    created = assert_problem(client.post("/api/webhooks/subscriptions", json=body, headers=admin_headers), 422)
+    subscription = subscribe(client, admin_headers, org)
+    path = f"/api/webhooks/subscriptions/{subscription['id']}"
+    updated = assert_problem(client.put(path, json={"target_url": inward}, headers=admin_headers), 422)
+    for problem in (created, updated):
+        assert problem["errors"] == {"target_url": ["db.corp.example resolves to a non-public address"]}
+        assert answer not in json.dumps(problem)
+    assert stored_row(db, subscription["id"])["target_url"] == TARGET
 
 
 def test_operator_allowed_targets_may_be_internal(make_app, org):

@@ -328,7 +328,9 @@ def test_a_name_is_resolved_and_checked_at_every_send_and_the_checked_address_is
     assert stats.delivered == 0 and stats.retrying + stats.dead >= 1
     assert len(receiver.requests) == 1
     [failed] = [row for row in deliveries(runtime) if row["status"] != "delivered"]
-    assert "rebind.example resolves to 127.0.0.2" in failed["last_error"]
+    assert failed["last_error"] == "refused: rebind.example resolves to a non-public address"
+    attempts = attempts_of(runtime, failed["id"])
+    assert attempts and all("127.0.0.2" not in (a["error"] or "") for a in attempts)
 
 
 def test_the_response_body_is_logged_up_to_4_kib(runtime, org, receiver):

@@ -1,6 +1,7 @@
 """The SSRF guard: internal addresses in every spelling are refused; exemptions work."""
 
 import ipaddress
+import socket
 
 import pytest
 
@@ -96,8 +97,40 @@ def test_a_name_resolving_to_loopback_is_refused_at_resolution():
     # "localhost" passes only by name exemption; a non-exempt name pointing inward is caught
     # after resolution, which is what the sender relies on at every send.
     target = ssrf.Target(url="http://loopback.test/", scheme="http", host="localhost", port=80, literal=None)
-    with pytest.raises(ssrf.TargetRefused, match=r"resolves to .*loopback"):
+    with pytest.raises(ssrf.TargetRefused, match=r"^localhost resolves to a non-public address\Z"):
         ssrf.resolve(target, OPEN)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["127.0.0.1"],
+        ["10.20.30.40"],
+        ["169.254.169.254"],
+        ["100.64.1.2"],
+        ["::ffff:192.168.7.8"],
+        ["fd12:3456::9"],
+        ["93.184.215.14", "172.16.5.6"],  # one inward answer among public ones: a rebinding attempt
+    ],
+)
+def test_a_refused_name_never_reveals_what_it_resolves_to(monkeypatch, answers):
+    """Anyone may register a target: an error naming the address (or its kind) would map our
+    internal DNS for them, one subscription attempt per name."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        assert host == "intranet.example"
+        family = {4: socket.AF_INET, 6: socket.AF_INET6}
+        return [(family[ipaddress.ip_address(a).version], socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(ssrf.TargetRefused) as refused:
+        ssrf.check("https://intranet.example/hook", OPEN)
+    message = str(refused.value)
+    assert message == "intranet.example resolves to a non-public address"
+    for answer in answers:
+        assert answer not in message and str(ipaddress.ip_address(answer)) not in message
+    for kind in ("loopback", "private", "metadata", "link-local", "carrier", "unique local", "embeds"):
+        assert kind not in message
 
 
 def test_unresolvable_hosts_are_refused():

@@ -14,9 +14,17 @@ SCOPES: dict[str, str] = {
     "write:submissions": "Hand in work on tasks in your name",
     "webhooks:manage": "Manage your organization's webhook subscriptions (if you are one of its admins)",
 }
+# Scopes only the admins of the client's organization can exercise: never offered to its members,
+# nor carried by a token issued for one (the routes would refuse the member anyway).
+ADMIN_SCOPES = frozenset({"webhooks:manage"})
 # Client-credentials tokens act for the client's organization with a member's read access.
 CLIENT_CREDENTIALS_SCOPES = ("read:profile", "read:quests")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 DEFAULT_SCOPES = ("read:profile", "read:quests", "read:progress")
 CLIENT_TYPES = ("confidential", "public")
+
+
+def exercisable_scopes(scopes: list[str], role: str | None) -> list[str]:
+    """The scopes, in order, that a user of `role` in the client's organization can exercise."""
+    return [scope for scope in scopes if role == "admin" or scope not in ADMIN_SCOPES]

@@ -27,6 +27,7 @@ import psycopg
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
@@ -46,7 +47,15 @@ from backend.config import Config
 from backend.db import Database
 from backend.services import rate_limit
 from backend.services.audit import RequestInfo
-from backend.services.oauth import CLIENT_CREDENTIALS_SCOPES, GRANT_TYPES, SCOPES, clients, keys, tokens
+from backend.services.oauth import (
+    CLIENT_CREDENTIALS_SCOPES,
+    GRANT_TYPES,
+    SCOPES,
+    clients,
+    exercisable_scopes,
+    keys,
+    tokens,
+)
 from backend.services.oauth.clients import Client
 from backend.services.secretbox import SecretBox
 
@@ -270,8 +279,22 @@ class PKCE(CodeChallenge):
         super().validate_code_verifier(grant, result)
 
 
+NO_EXERCISABLE_SCOPE = "the user cannot exercise any of the requested scopes"
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def create_authorization_response(self, redirect_uri, grant_user):
+        """The code carries only the scopes the user can exercise (RFC 6749 3.3: the token answer's
+        `scope` tells the client); when none is left, access_denied."""
+        if grant_user:
+            role = clients.membership_role(_conn(), self.request.client.organization_id, grant_user.id)
+            granted = exercisable_scopes(self.request.scope.split(), role)
+            if not granted:
+                raise AccessDeniedError(description=NO_EXERCISABLE_SCOPE, redirect_uri=redirect_uri)
+            self.request.scope = " ".join(granted)
+        return super().create_authorization_response(redirect_uri, grant_user)
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
@@ -319,6 +342,18 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token):
         return User(refresh_token.user_id)
+
+    def issue_token(self, user, refresh_token):
+        """Narrowed, like the code, to what the user can exercise now: an admin who became a
+        member keeps the grant but no longer gets admin scopes."""
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        role = clients.membership_role(_conn(), self.request.client.organization_id, user.id)
+        granted = exercisable_scopes(scope.split(), role)
+        if not granted:
+            raise InvalidGrantError(NO_EXERCISABLE_SCOPE)
+        return self.generate_token(
+            user=user, scope=" ".join(granted), include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
+        )
 
     def revoke_old_credential(self, refresh_token):
         tokens.mark_rotated(_conn(), refresh_token.token_hash)

@@ -7,6 +7,7 @@ import { formatMs, StatusBadge, Time } from "../components/display";
 import { EventTypePicker, normalizeTypes } from "../components/EventTypePicker";
 import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
 import { Field, FieldMessages, hasFieldError } from "../components/forms";
+import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../components/GraceChoices";
 import { SecretReveal } from "../components/SecretReveal";
 import { useAction, useApi, usePagedList } from "../hooks";
 
@@ -268,20 +269,13 @@ export function NewSubscriptionPage() {
   );
 }
 
-const GRACE_CHOICES = [
-  { seconds: 0, label: "Immediately (the old secret stops now)" },
-  { seconds: 3600, label: "1 hour" },
-  { seconds: 86400, label: "24 hours (recommended)" },
-  { seconds: 604800, label: "7 days" },
-];
-
 export function SubscriptionDetailPage() {
   const { id = "" } = useParams();
   const navigate = useNavigate();
   const subscription = useApi<Subscription>(`/api/webhooks/subscriptions/${encodeURIComponent(id)}`);
   const [notice, setNotice] = useState<string>();
   const [dialog, setDialog] = useState<"delete" | "rotate" | "redeliver" | null>(null);
-  const [grace, setGrace] = useState(86400);
+  const [grace, setGrace] = useState(DEFAULT_GRACE_SECONDS);
   const [newSecret, setNewSecret] = useState<string>();
   const [testResult, setTestResult] = useState<TestSendResult>();
   const [formKey, setFormKey] = useState(0);
@@ -522,22 +516,7 @@ export function SubscriptionDetailPage() {
             </>
           }
         >
-          <fieldset className="radios">
-            <legend>Keep signing with the old secret for</legend>
-            {GRACE_CHOICES.map((choice) => (
-              <label key={choice.seconds} className="check">
-                <input
-                  type="radio"
-                  name="grace"
-                  value={choice.seconds}
-                  checked={grace === choice.seconds}
-                  onChange={() => setGrace(choice.seconds)}
-                  data-autofocus={grace === choice.seconds ? true : undefined}
-                />
-                <span>{choice.label}</span>
-              </label>
-            ))}
-          </fieldset>
+          <GraceChoices legend="Keep signing with the old secret for" value={grace} onChange={setGrace} />
           <FieldMessages id="grace-error" error={rotate.error} name="grace_seconds" />
           <ErrorBanner error={rotate.error} fields={["grace_seconds"]} />
         </Dialog>

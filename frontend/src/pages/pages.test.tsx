@@ -2,6 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, useLocation } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { AutograderSecret } from "../api";
 import { AppRoutes, safeNext } from "../App";
 import { AuthProvider } from "../auth";
 import { FakeApi, ME, ORG, OTHER_ORG, problem } from "../test/server";
@@ -683,5 +684,77 @@ describe("inbound events and audit log", () => {
     const panel = await screen.findByRole("region", { name: /^Event / });
     expect(await within(panel).findByRole("alert")).toHaveTextContent(/^Inbound event not found$/);
     expect(screen.queryByText(/unavailable|Update the server/)).not.toBeInTheDocument();
+  });
+});
+
+describe("the organization's autograder secret", () => {
+  const NONE: AutograderSecret = {
+    organization_id: OTHER_ORG.id,
+    configured: false,
+    created_at: null,
+    rotated_at: null,
+    created_by: null,
+    rotated_by: null,
+    previous_secret_expires_at: null,
+  };
+  const MADE: AutograderSecret = { ...NONE, configured: true, created_at: "2026-12-07T10:00:00Z", rotated_at: "2026-12-07T10:00:00Z", created_by: "u1", rotated_by: "u1" };
+
+  it("creates the secret and shows it once, then rotates it with a grace period", async () => {
+    const user = userEvent.setup();
+    let current = NONE;
+    const server = new FakeApi({
+      "GET /api/inbound/events": { body: empty },
+      "GET /api/inbound/autograder-secrets": () => ({ body: current }),
+      "POST /api/inbound/autograder-secrets/rotate": () => {
+        const created = !current.configured;
+        current = created ? MADE : { ...MADE, previous_secret_expires_at: "2026-12-08T10:00:00Z" };
+        return { status: created ? 201 : 200, body: { ...current, secret: created ? "agsec_first" : "agsec_second" } };
+      },
+    });
+    renderApp("/inbound");
+    const panel = await screen.findByTestId("autograder-secret");
+    expect(await within(panel).findByText(/no autograder secret of its own yet/)).toBeInTheDocument();
+    expect(server.to("GET /api/inbound/autograder-secrets")[0].query.get("organization_id")).toBe(OTHER_ORG.id);
+
+    await user.click(within(panel).getByRole("button", { name: "Create secret" }));
+    expect(await within(panel).findByTestId("secret-value")).toHaveValue("agsec_first");
+    expect(server.to("POST /api/inbound/autograder-secrets/rotate")[0].body).toEqual({ organization_id: OTHER_ORG.id, grace_seconds: 0 });
+    await user.click(within(panel).getByRole("button", { name: "Done" }));
+    expect(within(panel).queryByTestId("secret-value")).not.toBeInTheDocument();
+
+    await user.click(await within(panel).findByRole("button", { name: "Rotate secret…" }));
+    const dialog = screen.getByRole("dialog");
+    await user.click(within(dialog).getByRole("radio", { name: "1 hour" }));
+    await user.click(within(dialog).getByRole("button", { name: "Rotate" }));
+    expect(await within(panel).findByTestId("secret-value")).toHaveValue("agsec_second");
+    expect(server.to("POST /api/inbound/autograder-secrets/rotate")[1].body).toEqual({ organization_id: OTHER_ORG.id, grace_seconds: 3600 });
+    expect(await within(panel).findByText("Previous secret verifies until")).toBeInTheDocument();
+  });
+
+  it("shows the server's reason when rotating is refused", async () => {
+    const user = userEvent.setup();
+    new FakeApi({
+      "GET /api/inbound/events": { body: empty },
+      "GET /api/inbound/autograder-secrets": { body: MADE },
+      "POST /api/inbound/autograder-secrets/rotate": problem(422, "Validation Failed", "grace_seconds: must be between 0 and 604800", {
+        grace_seconds: ["must be between 0 and 604800"],
+      }),
+    });
+    renderApp("/inbound");
+    await user.click(await screen.findByRole("button", { name: "Rotate secret…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Rotate" }));
+    expect(await within(screen.getByRole("dialog")).findByText("must be between 0 and 604800")).toBeInTheDocument();
+    expect(screen.queryByTestId("secret-value")).not.toBeInTheDocument();
+  });
+
+  it("is not offered to members, who may not see it", async () => {
+    const server = new FakeApi({
+      "GET /api/auth/me": { body: { ...ME, organizations: [{ ...OTHER_ORG, role: "member" }] } },
+      "GET /api/inbound/events": { body: empty },
+    });
+    renderApp("/inbound");
+    expect(await screen.findByText("No inbound events yet")).toBeInTheDocument();
+    expect(screen.queryByTestId("autograder-secret")).not.toBeInTheDocument();
+    expect(server.to("GET /api/inbound/autograder-secrets")).toHaveLength(0);
   });
 });
