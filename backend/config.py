@@ -195,6 +195,8 @@ class Config:
     login_window_seconds: int = 900
     login_max_failures_per_email: int = 10
     login_max_failures_per_ip: int = 100
+    login_email_ceiling: int = 30
+    login_email_drip_seconds: int = 15
     password_reset_ttl_seconds: int = 3600
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -277,6 +279,10 @@ class Config:
                 "LOGIN_MAX_FAILURES_PER_EMAIL", env.get("LOGIN_MAX_FAILURES_PER_EMAIL", "10"), 1
             ),
             login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", env.get("LOGIN_MAX_FAILURES_PER_IP", "100"), 1),
+            login_email_ceiling=_int("LOGIN_EMAIL_CEILING", env.get("LOGIN_EMAIL_CEILING", "30"), 1),
+            login_email_drip_seconds=_int(
+                "LOGIN_EMAIL_DRIP_SECONDS", env.get("LOGIN_EMAIL_DRIP_SECONDS", "15"), 1, 3600
+            ),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1, 65535),
             smtp_user=env.get("SMTP_USER") or None,

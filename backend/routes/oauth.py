@@ -19,7 +19,7 @@ from authlib.common.urls import add_params_to_uri
 from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from backend.auth import login_required, request_origin, user_transaction
+from backend.auth import login_device, login_required, remember_login_device, request_origin, user_transaction
 from backend.errors import NotFound
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.services import accounts
@@ -488,13 +488,15 @@ def login():
     if not 3 <= len(email) <= 254 or not 1 <= len(password) <= 1024 or "\x00" in email + password:
         return _login_page(422, "Enter your email address and password.", email=email[:254].replace("\x00", ""))
     origin = request_origin()
-    limits = accounts.LoginLimits(
-        window_seconds=runtime.config.login_window_seconds,
-        max_failures_per_email=runtime.config.login_max_failures_per_email,
-        max_failures_per_ip=runtime.config.login_max_failures_per_ip,
-    )
     result = accounts.authenticate(
-        runtime.db, runtime.hasher, email, password, limits, origin, runtime.config.session_ttl_seconds
+        runtime.db,
+        runtime.hasher,
+        email,
+        password,
+        accounts.LoginLimits.from_config(runtime.config),
+        origin,
+        runtime.config.session_ttl_seconds,
+        device_cookie=login_device(),
     )
     if result.throttled:
         response = _login_page(429, "Too many failed sign-ins; try again later.", email=email)
@@ -510,6 +512,7 @@ def login():
     )
     response.headers.update(NO_STORE)
     _set_session_cookie(response, result.session.token)
+    remember_login_device(response, result.device_cookie)
     response.delete_cookie(LOGIN_NONCE_COOKIE, path="/api/oauth/login", httponly=True, samesite="Lax")
     return response
 
