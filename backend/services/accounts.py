@@ -236,6 +236,12 @@ def _device_signature(key: bytes, email: str, body: str) -> str:
     return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()).rstrip(b"=").decode()
 
 
+def _typed_email(user: dict | None) -> dict:
+    """What an audit entry of a failed sign-in keeps of the email typed: the account's own email
+    when one has it, else nothing (it may be a password typed into the wrong field)."""
+    return {"email": user["email"]} if user else {}
+
+
 def authenticate(
     db: Database,
     hasher: PasswordHasher,
@@ -263,7 +269,7 @@ def authenticate(
                 "auth.login_throttled",
                 target_type="user" if user else None,
                 target_id=user["id"] if user else None,
-                metadata={"email": email, "scope": limit.scope},
+                metadata=_typed_email(user) | {"scope": limit.scope},
                 origin=origin,
                 actor_id=user["id"] if user else None,
             )
@@ -276,7 +282,7 @@ def authenticate(
                 "auth.login_failed",
                 target_type="user" if user else None,
                 target_id=user["id"] if user else None,
-                metadata={"email": email, "reason": "invalid_credentials"},
+                metadata=_typed_email(user) | {"reason": "invalid_credentials"},
                 origin=origin,
                 actor_id=user["id"] if user else None,
             )

@@ -212,7 +212,9 @@ def test_login_success_and_failure_are_audited(client, world, db):
     rows = audit_rows(db, "auth.login")
     assert [r["action"] for r in rows] == ["auth.login_failed", "auth.login_failed", "auth.login_succeeded"]
     assert rows[0]["actor_id"] == user["id"] and rows[0]["metadata"]["email"] == user["email"]
-    assert rows[1]["actor_id"] is None and rows[1]["metadata"]["email"] == "ghost@example.test"
+    # An email no account has is not recorded: it may be anything the person typed.
+    assert rows[1]["actor_id"] is None and rows[1]["metadata"] == {"reason": "invalid_credentials"}
+    assert "ghost" not in json.dumps(rows[1], default=str)
     assert rows[2]["actor_id"] == user["id"] and rows[2]["target_id"] == str(user["id"])
     assert all(r["ip"] == "127.0.0.1" for r in rows)
     assert "wrong one" not in json.dumps([r["metadata"] for r in rows])
@@ -347,6 +349,46 @@ def test_a_stolen_device_cookie_gets_a_lockout_of_its_own(make_app, world, db):
     # The thief's guesses spent none of the allowance strangers share.
     assert _login(app.test_client(), victim["email"], DEFAULT_PASSWORD, "203.0.113.21").status_code == 200
     assert [r["metadata"]["scope"] for r in audit_rows(db, "auth.login_throttled")] == ["device"] * 3
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("correct horse battery staple", id="a-password-in-the-email-field"),
+        pytest.param("nobody@example.test", id="an-email-no-account-has"),
+    ],
+)
+def test_a_failed_sign_in_records_nothing_typed_that_is_not_an_accounts_email(make_app, world, db, typed):
+    app = make_app(login_max_failures_per_email=2)
+    client = app.test_client()
+    for _ in range(3):
+        client.post("/api/auth/login", json={"email": typed, "password": "whatever it was"})
+
+    rows = audit_rows(db, "auth.login")
+    assert [r["action"] for r in rows] == ["auth.login_failed"] * 2 + ["auth.login_throttled"]
+    assert [r["metadata"] for r in rows] == [{"reason": "invalid_credentials"}] * 2 + [{"scope": "email_ip"}]
+    with db.transaction("service_role") as conn:
+        stored = conn.execute(
+            "select to_jsonb(a) as row from public.audit_log a union all"
+            " select to_jsonb(c) from public.rate_limit_counters c union all"
+            " select to_jsonb(p) from public.rate_limit_paces p"
+        ).fetchall()
+    assert len(stored) == 3 + 2 + 1
+    assert all(typed.split("@")[0] not in json.dumps(row["row"]) for row in stored)
+
+
+def test_a_failed_sign_in_records_the_accounts_own_email_as_the_account_stores_it(make_app, world, db):
+    app = make_app(login_max_failures_per_email=1)
+    user = world.user(email="Ada.Lovelace@Example.test")
+    for _ in range(2):
+        app.test_client().post("/api/auth/login", json={"email": "  ADA.LOVELACE@example.TEST ", "password": "nope"})
+
+    rows = audit_rows(db, "auth.login")
+    assert [(r["action"], r["target_id"]) for r in rows] == [
+        ("auth.login_failed", str(user["id"])),
+        ("auth.login_throttled", str(user["id"])),
+    ]
+    assert [r["metadata"]["email"] for r in rows] == ["Ada.Lovelace@Example.test"] * 2
 
 
 def test_parallel_guesses_cannot_outrun_the_limit(make_app, world):
