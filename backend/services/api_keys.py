@@ -115,7 +115,7 @@ def ip_allowed(allowlist: list, client_ip: str | None) -> bool:
     return any(address.version == network.version and address in network for network in allowlist)
 
 
-# -- rate-limit windows ------------------------------------------------------------------------
+# -- rate-limit windows: the UTC day and the burst bucket --------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,21 +130,29 @@ def limits_for(tiers: dict, tier: str) -> Limits:
 
 @dataclass(frozen=True)
 class Usage:
-    """Where a key lineage stands in its two fixed windows (the UTC day and the current minute)."""
+    """Where a key lineage stands: its requests on this UTC day, and its burst bucket (GCRA)."""
 
     limits: Limits
     day_requests: int
-    minute_requests: int
+    burst_level: float  # requests' worth in the burst bucket at `now`; drains at per_minute / 60 a second
     now: float  # the database's clock, unix seconds: the one clock every process shares
     admitted: bool = True
 
     def window(self, name: str) -> tuple[int, int, int]:
-        """(limit, remaining, reset as unix seconds) of the "daily" or the "burst" window."""
+        """(limit, remaining, reset as unix seconds) of the "daily" or the "burst" window. The
+        burst resets when its bucket has drained empty: the whole burst is available again."""
         if name == "burst":
-            limit, used, length = self.limits.per_minute, self.minute_requests, 60
-        else:
-            limit, used, length = self.limits.per_day, self.day_requests, 86400
-        return limit, max(0, limit - used), (int(self.now) // length + 1) * length
+            limit = self.limits.per_minute
+            # 1e-9: a level that is a whole number in exact arithmetic may be a hair above it in floats.
+            remaining = max(0, min(limit, math.floor(limit - self.burst_level + 1e-9)))
+            return limit, remaining, math.ceil(self._reset_at(name))
+        limit = self.limits.per_day
+        return limit, max(0, limit - self.day_requests), math.ceil(self._reset_at(name))
+
+    def _reset_at(self, name: str) -> float:
+        if name == "burst":
+            return self.now + self.burst_level * 60 / self.limits.per_minute
+        return (int(self.now) // 86400 + 1) * 86400
 
     @property
     def binding_window(self) -> str:
@@ -152,7 +160,20 @@ class Usage:
         return "burst" if self.window("burst")[1] < self.window("daily")[1] else "daily"
 
     def seconds_until_reset(self, name: str) -> int:
-        return max(1, math.ceil(self.window(name)[2] - self.now))
+        return max(1, math.ceil(self._reset_at(name) - self.now))
+
+    def seconds_until_admitted(self, name: str) -> int:
+        """How long a request refused by this window waits: the burst admits the next request as
+        soon as one request's worth has drained, long before the bucket is empty."""
+        if name == "burst":
+            per_minute = self.limits.per_minute
+            return max(1, math.ceil((self.burst_level + 1 - per_minute) * 60 / per_minute))
+        return self.seconds_until_reset(name)
+
+
+def drained(level: float, seconds: float, per_minute: int) -> float:
+    """A burst bucket's level `seconds` after it held `level`."""
+    return max(0.0, level - seconds * per_minute / 60)
 
 
 # -- admission ---------------------------------------------------------------------------------
@@ -199,7 +220,8 @@ def admit(
         return Admission(None, None, "wrong_secret")
     key = ApiKey(row["id"], row["key_id"], row["lineage_id"], row["organization_id"], row["tier"])
     limits = limits_for(tiers, row["tier"])
-    standing = Usage(limits, row["day_requests"], row["minute_requests"], row["now_epoch"])
+    level = drained(row["burst_level"], row["burst_seconds_ago"], limits.per_minute)
+    standing = Usage(limits, row["day_requests"], level, row["now_epoch"])
     if row["revoked"]:
         return Admission(key, standing, "revoked")
     if row["expired"]:
@@ -220,7 +242,7 @@ def admit(
             "per_minute": limits.per_minute,
         },
     ).fetchone()
-    usage = Usage(limits, hit["day_requests"], hit["minute_requests"], hit["now_epoch"], admitted=hit["admitted"])
+    usage = Usage(limits, hit["day_requests"], hit["burst_level"], hit["now_epoch"], admitted=hit["admitted"])
     if not hit["admitted"]:
         metrics.RATE_LIMIT_HITS.labels("api_key").inc()
     return Admission(key, usage, None if hit["admitted"] else "rate_limited")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import re
 import threading
 import uuid
@@ -112,40 +113,60 @@ def test_ip_allowed(allowlist, client_ip, allowed):
 NOW = 1_800_000_030.25  # 30.25 s into a minute; 2027-01-15T08:00:30Z
 
 
-def test_windows_reset_at_the_next_minute_and_the_next_utc_midnight():
-    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, minute_requests=4, now=NOW)
+def test_the_day_resets_at_utc_midnight_and_the_burst_when_its_bucket_has_drained():
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, burst_level=4.0, now=NOW)
     assert usage.window("daily") == (1000, 990, (int(NOW) // 86400 + 1) * 86400)
-    assert usage.window("burst") == (100, 96, 1_800_000_060)
-    assert usage.seconds_until_reset("burst") == 30
+    # Four requests' worth drains in 2.4 s (100 a minute), whatever the clock minute.
+    assert usage.window("burst") == (100, 96, math.ceil(NOW + 2.4))
+    assert usage.seconds_until_reset("burst") == 3
     assert usage.binding_window == "burst"
 
 
+def test_a_burst_refusal_waits_for_one_request_s_worth_not_for_the_whole_bucket():
+    usage = Usage(Limits(per_day=1000, per_minute=6), day_requests=6, burst_level=6.0, now=NOW, admitted=False)
+    assert usage.window("burst") == (6, 0, math.ceil(NOW + 60))
+    assert usage.seconds_until_admitted("burst") == 10  # one request's worth at 6 a minute
+    half = Usage(Limits(per_day=1000, per_minute=6), day_requests=6, burst_level=5.5, now=NOW, admitted=False)
+    assert half.seconds_until_admitted("burst") == 5
+    assert usage.seconds_until_admitted("daily") == usage.seconds_until_reset("daily")
+
+
+def test_a_burst_level_a_hair_off_a_whole_number_still_counts_whole():
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=3, burst_level=3.0000000000000004, now=NOW)
+    assert usage.window("burst")[1] == 97
+
+
 def test_headers_of_an_admitted_request():
-    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, minute_requests=4, now=NOW)
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, burst_level=4.0, now=NOW)
     assert rate_limit_headers(usage) == {
         "X-RateLimit-Limit": "1000",
         "X-RateLimit-Remaining": "990",
         "X-RateLimit-Reset": str((int(NOW) // 86400 + 1) * 86400),
         "RateLimit-Policy": '"burst";q=100;w=60, "daily";q=1000;w=86400',
-        "RateLimit": '"burst";r=96;t=30',
+        "RateLimit": '"burst";r=96;t=3',
     }
 
 
 def test_headers_when_the_burst_window_refused():
-    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=100, minute_requests=100, now=NOW, admitted=False)
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=100, burst_level=100.0, now=NOW, admitted=False)
     headers = rate_limit_headers(usage)
     assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == ("100", "0")
-    assert headers["X-RateLimit-Reset"] == "1800000060"
-    assert headers["RateLimit"] == '"burst";r=0;t=30'
+    assert headers["X-RateLimit-Reset"] == str(math.ceil(NOW + 60))
+    assert headers["RateLimit"] == '"burst";r=0;t=60'
 
 
 def test_headers_when_the_day_is_used_up():
-    usage = Usage(Limits(per_day=50, per_minute=100), day_requests=50, minute_requests=3, now=NOW, admitted=False)
+    usage = Usage(Limits(per_day=50, per_minute=100), day_requests=50, burst_level=3.0, now=NOW, admitted=False)
     headers = rate_limit_headers(usage)
     midnight = (int(NOW) // 86400 + 1) * 86400
     assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == ("50", "0")
     assert headers["RateLimit"] == f'"daily";r=0;t={midnight - int(NOW)}'
     assert usage.seconds_until_reset(usage.binding_window) == midnight - int(NOW)
+
+
+def test_a_burst_bucket_drains_at_its_rate_and_never_below_empty():
+    assert api_keys.drained(10.0, 3.0, 60) == 7.0
+    assert api_keys.drained(10.0, 30.0, 60) == 0.0
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -232,7 +253,7 @@ def test_admission_outcomes(runtime, world):
     admitted = admit(runtime, key)
     assert admitted.refusal is None
     assert admitted.key.key_id == key.key_id and admitted.key.organization_id == org["id"]
-    assert (admitted.usage.day_requests, admitted.usage.minute_requests) == (1, 1)
+    assert (admitted.usage.day_requests, admitted.usage.burst_level) == (1, 1.0)
 
     assert admit(runtime, api_keys.new_key()) == api_keys.Admission(None, None, "unknown_key")
     assert admit(runtime, api_keys.new_key(key.key_id)) == api_keys.Admission(None, None, "wrong_secret")
@@ -340,8 +361,8 @@ def test_prune_usage_keeps_recent_days(runtime, world):
     admit(runtime, key)
     with runtime.db.transaction("service_role") as conn:
         conn.execute(
-            "insert into public.api_key_usage (lineage_id, day, organization_id, requests, minute_start)"
-            " select lineage_id, day - 91, organization_id, 5, minute_start - interval '91 days'"
+            "insert into public.api_key_usage (lineage_id, day, organization_id, requests, burst_at)"
+            " select lineage_id, day - 91, organization_id, 5, burst_at - interval '91 days'"
             " from public.api_key_usage"
         )
         conn.execute(
