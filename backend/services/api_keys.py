@@ -24,7 +24,7 @@ import structlog
 
 from backend import metrics
 from backend.db import Database, as_service_role, queries_beside
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.jsonutil import dumps
 from backend.services import audit, events
 from backend.services.audit import RequestInfo
@@ -43,6 +43,7 @@ DEFAULT_GRACE_SECONDS = 86400
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_ALLOWLIST_ENTRIES = 100
 MAX_NAME_LENGTH = 200
+MAX_KEYS_LIMIT = 10000  # the highest max_api_keys a platform admin may set (organization_limits_max_api_keys_range)
 USAGE_RETENTION_DAYS = 90
 PRUNE_LOCK_KEY = 0x5142_4150_494B_4559  # "QBAPIKEY", pg_try_advisory_xact_lock of prune_usage
 # Partners push their own event types; the namespaces of our catalog (task., quest., …) stay ours,
@@ -282,8 +283,23 @@ def create_key(
     ip_allowlist: list,
     origin: RequestInfo,
 ) -> dict:
-    """A new key; the returned `api_key` is the only time it is ever shown."""
+    """A new key; the returned `api_key` is the only time it is ever shown. The organization's
+    limits (a platform admin's, never its own) decide the tiers it may issue and how many keys it
+    may hold: 403 naming the limit."""
     require_admin(conn, organization_id)
+    with as_service_role(conn):
+        limits = conn.execute(SQL["lock_limits"], {"organization_id": organization_id}).fetchone()
+        _refuse_tier_outside(limits["allowed_tiers"], tier)
+        # After the lock, in a statement of its own: it sees every key committed before the lock.
+        held = conn.execute(SQL["live_keys"], {"organization_id": organization_id}).fetchone()["keys"]
+    if held >= limits["max_api_keys"]:
+        raise Forbidden(
+            f"this organization may hold at most {limits['max_api_keys']} API keys and holds {held}: "
+            "revoke one, or ask a platform admin to raise max_api_keys",
+            slug="api-key-limit",
+            errors={"organization_id": [f"holds {held} of its {limits['max_api_keys']} API keys"]},
+            extra={"limit": "max_api_keys", "max_api_keys": limits["max_api_keys"], "api_keys": held},
+        )
     row_id = uuid.uuid4()
     key = new_key()
     conn.execute(
@@ -387,6 +403,9 @@ def rotate_key(
         raise ValidationFailed.field("grace_seconds", f"must be between 0 and {MAX_GRACE_SECONDS}")
     organization_id = _authorize(conn, key_id)
     with as_service_role(conn):
+        standing = conn.execute(SQL["key_tier_allowed"], {"key_id": key_id}).fetchone()
+        if not standing["allowed"]:
+            _refuse_tier_outside(standing["allowed_tiers"], standing["tier"], rotating=True)
         if preserve_key_id:
             key = new_key(key_id)
             row = conn.execute(
@@ -429,6 +448,24 @@ def rotate_key(
     }
 
 
+def _refuse_tier_outside(allowed_tiers: list[str], tier: str, *, rotating: bool = False) -> None:
+    if tier in allowed_tiers:
+        return
+    allowed = ", ".join(allowed_tiers)
+    what = (
+        f"this organization may no longer issue {tier} keys (allowed: {allowed}): create a key of an allowed "
+        "tier and revoke this one"
+        if rotating
+        else f"this organization may issue {allowed} keys, not {tier}: a platform admin sets allowed_tiers"
+    )
+    raise Forbidden(
+        what,
+        slug="api-key-limit",
+        errors={"tier": [f"is not one this organization may issue ({allowed})"]},
+        extra={"limit": "allowed_tiers", "allowed_tiers": list(allowed_tiers)},
+    )
+
+
 def _refuse_rotation(conn: psycopg.Connection, key_id: str):
     row = conn.execute(SQL["get_key"], {"key_id": key_id}).fetchone()
     if row["revoked_at"] is not None:
@@ -438,6 +475,57 @@ def _refuse_rotation(conn: psycopg.Connection, key_id: str):
         errors={"key_id": [f"was replaced by {row['replaced_by']}"]},
         extra={"replaced_by": row["replaced_by"]},
     )
+
+
+# -- what an organization may hold: limits set by platform admins ------------------------------
+
+
+def get_limits(conn: psycopg.Connection, organization_id) -> dict:
+    """{organization_id, allowed_tiers, max_api_keys, api_keys (held now), updated_at}, for the
+    organization's admins and platform admins: 404 for strangers, 403 for members."""
+    row = conn.execute(SQL["get_limits"], {"organization_id": organization_id}).fetchone()
+    if row is None:
+        require_admin(conn, organization_id)
+        raise NotFound("organization not found")
+    with as_service_role(conn):
+        held = conn.execute(SQL["live_keys"], {"organization_id": organization_id}).fetchone()["keys"]
+    return row | {"api_keys": held}
+
+
+def set_limits(
+    conn: psycopg.Connection,
+    organization_id,
+    allowed_tiers: list[str] | None,
+    max_api_keys: int | None,
+    origin: RequestInfo,
+) -> dict:
+    """Change the tiers an organization may issue and the keys it may hold (None keeps a value).
+    Platform admins only (or the system). Keys it already holds keep working and keep their tier;
+    lowering a limit only stops new keys (and rotations of keys of a tier no longer allowed)."""
+    caller = conn.execute(SQL["may_set_limits"]).fetchone()
+    if not caller["allowed"]:
+        raise Forbidden("only platform admins may set an organization's limits", slug="platform-admin-required")
+    before = conn.execute(SQL["lock_limits"], {"organization_id": organization_id}).fetchone()
+    if before is None:
+        raise NotFound("organization not found")
+    params = {"organization_id": organization_id, "allowed_tiers": allowed_tiers, "max_api_keys": max_api_keys}
+    row = conn.execute(SQL["set_limits"], params).fetchone()
+    with as_service_role(conn):  # a platform admin need not belong to the organization whose log this is
+        audit.record(
+            conn,
+            "organization.limits_changed",
+            organization_id=organization_id,
+            target_type="organization",
+            target_id=organization_id,
+            metadata={
+                "allowed_tiers": {"from": before["allowed_tiers"], "to": row["allowed_tiers"]},
+                "max_api_keys": {"from": before["max_api_keys"], "to": row["max_api_keys"]},
+            },
+            origin=origin,
+            actor_id=caller["user_id"],
+        )
+        held = conn.execute(SQL["live_keys"], {"organization_id": organization_id}).fetchone()["keys"]
+    return row | {"api_keys": held}
 
 
 # -- pushed events -----------------------------------------------------------------------------

@@ -238,3 +238,47 @@ with clients as (
   delete from public.api_key_usage_clients where day < (now() at time zone 'utc')::date - %(keep_days)s::integer
 )
 delete from public.api_key_usage where day < (now() at time zone 'utc')::date - %(keep_days)s::integer;
+
+-- name: get_limits --
+-- Visible to the organization's admins and to platform admins (RLS).
+select organization_id, allowed_tiers, max_api_keys, updated_at
+from public.organization_limits
+where organization_id = %(organization_id)s;
+
+-- name: lock_limits --
+-- The organization's limits, locked until the transaction ends: creations of keys in one
+-- organization (and changes of its limits) happen one after another, so each one's count of
+-- live keys, taken by the next statement, sees every key created before it.
+select organization_id, allowed_tiers, max_api_keys
+from public.organization_limits
+where organization_id = %(organization_id)s
+for update;
+
+-- name: live_keys --
+-- What counts against max_api_keys: keys neither revoked nor replaced. A key rotated to a new key
+-- id gives its place to its replacement while it finishes its grace period: a lineage counts once.
+select count(*)::integer as keys
+from public.api_keys
+where organization_id = %(organization_id)s and revoked_at is null and replaced_by is null;
+
+-- name: may_set_limits --
+-- Platform admins, and the system itself (service_role: the CLI), set organizations' limits.
+select current_user = 'service_role'
+       or coalesce((select platform_admin from public.profiles where id = (select auth.uid())), false) as allowed,
+       (select auth.uid()) as user_id;
+
+-- name: set_limits --
+update public.organization_limits
+set allowed_tiers = coalesce(%(allowed_tiers)s::text[], allowed_tiers),
+    max_api_keys = coalesce(%(max_api_keys)s::integer, max_api_keys),
+    updated_by = (select auth.uid()),
+    updated_at = now()
+where organization_id = %(organization_id)s
+returning organization_id, allowed_tiers, max_api_keys, updated_at;
+
+-- name: key_tier_allowed --
+-- Run as service_role: whether a key's tier is still one its organization may issue.
+select k.tier, l.allowed_tiers, k.tier = any(l.allowed_tiers) as allowed
+from public.api_keys k
+join public.organization_limits l on l.organization_id = k.organization_id
+where k.key_id = %(key_id)s;

@@ -39,7 +39,8 @@ def tiers(starter=(1000, 100), pro=(10000, 1000), enterprise=(100000, 10000)) ->
 
 @pytest.fixture
 def org(world):
-    return world.organization("Academy")
+    """An organization a platform admin allowed every tier."""
+    return world.allow(world.organization("Academy"))
 
 
 @pytest.fixture
@@ -417,7 +418,7 @@ def test_a_burst_in_progress_at_utc_midnight_goes_on_counting_in_the_new_day(mak
 
 def test_100_concurrent_requests_move_the_counter_by_exactly_100(make_app, world, auth, db, serve):
     app = make_app(pool_max_size=20, api_key_tiers=tiers(pro=(10000, 1000)))
-    org = world.organization()
+    org = world.allow(world.organization())
     created = (
         app.test_client()
         .post(

@@ -305,7 +305,7 @@ def test_the_counting_transaction_commits_asynchronously_and_only_itself(runtime
 
 
 def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
-    org, other = world.organization("A"), world.organization("B")
+    org, other = world.allow(world.organization("A")), world.organization("B")
     starter_a, pro_a = make_key(runtime, org), make_key(runtime, org, tier="pro")
     make_key(runtime, org, tier="pro")  # unused: a key, without requests
     revoked = make_key(runtime, org, tier="enterprise")
@@ -344,7 +344,7 @@ def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
 
 
 def test_a_key_rotated_to_a_new_id_counts_once(runtime, world, auth, client):
-    org = world.organization()
+    org = world.allow(world.organization())
     headers = auth.headers(org["admin"])
     created = client.post(
         "/v1/admin/external/keys",
@@ -538,3 +538,97 @@ def test_admins_create_keys_only_for_their_organization_and_as_new_lineages(
         (row_id, api_keys.new_key().key_id, two_orgs[org_name]["id"], lineage, b"\x00" * 32, admin["id"]),
     )
     assert (result[0] if isinstance(result, tuple) else result) == expected
+
+
+# -- organization limits: the database holds every writer to them -----------------------------
+
+
+def test_admins_read_their_organizations_limits_and_members_read_none(runtime, world, two_orgs):
+    statement = "select organization_id, allowed_tiers, max_api_keys from public.organization_limits"
+    _, rows = run_as(runtime, world, two_orgs["a"]["admin"], statement)
+    assert rows == [{"organization_id": two_orgs["a"]["id"], "allowed_tiers": ["starter"], "max_api_keys": 5}]
+    assert run_as(runtime, world, two_orgs["member"], statement) == (0, [])
+    assert run_as(runtime, world, "anon", statement) == "42501"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.organization_limits set allowed_tiers = '{starter,pro,enterprise}'",
+        "update public.organization_limits set max_api_keys = 10000",
+    ],
+)
+def test_org_admins_cannot_raise_their_own_limits_in_the_table_either(runtime, world, two_orgs, statement):
+    assert run_as(runtime, world, two_orgs["a"]["admin"], statement) == (0, None)
+    with runtime.db.transaction("service_role") as conn:
+        rows = conn.execute("select allowed_tiers, max_api_keys from public.organization_limits").fetchall()
+    assert rows == [{"allowed_tiers": ["starter"], "max_api_keys": 5}] * 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into public.organization_limits (organization_id) values (gen_random_uuid())",
+        "delete from public.organization_limits",
+    ],
+)
+def test_users_neither_add_nor_remove_limits(runtime, world, two_orgs, statement):
+    assert run_as(runtime, world, two_orgs["a"]["admin"], statement) == "42501"
+
+
+def test_platform_admins_read_and_change_every_organizations_limits(runtime, world, two_orgs):
+    staff = world.user()
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute("update public.profiles set platform_admin = true where id = %s", (staff["id"],))
+    rowcount, _ = run_as(
+        runtime,
+        world,
+        staff,
+        "update public.organization_limits set max_api_keys = 9, updated_by = %s",
+        (staff["id"],),
+    )
+    assert rowcount == 2
+    _, rows = run_as(runtime, world, staff, "select max_api_keys from public.organization_limits")
+    assert [row["max_api_keys"] for row in rows] == [9, 9]
+
+
+def insert_key_as(runtime, world, admin, org, tier="starter"):
+    row_id = uuid.uuid4()
+    return run_as(
+        runtime,
+        world,
+        admin,
+        "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash, created_by)"
+        " values (%s, %s, %s, %s, 'k', %s, %s, %s)",
+        (row_id, api_keys.new_key().key_id, org["id"], row_id, tier, b"\x00" * 32, admin["id"]),
+    )
+
+
+def test_an_org_admin_writing_the_table_directly_meets_the_limits_too(runtime, world, two_orgs):
+    """As Supabase's REST API would let them: the trigger, not the route, is the guarantee."""
+    a = two_orgs["a"]
+    assert insert_key_as(runtime, world, a["admin"], a, tier="enterprise") == "23514"
+    assert [insert_key_as(runtime, world, a["admin"], a) for _ in range(5)] == [(1, None)] * 4 + ["23514"]
+    with runtime.db.transaction("service_role") as conn:
+        tiers = conn.execute(
+            "select tier, count(*) as n from public.api_keys where organization_id = %s group by tier", (a["id"],)
+        ).fetchall()
+    assert tiers == [{"tier": "starter", "n": 5}]  # two_orgs' key and four more: five, the default
+
+
+def test_the_databases_refusals_are_403s_naming_the_limit(runtime, world, two_orgs):
+    from backend.errors import Forbidden, from_database_error
+
+    a = two_orgs["a"]
+    world.allow(a, tiers=("starter",), max_api_keys=1)  # two_orgs' key fills it
+    for tier, field in (("pro", "tier"), ("starter", "organization_id")):
+        row_id = uuid.uuid4()
+        with pytest.raises(psycopg.errors.CheckViolation) as refused:
+            with runtime.db.transaction("authenticated", world.claims(a["admin"])) as conn:
+                conn.execute(
+                    "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash,"
+                    " created_by) values (%s, %s, %s, %s, 'k', %s, %s, %s)",
+                    (row_id, api_keys.new_key().key_id, a["id"], row_id, tier, b"\x00" * 32, a["admin"]["id"]),
+                )
+        problem = from_database_error(refused.value)
+        assert isinstance(problem, Forbidden) and list(problem.errors) == [field]
