@@ -137,6 +137,33 @@ def transport_scheme() -> str:
     return told or request.environ.get("wsgi.url_scheme", "http")
 
 
+def _device_cookie_name(config: Config) -> str:
+    # __Host-: over https the browser refuses it unless Secure, for / and without a Domain.
+    return "__Host-qb_device" if config.session_cookie_secure else "qb_device"
+
+
+def login_device() -> str | None:
+    """The device cookie this browser got from its last sign-in (accounts.trusted_device checks it)."""
+    return request.cookies.get(_device_cookie_name(current_app.extensions["questbridge"].config)) or None
+
+
+def remember_login_device(response, cookie: str | None) -> None:
+    """Mark the browser that just signed in as one its account uses: later sign-ins from it skip
+    the throttles strangers share. HttpOnly, and it grants nothing but that."""
+    if cookie is None:
+        return
+    config: Config = current_app.extensions["questbridge"].config
+    response.set_cookie(
+        _device_cookie_name(config),
+        cookie,
+        max_age=accounts.DEVICE_COOKIE_TTL_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=config.session_cookie_secure,
+        path="/",
+    )
+
+
 def _bearer_token() -> str | None:
     header = request.headers.get("Authorization")
     if not header:

@@ -14,8 +14,8 @@ import psycopg
 from flask import Flask
 
 from backend import migrate
-from backend.errors import from_database_error
-from backend.services import accounts, audit, learning
+from backend.errors import NotFound, from_database_error
+from backend.services import accounts, api_keys, audit, learning
 from backend.services.audit import RequestInfo
 from backend.services.passwords import password_problem
 
@@ -147,6 +147,41 @@ def register(app: Flask) -> None:
                 origin=CLI_ORIGIN,
             )
         click.echo(json.dumps({"user_id": str(row["id"]), "platform_admin": not revoke}))
+
+    @app.cli.command("set-org-limits", help="Set the API-key tiers an organization may issue and its number of keys.")
+    @click.option("--org-id", required=True, type=click.UUID)
+    @click.option("--tiers", help=f"Comma-separated, of {', '.join(api_keys.TIERS)}; unchanged when left out.")
+    @click.option(
+        "--max-keys",
+        type=click.IntRange(0, api_keys.MAX_KEYS_LIMIT),
+        help="Live keys it may hold; unchanged when left out.",
+    )
+    def set_org_limits(org_id, tiers, max_keys):
+        if tiers is None and max_keys is None:
+            _fail("give --tiers, --max-keys or both")
+        allowed = None
+        if tiers is not None:
+            names = [name.strip() for name in tiers.split(",") if name.strip()]
+            unknown = sorted(set(names) - set(api_keys.TIERS))
+            if not names or unknown:
+                refused = f", not {', '.join(unknown)}" if unknown else ""
+                _fail(f"--tiers must list some of {', '.join(api_keys.TIERS)}{refused}")
+            allowed = [tier for tier in api_keys.TIERS if tier in names]
+        with _runtime(app).db.transaction("service_role") as conn:
+            try:
+                limits = api_keys.set_limits(conn, org_id, allowed, max_keys, CLI_ORIGIN)
+            except NotFound:
+                _fail(f"organization {org_id} does not exist")
+        click.echo(
+            json.dumps(
+                {
+                    "organization_id": str(limits["organization_id"]),
+                    "allowed_tiers": limits["allowed_tiers"],
+                    "max_api_keys": limits["max_api_keys"],
+                    "api_keys": limits["api_keys"],
+                }
+            )
+        )
 
     @app.cli.command("seed-demo", help="On first start, create a demo org, admin and quest; print the login.")
     def seed_demo():

@@ -209,6 +209,8 @@ class Config:
     login_window_seconds: int = 900
     login_max_failures_per_email: int = 10
     login_max_failures_per_ip: int = 100
+    login_email_ceiling: int = 30
+    login_email_drip_seconds: int = 15
     password_reset_ttl_seconds: int = 3600
     invitation_ttl_seconds: int = 7 * 86400
     smtp_host: str | None = None
@@ -311,6 +313,10 @@ class Config:
             login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", env.get("LOGIN_MAX_FAILURES_PER_IP", "100"), 1),
             invitation_ttl_seconds=_int(
                 "INVITATION_TTL_SECONDS", env.get("INVITATION_TTL_SECONDS", str(7 * 86400)), 3600, 30 * 86400
+            ),
+            login_email_ceiling=_int("LOGIN_EMAIL_CEILING", env.get("LOGIN_EMAIL_CEILING", "30"), 1),
+            login_email_drip_seconds=_int(
+                "LOGIN_EMAIL_DRIP_SECONDS", env.get("LOGIN_EMAIL_DRIP_SECONDS", "15"), 1, 3600
             ),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1, 65535),

@@ -153,6 +153,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "api_keys_tier_check": (422, "tier", "must be starter, pro or enterprise"),
     "api_keys_ip_allowlist_length": (422, "ip_allowlist", "must list at most 100 networks"),
     "api_keys_organization_id_fkey": (404, "organization_id", "organization not found"),
+    "organization_limits_allowed_tiers_known": (422, "allowed_tiers", "must list 1 to 3 of starter, pro, enterprise"),
+    "organization_limits_max_api_keys_range": (422, "max_api_keys", "must be between 0 and 10000"),
+    "api_keys_tier_allowed": (403, "tier", "is not one this organization may issue (a platform admin sets them)"),
+    "api_keys_within_max_api_keys": (403, "organization_id", "holds as many API keys as a platform admin allows it"),
 }
 
 
@@ -163,7 +167,7 @@ def from_database_error(exc: psycopg.Error) -> APIError | None:
         name = exc.diag.constraint_name or ""
         if name in CONSTRAINT_ERRORS:
             status, field, message = CONSTRAINT_ERRORS[name]
-            cls = Conflict if status == 409 else NotFound if status == 404 else ValidationFailed
+            cls = {409: Conflict, 404: NotFound, 403: Forbidden}.get(status, ValidationFailed)
             return cls(f"{field}: {message}", errors={field: [message]})
         if isinstance(exc, psycopg.errors.UniqueViolation):
             return Conflict("the resource already exists", extra={"constraint": name or None})

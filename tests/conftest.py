@@ -176,6 +176,16 @@ class World:
             )
         return user
 
+    def allow(self, org: dict, tiers=("starter", "pro", "enterprise"), max_api_keys: int = 100) -> dict:
+        """Set what the organization may hold in API keys, as a platform admin would."""
+        with self.runtime.db.transaction("service_role") as conn:
+            conn.execute(
+                "update public.organization_limits set allowed_tiers = %s, max_api_keys = %s"
+                " where organization_id = %s",
+                (list(tiers), max_api_keys, org["id"]),
+            )
+        return org
+
     def claims(self, user: dict) -> dict:
         return {"sub": str(user["id"]), "role": "authenticated", "aud": "authenticated", "email": user["email"]}
 

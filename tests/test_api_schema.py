@@ -25,7 +25,8 @@ def test_every_operation_answers_within_its_schema(make_app):
         autograder_webhook_secrets=("f" * 40,),
         inbound_sources={"billing": {"scheme": "stripe", "secrets": ["whsec_" + "b" * 32]}},
     )
-    org = World(app).organization("Fuzz")
+    world = World(app)
+    org = world.allow(world.organization("Fuzz"))
     client = app.test_client()
     headers = AuthActions(client).headers(org["admin"])
     key = client.post(

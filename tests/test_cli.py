@@ -210,3 +210,63 @@ def test_db_upgrade_against_a_database_that_is_down_says_so_without_a_traceback(
     assert result.exit_code == 1
     assert "error: cannot reach the database" in result.output
     assert "Traceback" not in result.output
+
+
+def test_set_org_limits_lets_the_organization_issue_what_it_says(cli, client, world, auth, db):
+    org = world.organization()
+    headers = auth.headers(org["admin"])
+    key = {"organization_id": str(org["id"]), "name": "LMS", "tier": "pro"}
+    assert client.post("/v1/admin/external/keys", json=key, headers=headers).status_code == 403
+
+    result = cli("set-org-limits", "--org-id", str(org["id"]), "--tiers", "pro, starter", "--max-keys", "1")
+    assert result.exit_code == 0, result.output
+    assert last_json_line(result.output) == {
+        "organization_id": str(org["id"]),
+        "allowed_tiers": ["starter", "pro"],
+        "max_api_keys": 1,
+        "api_keys": 0,
+    }
+    assert client.post("/v1/admin/external/keys", json=key, headers=headers).status_code == 201
+    assert client.post("/v1/admin/external/keys", json=key, headers=headers).status_code == 403  # one key at most
+
+    # Either option alone leaves the other as it was.
+    assert last_json_line(cli("set-org-limits", "--org-id", str(org["id"]), "--max-keys", "3").output)[
+        "allowed_tiers"
+    ] == ["starter", "pro"]
+    assert (
+        last_json_line(cli("set-org-limits", "--org-id", str(org["id"]), "--tiers", "enterprise").output)[
+            "max_api_keys"
+        ]
+        == 3
+    )
+    with db.transaction("service_role") as conn:
+        changes = conn.execute(
+            "select actor_id, metadata from public.audit_log where action = 'organization.limits_changed' order by id"
+        ).fetchall()
+    assert len(changes) == 3 and all(change["actor_id"] is None for change in changes)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tiers", "starter,gold"], "--tiers must list some of starter, pro, enterprise, not gold"),
+        (["--tiers", " , "], "--tiers must list some of"),
+        ([], "give --tiers, --max-keys or both"),
+    ],
+)
+def test_set_org_limits_refuses_bad_input_with_a_message(cli, world, args, message):
+    org = world.organization()
+    result = cli("set-org-limits", "--org-id", str(org["id"]), *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+
+
+def test_set_org_limits_of_an_organization_that_does_not_exist(cli):
+    result = cli("set-org-limits", "--org-id", str(uuid.uuid4()), "--max-keys", "3")
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("max_keys", ["-1", "10001", "many"])
+def test_set_org_limits_max_keys_out_of_range_is_a_usage_error(cli, world, max_keys):
+    assert cli("set-org-limits", "--org-id", str(world.organization()["id"]), "--max-keys", max_keys).exit_code == 2

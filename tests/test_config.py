@@ -88,6 +88,9 @@ def test_supabase_jwt_secret_is_an_alias_of_jwt_secret():
         ("LOGIN_WINDOW_SECONDS", "0", "LOGIN_WINDOW_SECONDS"),
         ("LOGIN_MAX_FAILURES_PER_EMAIL", "lots", "LOGIN_MAX_FAILURES_PER_EMAIL"),
         ("LOGIN_MAX_FAILURES_PER_IP", "0", "LOGIN_MAX_FAILURES_PER_IP"),
+        ("LOGIN_EMAIL_CEILING", "0", "LOGIN_EMAIL_CEILING"),
+        ("LOGIN_EMAIL_DRIP_SECONDS", "0", "LOGIN_EMAIL_DRIP_SECONDS"),
+        ("LOGIN_EMAIL_DRIP_SECONDS", "7200", "LOGIN_EMAIL_DRIP_SECONDS"),  # a lock in all but name
         ("SMTP_PORT", "smtp", "SMTP_PORT"),
         ("SMTP_PORT", "70000", "SMTP_PORT"),
         ("SMTP_STARTTLS", "maybe", "SMTP_STARTTLS"),
@@ -121,6 +124,8 @@ def test_a_bad_value_names_its_variable(name, value, message):
         ("SESSION_COOKIE_SECURE", "true", "session_cookie_secure", True),
         ("HSTS_MAX_AGE_SECONDS", "600", "hsts_max_age_seconds", 600),
         ("SMTP_PORT", "2525", "smtp_port", 2525),
+        ("LOGIN_EMAIL_CEILING", "50", "login_email_ceiling", 50),
+        ("LOGIN_EMAIL_DRIP_SECONDS", "30", "login_email_drip_seconds", 30),
         ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("SUPABASE_URL", "https://project.supabase.co/", "supabase_url", "https://project.supabase.co"),
         ("PUBLIC_URL", "https://learn.example/", "public_url", "https://learn.example"),

@@ -341,3 +341,42 @@ def test_the_lock_is_released_after_a_failure(scratch_database, tmp_path):
         assert conn.execute("select pg_try_advisory_lock(%s)", (migrate.ADVISORY_LOCK_KEY,)).fetchone()[0]
     broken.write_text("select 1;")
     assert len(migrate.upgrade(url, tmp_path, log=quiet)) == 1
+
+
+def test_organizations_that_already_hold_keys_keep_their_tiers_and_their_keys(scratch_database, tmp_path):
+    """The limits arrive with starter and five keys as the default; an organization already using
+    pro, or holding more than five keys, must not find its keys unrenewable after the upgrade."""
+    url = scratch_database()
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in migrate.discover():
+        if migration.version < "20261207120200":
+            (before / migration.path.name).write_text(migration.path.read_text())
+    migrate.upgrade(url, directory=before, log=quiet)
+    with psycopg.connect(url) as conn:
+        user = conn.execute("insert into auth.users (email) values ('a@example.test') returning id").fetchone()[0]
+        busy, idle = (
+            conn.execute(
+                "insert into public.organizations (name, created_by) values (%s, %s) returning id", (name, user)
+            ).fetchone()[0]
+            for name in ("Busy", "Idle")
+        )
+        for n, (tier, revoked) in enumerate([("pro", False), ("enterprise", True)] + [("starter", False)] * 6):
+            row_id = uuid.uuid4()
+            conn.execute(
+                "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash,"
+                " revoked_at) values (%s, %s, %s, %s, 'k', %s, %s, case when %s then now() end)",
+                (row_id, f"{n:016x}", busy, row_id, tier, b"\x00" * 32, revoked),
+            )
+
+    migrate.upgrade(url, log=quiet)
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select organization_id, allowed_tiers, max_api_keys from public.organization_limits")
+        limits = {org: (tiers, most) for org, tiers, most in rows}
+        # Busy: the pro key it uses (not the revoked enterprise one), and its seven live keys.
+        assert limits == {busy: (["starter", "pro"], 7), idle: (["starter"], 5)}
+        created = conn.execute("insert into public.organizations (name) values ('New') returning id").fetchone()[0]
+        assert conn.execute(
+            "select allowed_tiers, max_api_keys from public.organization_limits where organization_id = %s", (created,)
+        ).fetchone() == (["starter"], 5)

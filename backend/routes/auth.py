@@ -8,8 +8,10 @@ from marshmallow import Schema, fields, validate
 from backend.auth import (
     bearer_session_id,
     clear_session_cookie,
+    login_device,
     login_required,
     refuse_cross_site_sign_in,
+    remember_login_device,
     request_origin,
     require_csrf_proof,
     session_csrf_token,
@@ -45,12 +47,7 @@ def _runtime():
 
 
 def _limits():
-    config = _runtime().config
-    return accounts.LoginLimits(
-        window_seconds=config.login_window_seconds,
-        max_failures_per_email=config.login_max_failures_per_email,
-        max_failures_per_ip=config.login_max_failures_per_ip,
-    )
+    return accounts.LoginLimits.from_config(_runtime().config)
 
 
 def _check_new_password(field: str, password: str, email: str | None) -> None:
@@ -73,13 +70,16 @@ def login():
         _limits(),
         origin,
         runtime.config.session_ttl_seconds,
+        device_cookie=login_device(),
     )
     if result.throttled:
         raise TooManyRequests("too many failed sign-ins; try again later", retry_after=result.retry_after)
     if result.user is None:
         raise Unauthorized("invalid email or password")
     user = result.user
-    return signed_in_response(user["id"], user["email"], result.session, user["must_change_password"])
+    response = signed_in_response(user["id"], user["email"], result.session, user["must_change_password"])
+    remember_login_device(response, result.device_cookie)
+    return response
 
 
 @bp.post("/logout")
@@ -140,17 +140,16 @@ def change_password():
     data = json_body(PasswordChangeSchema())
     runtime = _runtime()
     origin = request_origin()
-    limits = _limits()
-    guess = [(f"password_change:{g.identity.user_id}", limits.max_failures_per_email)]
+    guess = accounts.password_check_guesses(_limits(), g.identity.user_id, origin.ip)
     with runtime.db.transaction("service_role") as conn:  # counted and committed before the check
-        refused = accounts.count_guess(conn, guess, limits.window_seconds)
+        refused = accounts.count_guess(conn, guess)
         user = accounts.find_by_id(conn, g.identity.user_id)
     if refused is not None:
         raise TooManyRequests("too many wrong current passwords; try again later", retry_after=refused[1].retry_after)
     if user is None or not runtime.hasher.verify(user["password_hash"], data["current_password"]):
         raise ValidationFailed.field("current_password", "is not your current password", status=403)
     with runtime.db.transaction("service_role") as conn:
-        accounts.forgive_guess(conn, guess, limits.window_seconds)
+        accounts.forgive_guess(conn, guess)
     with runtime.db.transaction("service_role") as conn:
         _check_new_password("new_password", data["new_password"], user["email"])
         if data["new_password"] == data["current_password"]:

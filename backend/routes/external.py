@@ -50,7 +50,8 @@ def _unauthorized(detail: str) -> Unauthorized:
 
 def rate_limit_headers(usage: api_keys.Usage) -> dict[str, str]:
     """X-RateLimit-* describe the daily quota, or the burst window when that is what refused the
-    request; the IETF RateLimit field names the window with fewer requests left, RateLimit-Policy both."""
+    request; the IETF RateLimit field names the window with fewer requests left, RateLimit-Policy both.
+    A window's reset is when it is whole again (for the burst: when its bucket has drained)."""
     shown = "burst" if not usage.admitted and usage.binding_window == "burst" else "daily"
     limit, remaining, reset = usage.window(shown)
     binding = usage.binding_window
@@ -99,7 +100,7 @@ def _admit():
         what = f"{limit} requests a minute" if window == "burst" else f"{limit} requests a day (UTC)"
         raise TooManyRequests(
             f"the {window} limit of this key's tier ({what}) is used up",
-            retry_after=usage.seconds_until_reset(window),
+            retry_after=usage.seconds_until_admitted(window),
             extra={"window": window},
         )
 

@@ -21,7 +21,9 @@ from backend.auth import (
     cross_site_reason,
     csrf_token,
     csrf_token_ok,
+    login_device,
     login_required,
+    remember_login_device,
     request_origin,
     set_session_cookie,
     transport_scheme,
@@ -494,13 +496,15 @@ def login():
     if not 3 <= len(email) <= 254 or not 1 <= len(password) <= 1024 or "\x00" in email + password:
         return _login_page(422, "Enter your email address and password.", email=email[:254].replace("\x00", ""))
     origin = request_origin()
-    limits = accounts.LoginLimits(
-        window_seconds=runtime.config.login_window_seconds,
-        max_failures_per_email=runtime.config.login_max_failures_per_email,
-        max_failures_per_ip=runtime.config.login_max_failures_per_ip,
-    )
     result = accounts.authenticate(
-        runtime.db, runtime.hasher, email, password, limits, origin, runtime.config.session_ttl_seconds
+        runtime.db,
+        runtime.hasher,
+        email,
+        password,
+        accounts.LoginLimits.from_config(runtime.config),
+        origin,
+        runtime.config.session_ttl_seconds,
+        device_cookie=login_device(),
     )
     if result.throttled:
         response = _login_page(429, "Too many failed sign-ins; try again later.", email=email)
@@ -516,6 +520,7 @@ def login():
     )
     response.headers.update(NO_STORE)
     set_session_cookie(response, result.session.token)
+    remember_login_device(response, result.device_cookie)
     response.delete_cookie(
         _login_nonce_cookie(),
         path=LOGIN_PATH,

@@ -4,12 +4,12 @@ resets."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.services import account_mail, mailer, organizations
+from backend.services import account_mail, api_keys, mailer, organizations
 
 bp = Blueprint("organizations", __name__, url_prefix="/api/organizations")
 
@@ -81,3 +81,45 @@ def request_password_reset(org_id, user_id):
         # Nothing was sent, so nothing can use the token; asking again issues a fresh one.
         raise ServiceUnavailable("the reset email could not be sent; try again later", retry_after=60)
     return jsonify(status="sent"), 202
+
+
+# -- what the organization may hold in API keys: limits set by platform admins -------------------
+
+
+class LimitsSchema(Schema):
+    allowed_tiers = fields.List(
+        fields.String(validate=validate.OneOf(api_keys.TIERS)),
+        required=True,
+        validate=validate.Length(min=1, max=len(api_keys.TIERS)),
+    )
+    max_api_keys = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=0, max=api_keys.MAX_KEYS_LIMIT)
+    )
+
+    @post_load
+    def _in_tier_order(self, data, **kwargs):
+        data["allowed_tiers"] = [tier for tier in api_keys.TIERS if tier in data["allowed_tiers"]]
+        return data
+
+
+def _limits_answer(limits: dict):
+    """The limits with what each allowed tier admits, so the admin UI shows real figures."""
+    tiers = _runtime().config.api_key_tiers
+    return jsonify(limits | {"tiers": [{"tier": tier, **tiers[tier]} for tier in limits["allowed_tiers"]]})
+
+
+@bp.get("/<uuid:org_id>/limits")
+@login_required
+def get_limits(org_id):
+    with user_transaction() as conn:
+        limits = api_keys.get_limits(conn, org_id)
+    return _limits_answer(limits)
+
+
+@bp.put("/<uuid:org_id>/limits")
+@login_required
+def set_limits(org_id):
+    data = json_body(LimitsSchema())
+    with user_transaction() as conn:
+        limits = api_keys.set_limits(conn, org_id, data["allowed_tiers"], data["max_api_keys"], request_origin())
+    return _limits_answer(limits)

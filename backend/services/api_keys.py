@@ -24,7 +24,7 @@ import structlog
 
 from backend import metrics
 from backend.db import Database, as_service_role, queries_beside
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.jsonutil import dumps
 from backend.services import audit, events
 from backend.services.audit import RequestInfo
@@ -43,6 +43,7 @@ DEFAULT_GRACE_SECONDS = 86400
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_ALLOWLIST_ENTRIES = 100
 MAX_NAME_LENGTH = 200
+MAX_KEYS_LIMIT = 10000  # the highest max_api_keys a platform admin may set (organization_limits_max_api_keys_range)
 USAGE_RETENTION_DAYS = 90
 PRUNE_LOCK_KEY = 0x5142_4150_494B_4559  # "QBAPIKEY", pg_try_advisory_xact_lock of prune_usage
 MAX_EVENT_TYPE_LENGTH = 128
@@ -112,7 +113,7 @@ def ip_allowed(allowlist: list, client_ip: str | None) -> bool:
     return any(address.version == network.version and address in network for network in allowlist)
 
 
-# -- rate-limit windows ------------------------------------------------------------------------
+# -- rate-limit windows: the UTC day and the burst bucket --------------------------------------
 
 
 @dataclass(frozen=True)
@@ -127,21 +128,29 @@ def limits_for(tiers: dict, tier: str) -> Limits:
 
 @dataclass(frozen=True)
 class Usage:
-    """Where a key lineage stands in its two fixed windows (the UTC day and the current minute)."""
+    """Where a key lineage stands: its requests on this UTC day, and its burst bucket (GCRA)."""
 
     limits: Limits
     day_requests: int
-    minute_requests: int
+    burst_level: float  # requests' worth in the burst bucket at `now`; drains at per_minute / 60 a second
     now: float  # the database's clock, unix seconds: the one clock every process shares
     admitted: bool = True
 
     def window(self, name: str) -> tuple[int, int, int]:
-        """(limit, remaining, reset as unix seconds) of the "daily" or the "burst" window."""
+        """(limit, remaining, reset as unix seconds) of the "daily" or the "burst" window. The
+        burst resets when its bucket has drained empty: the whole burst is available again."""
         if name == "burst":
-            limit, used, length = self.limits.per_minute, self.minute_requests, 60
-        else:
-            limit, used, length = self.limits.per_day, self.day_requests, 86400
-        return limit, max(0, limit - used), (int(self.now) // length + 1) * length
+            limit = self.limits.per_minute
+            # 1e-9: a level that is a whole number in exact arithmetic may be a hair above it in floats.
+            remaining = max(0, min(limit, math.floor(limit - self.burst_level + 1e-9)))
+            return limit, remaining, math.ceil(self._reset_at(name))
+        limit = self.limits.per_day
+        return limit, max(0, limit - self.day_requests), math.ceil(self._reset_at(name))
+
+    def _reset_at(self, name: str) -> float:
+        if name == "burst":
+            return self.now + self.burst_level * 60 / self.limits.per_minute
+        return (int(self.now) // 86400 + 1) * 86400
 
     @property
     def binding_window(self) -> str:
@@ -149,7 +158,20 @@ class Usage:
         return "burst" if self.window("burst")[1] < self.window("daily")[1] else "daily"
 
     def seconds_until_reset(self, name: str) -> int:
-        return max(1, math.ceil(self.window(name)[2] - self.now))
+        return max(1, math.ceil(self._reset_at(name) - self.now))
+
+    def seconds_until_admitted(self, name: str) -> int:
+        """How long a request refused by this window waits: the burst admits the next request as
+        soon as one request's worth has drained, long before the bucket is empty."""
+        if name == "burst":
+            per_minute = self.limits.per_minute
+            return max(1, math.ceil((self.burst_level + 1 - per_minute) * 60 / per_minute))
+        return self.seconds_until_reset(name)
+
+
+def drained(level: float, seconds: float, per_minute: int) -> float:
+    """A burst bucket's level `seconds` after it held `level`."""
+    return max(0.0, level - seconds * per_minute / 60)
 
 
 # -- admission ---------------------------------------------------------------------------------
@@ -196,7 +218,8 @@ def admit(
         return Admission(None, None, "wrong_secret")
     key = ApiKey(row["id"], row["key_id"], row["lineage_id"], row["organization_id"], row["tier"])
     limits = limits_for(tiers, row["tier"])
-    standing = Usage(limits, row["day_requests"], row["minute_requests"], row["now_epoch"])
+    level = drained(row["burst_level"], row["burst_seconds_ago"], limits.per_minute)
+    standing = Usage(limits, row["day_requests"], level, row["now_epoch"])
     if row["revoked"]:
         return Admission(key, standing, "revoked")
     if row["expired"]:
@@ -217,7 +240,7 @@ def admit(
             "per_minute": limits.per_minute,
         },
     ).fetchone()
-    usage = Usage(limits, hit["day_requests"], hit["minute_requests"], hit["now_epoch"], admitted=hit["admitted"])
+    usage = Usage(limits, hit["day_requests"], hit["burst_level"], hit["now_epoch"], admitted=hit["admitted"])
     if not hit["admitted"]:
         metrics.RATE_LIMIT_HITS.labels("api_key").inc()
     return Admission(key, usage, None if hit["admitted"] else "rate_limited")
@@ -257,8 +280,23 @@ def create_key(
     ip_allowlist: list,
     origin: RequestInfo,
 ) -> dict:
-    """A new key; the returned `api_key` is the only time it is ever shown."""
+    """A new key; the returned `api_key` is the only time it is ever shown. The organization's
+    limits (a platform admin's, never its own) decide the tiers it may issue and how many keys it
+    may hold: 403 naming the limit."""
     require_admin(conn, organization_id)
+    with as_service_role(conn):
+        limits = conn.execute(SQL["lock_limits"], {"organization_id": organization_id}).fetchone()
+        _refuse_tier_outside(limits["allowed_tiers"], tier)
+        # After the lock, in a statement of its own: it sees every key committed before the lock.
+        held = conn.execute(SQL["live_keys"], {"organization_id": organization_id}).fetchone()["keys"]
+    if held >= limits["max_api_keys"]:
+        raise Forbidden(
+            f"this organization may hold at most {limits['max_api_keys']} API keys and holds {held}: "
+            "revoke one, or ask a platform admin to raise max_api_keys",
+            slug="api-key-limit",
+            errors={"organization_id": [f"holds {held} of its {limits['max_api_keys']} API keys"]},
+            extra={"limit": "max_api_keys", "max_api_keys": limits["max_api_keys"], "api_keys": held},
+        )
     row_id = uuid.uuid4()
     key = new_key()
     conn.execute(
@@ -362,6 +400,9 @@ def rotate_key(
         raise ValidationFailed.field("grace_seconds", f"must be between 0 and {MAX_GRACE_SECONDS}")
     organization_id = _authorize(conn, key_id)
     with as_service_role(conn):
+        standing = conn.execute(SQL["key_tier_allowed"], {"key_id": key_id}).fetchone()
+        if not standing["allowed"]:
+            _refuse_tier_outside(standing["allowed_tiers"], standing["tier"], rotating=True)
         if preserve_key_id:
             key = new_key(key_id)
             row = conn.execute(
@@ -404,6 +445,24 @@ def rotate_key(
     }
 
 
+def _refuse_tier_outside(allowed_tiers: list[str], tier: str, *, rotating: bool = False) -> None:
+    if tier in allowed_tiers:
+        return
+    allowed = ", ".join(allowed_tiers)
+    what = (
+        f"this organization may no longer issue {tier} keys (allowed: {allowed}): create a key of an allowed "
+        "tier and revoke this one"
+        if rotating
+        else f"this organization may issue {allowed} keys, not {tier}: a platform admin sets allowed_tiers"
+    )
+    raise Forbidden(
+        what,
+        slug="api-key-limit",
+        errors={"tier": [f"is not one this organization may issue ({allowed})"]},
+        extra={"limit": "allowed_tiers", "allowed_tiers": list(allowed_tiers)},
+    )
+
+
 def _refuse_rotation(conn: psycopg.Connection, key_id: str):
     row = conn.execute(SQL["get_key"], {"key_id": key_id}).fetchone()
     if row["revoked_at"] is not None:
@@ -413,6 +472,57 @@ def _refuse_rotation(conn: psycopg.Connection, key_id: str):
         errors={"key_id": [f"was replaced by {row['replaced_by']}"]},
         extra={"replaced_by": row["replaced_by"]},
     )
+
+
+# -- what an organization may hold: limits set by platform admins ------------------------------
+
+
+def get_limits(conn: psycopg.Connection, organization_id) -> dict:
+    """{organization_id, allowed_tiers, max_api_keys, api_keys (held now), updated_at}, for the
+    organization's admins and platform admins: 404 for strangers, 403 for members."""
+    row = conn.execute(SQL["get_limits"], {"organization_id": organization_id}).fetchone()
+    if row is None:
+        require_admin(conn, organization_id)
+        raise NotFound("organization not found")
+    with as_service_role(conn):
+        held = conn.execute(SQL["live_keys"], {"organization_id": organization_id}).fetchone()["keys"]
+    return row | {"api_keys": held}
+
+
+def set_limits(
+    conn: psycopg.Connection,
+    organization_id,
+    allowed_tiers: list[str] | None,
+    max_api_keys: int | None,
+    origin: RequestInfo,
+) -> dict:
+    """Change the tiers an organization may issue and the keys it may hold (None keeps a value).
+    Platform admins only (or the system). Keys it already holds keep working and keep their tier;
+    lowering a limit only stops new keys (and rotations of keys of a tier no longer allowed)."""
+    caller = conn.execute(SQL["may_set_limits"]).fetchone()
+    if not caller["allowed"]:
+        raise Forbidden("only platform admins may set an organization's limits", slug="platform-admin-required")
+    before = conn.execute(SQL["lock_limits"], {"organization_id": organization_id}).fetchone()
+    if before is None:
+        raise NotFound("organization not found")
+    params = {"organization_id": organization_id, "allowed_tiers": allowed_tiers, "max_api_keys": max_api_keys}
+    row = conn.execute(SQL["set_limits"], params).fetchone()
+    with as_service_role(conn):  # a platform admin need not belong to the organization whose log this is
+        audit.record(
+            conn,
+            "organization.limits_changed",
+            organization_id=organization_id,
+            target_type="organization",
+            target_id=organization_id,
+            metadata={
+                "allowed_tiers": {"from": before["allowed_tiers"], "to": row["allowed_tiers"]},
+                "max_api_keys": {"from": before["max_api_keys"], "to": row["max_api_keys"]},
+            },
+            origin=origin,
+            actor_id=caller["user_id"],
+        )
+        held = conn.execute(SQL["live_keys"], {"organization_id": organization_id}).fetchone()["keys"]
+    return row | {"api_keys": held}
 
 
 # -- pushed events -----------------------------------------------------------------------------

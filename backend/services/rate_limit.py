@@ -1,10 +1,13 @@
-"""Fixed-window rate limits kept in Postgres: exact under concurrency, shared by every process."""
+"""Rate limits kept in Postgres, exact under concurrency and shared by every process: fixed
+windows (`hit`: refused until the window ends) and paced buckets (`pace`: GCRA, a burst and then
+one attempt per interval)."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -19,10 +22,13 @@ class Decision:
     allowed: bool
     limit: int
     remaining: int
-    reset_at: int  # unix seconds when the window ends
+    reset_at: int  # unix seconds when the window ends (a paced bucket: when its allowance is whole again)
+    retry_at: float | None = None  # a refused paced attempt: unix seconds when the next one is admitted
 
     @property
     def retry_after(self) -> int:
+        if self.retry_at is not None:
+            return max(1, math.ceil(self.retry_at - time.time()))
         return max(1, self.reset_at - int(time.time()))
 
 
@@ -73,6 +79,32 @@ def check(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int
     return Decision(count < limit, limit, max(0, limit - count), reset_at)
 
 
+def pace(conn: psycopg.Connection, bucket: str, burst: int, interval_seconds: float) -> Decision:
+    """Admit one attempt in `bucket` if its allowance has room: `burst` attempts at once, then one
+    every `interval_seconds` (GCRA). A refusal's retry_after is when the next attempt will be
+    admitted, at most one interval away, not when the allowance is whole again."""
+    interval = timedelta(seconds=interval_seconds)
+    row = conn.execute(
+        SQL["pace"], {"bucket": bucket, "interval": interval, "tolerance": interval * (burst - 1)}
+    ).fetchone()
+    now, ahead = time.time(), row["ahead_seconds"]
+    reset_at = math.ceil(now + ahead)
+    if not row["admitted"]:
+        metrics.RATE_LIMIT_HITS.labels(bucket.split(":", 1)[0]).inc()
+        retry_at = now + ahead - interval_seconds * (burst - 1)
+        return Decision(False, burst, 0, reset_at, retry_at=retry_at)
+    # 1e-9: the arrival time is whole microseconds, so ahead / interval can fall just short of a whole number.
+    remaining = max(0, math.floor(burst - ahead / interval_seconds + 1e-9))
+    return Decision(True, burst, remaining, reset_at)
+
+
+def give_back(conn: psycopg.Connection, bucket: str, interval_seconds: float) -> None:
+    """Take back one admitted attempt of a paced bucket."""
+    conn.execute(SQL["give_back"], {"bucket": bucket, "interval": timedelta(seconds=interval_seconds)})
+
+
 def delete_expired(conn: psycopg.Connection, older_than_seconds: int = 2 * 86400) -> int:
+    """Delete windows that ended more than `older_than_seconds` ago and paced buckets that are whole again."""
     before = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
-    return conn.execute(SQL["delete_expired"], {"before": before}).rowcount
+    windows = conn.execute(SQL["delete_expired"], {"before": before}).rowcount
+    return windows + conn.execute(SQL["delete_expired_paces"]).rowcount

@@ -32,3 +32,31 @@ where bucket = %(bucket)s and window_start = %(window_start)s;
 
 -- name: delete_expired --
 delete from public.rate_limit_counters where window_start < %(before)s;
+
+-- name: pace --
+-- GCRA (virtual scheduling) in one upsert: each admitted attempt moves the bucket's theoretical
+-- arrival time one interval on from max(arrival, now); an attempt is admitted while that start is
+-- at most (burst - 1) intervals ahead of now, so a burst goes through at once and then one attempt
+-- per interval, with no window edge to game. The conflict path holds the row lock, so concurrent
+-- attempts never over-admit; a refusal leaves the arrival time as it was. "Now" is read after the
+-- lock (clock_timestamp() in SET): now(), the transaction's start, can be older than the arrival
+-- time a transaction that started later has just committed, which would cost this one its slot.
+insert into public.rate_limit_paces as p (bucket, arrival_at, admitted)
+values (%(bucket)s, clock_timestamp() + %(interval)s, true)
+on conflict (bucket) do update
+set (arrival_at, admitted) = (
+  select case when s.ok then s.start + %(interval)s else p.arrival_at end, s.ok
+  from (select clock_timestamp() as now) c,
+       lateral (select greatest(p.arrival_at, c.now) as start,
+                       greatest(p.arrival_at, c.now) <= c.now + %(tolerance)s as ok) s
+)
+returning p.admitted, extract(epoch from p.arrival_at - clock_timestamp())::float8 as ahead_seconds;
+
+-- name: give_back --
+-- Take back one attempt of a paced bucket (a guess that proved right).
+update public.rate_limit_paces set arrival_at = arrival_at - %(interval)s
+where bucket = %(bucket)s and arrival_at > now();
+
+-- name: delete_expired_paces --
+-- A bucket whose arrival time has passed has its whole allowance back: the row says nothing.
+delete from public.rate_limit_paces where arrival_at < now();

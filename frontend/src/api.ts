@@ -364,6 +364,24 @@ export interface ApiKey {
   api_key?: string;
 }
 
+/** What one tier admits (API_KEY_TIERS). */
+export interface TierLimits {
+  tier: string;
+  per_day: number;
+  per_minute: number;
+}
+
+/** What an organization may hold in API keys: set by platform admins, read by its admins. */
+export interface OrganizationLimits {
+  organization_id: string;
+  allowed_tiers: string[];
+  max_api_keys: number;
+  /** Keys it holds now (neither revoked nor replaced). */
+  api_keys: number;
+  /** The allowed tiers with their limits, in tier order. */
+  tiers: TierLimits[];
+}
+
 export interface OAuthClient {
   client_id: string;
   name?: string;

@@ -397,6 +397,7 @@ def test_dashboard_counts_chart_and_refresh_by_themselves(page, live, admin, rec
         json={"organization_id": str(org_id), "target_url": f"{receiver.url}/hook", "event_types": ["*"]},
     )
     assert created.status_code == 201, created.text
+    World(live.app).allow(admin["org"], tiers=("starter", "pro"))
     key = live.call(
         "POST", "/v1/admin/external/keys", token, json={"organization_id": str(org_id), "name": "LMS", "tier": "pro"}
     )
@@ -440,8 +441,17 @@ def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
     choose_organization(page, "Riverside Academy")
     main_nav(page).get_by_role("link", name="API keys").click()
     expect(page.get_by_text("No API keys yet")).to_be_visible()
+    expect(page.get_by_test_id("key-limits")).to_have_text(re.compile(r"^0 of 5 keys in use; tiers: starter\."))
     shoot(page, "api-keys-empty")
+    # A new organization issues starter keys only: that is all the form offers.
+    page.get_by_role("button", name="New API key").click()
+    expect(page.get_by_label("Tier").locator("option")).to_have_text(["Starter (1,000 requests a day, 100 a minute)"])
+    page.get_by_role("button", name="Cancel").click()
 
+    # A platform admin allows pro; the page offers it from then on.
+    World(live.app).allow(admin["org"], tiers=("starter", "pro"), max_api_keys=3)
+    page.reload()
+    expect(page.get_by_test_id("key-limits")).to_have_text(re.compile(r"^0 of 3 keys in use; tiers: starter, pro\."))
     page.get_by_role("button", name="New API key").click()
     page.get_by_label("Name").fill("Canvas production")
     page.get_by_label("Tier").select_option("pro")
@@ -465,6 +475,7 @@ def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
     expect(row).to_contain_text("active")
     key_id = row.get_attribute("data-key-id")
     row = page.locator(f'tr[data-key-id="{key_id}"]')  # its replacement will carry the same name
+    expect(page.get_by_test_id("key-limits")).to_have_text(re.compile(r"^1 of 3 keys in use"))
     shoot(page, "api-key-created")
     described = live.call("GET", "/v1/external/key", headers={"X-API-Key": api_key})
     assert described.status_code == 200, described.text
@@ -515,6 +526,7 @@ def test_api_key_created_rotated_and_revoked(page, live, admin, shoot):
     new_row.get_by_role("button", name="Revoke…").click()
     page.get_by_role("dialog", name="Revoke this API key?").get_by_role("button", name="Revoke").click()
     expect(page.get_by_text("API key Canvas production revoked.")).to_be_visible()
+    expect(page.get_by_test_id("key-limits")).to_have_text(re.compile(r"^0 of 3 keys in use"))
     expect(page.get_by_test_id("secret-value")).to_have_count(0)
     for revoked in (new_row, row):
         expect(revoked.locator(".badge")).to_have_text("revoked")

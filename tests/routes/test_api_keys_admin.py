@@ -48,7 +48,8 @@ def audit_entries(db, org) -> list[dict]:
 # -- creating ----------------------------------------------------------------------------------
 
 
-def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_headers, org, db):
+def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_headers, org, db, world):
+    world.allow(org, tiers=("starter", "pro"))
     body = create(
         client, admin_headers, org, tier="pro", ip_allowlist=["203.0.113.0/24", "2001:db8::1", "::ffff:198.51.100.7"]
     )
@@ -130,7 +131,8 @@ def test_an_allowlist_of_100_networks_is_accepted(client, admin_headers, org):
 
 
 @pytest.mark.parametrize("tier", ["starter", "pro", "enterprise"])
-def test_every_tier_can_be_issued(client, admin_headers, org, tier):
+def test_every_tier_a_platform_admin_allows_can_be_issued(client, admin_headers, org, world, tier):
+    world.allow(org, tiers=(tier,))
     assert create(client, admin_headers, org, tier=tier)["tier"] == tier
 
 

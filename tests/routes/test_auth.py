@@ -175,7 +175,9 @@ def test_login_success_and_failure_are_audited(client, world, db):
     rows = audit_rows(db, "auth.login")
     assert [r["action"] for r in rows] == ["auth.login_failed", "auth.login_failed", "auth.login_succeeded"]
     assert rows[0]["actor_id"] == user["id"] and rows[0]["metadata"]["email"] == user["email"]
-    assert rows[1]["actor_id"] is None and rows[1]["metadata"]["email"] == "ghost@example.test"
+    # An email no account has is not recorded: it may be anything the person typed.
+    assert rows[1]["actor_id"] is None and rows[1]["metadata"] == {"reason": "invalid_credentials"}
+    assert "ghost" not in json.dumps(rows[1], default=str)
     assert rows[2]["actor_id"] == user["id"] and rows[2]["target_id"] == str(user["id"])
     assert all(r["ip"] == "127.0.0.1" for r in rows)
     assert "wrong one" not in json.dumps([r["metadata"] for r in rows])
@@ -193,25 +195,163 @@ def _login(client, email, password, ip="127.0.0.1", headers=None):
     )
 
 
-def test_failures_per_email_are_throttled_across_addresses(make_app, world, db):
+def test_an_attackers_address_cannot_lock_the_owner_out_from_another(make_app, world, db):
     app = make_app(login_max_failures_per_email=3, login_max_failures_per_ip=100, login_window_seconds=600)
-    client = app.test_client()
     victim, bystander = world.user(), world.user()
+    attacker = app.test_client()
 
-    for ip in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
-        assert _login(client, victim["email"], "guess", ip).status_code == 401
+    statuses = [_login(attacker, victim["email"], f"guess {n}", "198.51.100.66").status_code for n in range(8)]
+    assert statuses == [401] * 3 + [429] * 5
+    # The attacker's address stays refused for the window, even with the right password...
+    locked = _login(attacker, victim["email"].upper(), DEFAULT_PASSWORD, "198.51.100.66")
+    assert_problem(locked, 429, "rate-limited")
+    assert 1 <= int(locked.headers["Retry-After"]) <= 600
+    assert "Set-Cookie" not in locked.headers
+    # ...while the owner, from their own address, signs in at once.
+    assert _login(app.test_client(), victim["email"], DEFAULT_PASSWORD, "203.0.113.20").status_code == 200
+    # And the attacker's address may still sign in to other accounts.
+    assert _login(attacker, bystander["email"], DEFAULT_PASSWORD, "198.51.100.66").status_code == 200
 
-    for ip in ("198.51.100.4", "203.0.113.9"):
-        throttled = _login(client, victim["email"].upper(), DEFAULT_PASSWORD, ip)
-        assert_problem(throttled, 429, "rate-limited")
-        assert 1 <= int(throttled.headers["Retry-After"]) <= 600
-        assert "Set-Cookie" not in throttled.headers
-    # Another account from the same addresses is unaffected.
-    assert _login(client, bystander["email"], DEFAULT_PASSWORD, "198.51.100.1").status_code == 200
+    throttles = audit_rows(db, "auth.login_throttled")
+    assert len(throttles) == 6
+    assert {r["metadata"]["scope"] for r in throttles} == {"email_ip"}
+    assert {r["ip"] for r in throttles} == {"198.51.100.66"}
 
-    throttles = [r for r in audit_rows(db, "auth.login_throttled")]
-    assert len(throttles) == 2
+
+def _botnet_guesses(client, email, seconds, drip):
+    """Wrong guesses at `email`, each from another address behind our trusted proxy, for `seconds`
+    and then until one more guess is checked (the drip's next slot is then a whole drip away), or
+    for at most two drips more."""
+    outcomes, start, n = [], time.monotonic(), 0
+    while True:
+        n += 1
+        response = _login(client, email, f"guess {n}", "10.0.0.2", {"X-Forwarded-For": f"198.51.{n // 250}.{n % 250}"})
+        outcomes.append(response)
+        elapsed = time.monotonic() - start
+        if elapsed > seconds and (response.status_code == 401 or elapsed > seconds + 2 * drip):
+            return outcomes, elapsed
+
+
+def test_a_distributed_guesser_is_slowed_to_the_drip_and_the_owner_gets_in_after_a_short_wait(make_app, world, db):
+    from backend.config import _networks
+
+    ceiling, drip = 5, 2
+    app = make_app(
+        login_max_failures_per_email=3,
+        login_email_ceiling=ceiling,
+        login_email_drip_seconds=drip,
+        trusted_proxies=_networks("TRUSTED_PROXIES", "10.0.0.0/8"),
+    )
+    victim = world.user()
+
+    outcomes, elapsed = _botnet_guesses(app.test_client(), victim["email"], 3 * drip, drip)
+    checked = [r for r in outcomes if r.status_code == 401]
+    refused = [r for r in outcomes if r.status_code == 429]
+    assert len(checked) + len(refused) == len(outcomes)
+    # The ceiling at once, then one guess per drip: a delay, never a lock...
+    assert ceiling + 3 <= len(checked) <= ceiling + elapsed / drip
+    # ...answered with a short Retry-After, never the window's.
+    assert refused and all(1 <= int(r.headers["Retry-After"]) <= drip for r in refused)
+
+    owner = app.test_client()
+    waiting = _login(owner, victim["email"], DEFAULT_PASSWORD, "203.0.113.20")
+    assert_problem(waiting, 429, "rate-limited")
+    wait = int(waiting.headers["Retry-After"])
+    assert wait <= drip
+    time.sleep(wait)
+    assert _login(owner, victim["email"], DEFAULT_PASSWORD, "203.0.113.20").status_code == 200
+
+    throttles = audit_rows(db, "auth.login_throttled")
     assert {r["metadata"]["scope"] for r in throttles} == {"email"}
+    assert len({r["ip"] for r in throttles}) == len(throttles)  # one address each, and the owner's
+    assert "203.0.113.20" in {r["ip"] for r in throttles}
+
+
+def _device_cookie(response) -> str:
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("qb_device="))
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert {"httponly", "samesite=lax", "path=/"} <= set(attributes)
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+def test_a_browser_that_signed_in_before_skips_the_ceiling_a_botnet_has_reached(make_app, world):
+    app = make_app(login_email_ceiling=3, login_email_drip_seconds=600)
+    victim, other = world.user(), world.user()
+    owners_browser = app.test_client()
+    signed_in = _login(owners_browser, victim["email"], DEFAULT_PASSWORD, "203.0.113.20")
+    assert signed_in.status_code == 200
+    assert _login(owners_browser, other["email"], DEFAULT_PASSWORD, "203.0.113.20").status_code == 200
+    other_cookie = _device_cookie(_login(owners_browser, other["email"], DEFAULT_PASSWORD, "203.0.113.20"))
+    owners_browser.set_cookie("qb_device", _device_cookie(signed_in))
+
+    botnet = app.test_client()
+    statuses = [_login(botnet, victim["email"], "guess", f"198.51.100.{n}").status_code for n in range(6)]
+    assert statuses == [401] * 3 + [429] * 3
+
+    # A browser the account never signed in from waits for the drip (ten minutes here)...
+    assert _login(app.test_client(), victim["email"], DEFAULT_PASSWORD, "203.0.113.21").status_code == 429
+    # ...so does one holding another account's cookie, or a forged one...
+    for cookie in (other_cookie, "forged.1700000000.c2lnbmF0dXJl", _device_cookie(signed_in) + "x"):
+        browser = app.test_client()
+        browser.set_cookie("qb_device", cookie)
+        assert _login(browser, victim["email"], DEFAULT_PASSWORD, "203.0.113.22").status_code == 429
+    # ...but the owner's own browser gets in at once, from wherever it is now.
+    assert _login(owners_browser, victim["email"], DEFAULT_PASSWORD, "192.0.2.99").status_code == 200
+
+
+def test_a_stolen_device_cookie_gets_a_lockout_of_its_own(make_app, world, db):
+    app = make_app(login_max_failures_per_email=3, login_email_ceiling=3, login_email_drip_seconds=600)
+    victim = world.user()
+    cookie = _device_cookie(_login(app.test_client(), victim["email"], DEFAULT_PASSWORD, "203.0.113.20"))
+    thief = app.test_client()
+    thief.set_cookie("qb_device", cookie)
+
+    statuses = [_login(thief, victim["email"], f"guess {n}", f"198.51.100.{n}").status_code for n in range(5)]
+    assert statuses == [401] * 3 + [429] * 2
+    assert _login(thief, victim["email"], DEFAULT_PASSWORD, "198.51.100.9").status_code == 429
+    # The thief's guesses spent none of the allowance strangers share.
+    assert _login(app.test_client(), victim["email"], DEFAULT_PASSWORD, "203.0.113.21").status_code == 200
+    assert [r["metadata"]["scope"] for r in audit_rows(db, "auth.login_throttled")] == ["device"] * 3
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("correct horse battery staple", id="a-password-in-the-email-field"),
+        pytest.param("nobody@example.test", id="an-email-no-account-has"),
+    ],
+)
+def test_a_failed_sign_in_records_nothing_typed_that_is_not_an_accounts_email(make_app, world, db, typed):
+    app = make_app(login_max_failures_per_email=2)
+    client = app.test_client()
+    for _ in range(3):
+        client.post("/api/auth/login", json={"email": typed, "password": "whatever it was"})
+
+    rows = audit_rows(db, "auth.login")
+    assert [r["action"] for r in rows] == ["auth.login_failed"] * 2 + ["auth.login_throttled"]
+    assert [r["metadata"] for r in rows] == [{"reason": "invalid_credentials"}] * 2 + [{"scope": "email_ip"}]
+    with db.transaction("service_role") as conn:
+        stored = conn.execute(
+            "select to_jsonb(a) as row from public.audit_log a union all"
+            " select to_jsonb(c) from public.rate_limit_counters c union all"
+            " select to_jsonb(p) from public.rate_limit_paces p"
+        ).fetchall()
+    assert len(stored) == 3 + 2 + 1
+    assert all(typed.split("@")[0] not in json.dumps(row["row"]) for row in stored)
+
+
+def test_a_failed_sign_in_records_the_accounts_own_email_as_the_account_stores_it(make_app, world, db):
+    app = make_app(login_max_failures_per_email=1)
+    user = world.user(email="Ada.Lovelace@Example.test")
+    for _ in range(2):
+        app.test_client().post("/api/auth/login", json={"email": "  ADA.LOVELACE@example.TEST ", "password": "nope"})
+
+    rows = audit_rows(db, "auth.login")
+    assert [(r["action"], r["target_id"]) for r in rows] == [
+        ("auth.login_failed", str(user["id"])),
+        ("auth.login_throttled", str(user["id"])),
+    ]
+    assert [r["metadata"]["email"] for r in rows] == ["Ada.Lovelace@Example.test"] * 2
 
 
 def test_parallel_guesses_cannot_outrun_the_limit(make_app, world):
@@ -233,7 +373,7 @@ def test_parallel_guesses_cannot_outrun_the_limit(make_app, world):
 
 def test_a_right_password_is_not_counted_as_a_failure(make_app, world):
     app = make_app(login_max_failures_per_email=3, login_max_failures_per_ip=1000)
-    client = app.test_client()
+    client = app.test_client(use_cookies=False)  # no device cookie: every guess counts where the first did
     user = world.user()
     statuses = [
         _login(client, user["email"], password, "198.51.100.9").status_code
@@ -976,6 +1116,35 @@ def test_guessing_the_current_password_is_throttled(make_app):
     )
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_guessing_the_current_password_elsewhere_never_blocks_the_owners_change(make_app):
+    """A stolen access token used to guess the current password from another address: that address
+    is refused, the owner changes their password from their own at once."""
+    from tests.conftest import AuthActions, World
+
+    app = make_app(login_max_failures_per_email=3)
+    client = app.test_client()
+    user = World(app).user()
+    stolen = AuthActions(client).headers(user)
+    change = {"new_password": "a brand new passphrase"}
+    statuses = [
+        client.post(
+            "/api/auth/password",
+            json=change | {"current_password": f"wrong guess {n}"},
+            headers=stolen,
+            environ_base={"REMOTE_ADDR": "198.51.100.66"},
+        ).status_code
+        for n in range(5)
+    ]
+    assert statuses == [403] * 3 + [429] * 2
+    response = client.post(
+        "/api/auth/password",
+        json=change | {"current_password": user["password"]},
+        headers=stolen,
+        environ_base={"REMOTE_ADDR": "203.0.113.20"},
+    )
+    assert response.status_code == 200, response.get_json()
 
 
 def test_a_supabase_user_without_a_profile_here_is_told_so_naming_the_user(make_app):

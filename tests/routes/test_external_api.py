@@ -39,7 +39,8 @@ def tiers(starter=(1000, 100), pro=(10000, 1000), enterprise=(100000, 10000)) ->
 
 @pytest.fixture
 def org(world):
-    return world.organization("Academy")
+    """An organization a platform admin allowed every tier."""
+    return world.allow(world.organization("Academy"))
 
 
 @pytest.fixture
@@ -88,15 +89,28 @@ def assert_problem(response, status, field=None):
 
 
 def usage(db, key) -> dict:
-    """Today's usage row of a key's lineage, zeros when it has none."""
+    """Today's counts of a key's lineage, zeros when it has none."""
     with db.transaction("service_role") as conn:
         row = conn.execute(
-            "select u.requests, u.rate_limited, u.minute_requests from public.api_key_usage u"
+            "select u.requests, u.rate_limited from public.api_key_usage u"
             " join public.api_keys k on k.lineage_id = u.lineage_id"
             " where k.key_id = %s and u.day = (now() at time zone 'utc')::date",
             (key["key_id"],),
         ).fetchone()
-    return row or {"requests": 0, "rate_limited": 0, "minute_requests": 0}
+    return row or {"requests": 0, "rate_limited": 0}
+
+
+def assert_burst_holds(db, key, admitted: int, per_minute: int, since: float) -> None:
+    """The key's burst bucket holds each of the `admitted` requests made since `since` exactly once,
+    less what has drained since (per_minute / 60 a second)."""
+    with db.transaction("service_role") as conn:
+        level = conn.execute(
+            "select u.burst_level from public.api_key_usage u join public.api_keys k on k.lineage_id = u.lineage_id"
+            " where k.key_id = %s and u.day = (now() at time zone 'utc')::date",
+            (key["key_id"],),
+        ).fetchone()["burst_level"]
+    drained = (time.time() - since) * per_minute / 60
+    assert admitted - drained - 1e-6 <= level <= admitted + 1e-9, (level, admitted, drained)
 
 
 def key_row(db, key_id) -> dict:
@@ -253,17 +267,18 @@ def test_every_answer_carries_the_rate_limit_headers(client, issue):
         client.delete("/v1/external/events", headers=with_key(key)),  # 405 from routing
     ]
     assert [r.status_code for r in responses] == [202, 404, 422, 404, 405]
+    drained = (time.time() - before) * 100 / 60  # the burst bucket's drain meanwhile, 100 a minute
     next_midnight = (int(before) // 86400 + 1) * 86400
     for count, response in enumerate(responses, start=1):
         assert response.headers["X-RateLimit-Limit"] == "1000"
         assert response.headers["X-RateLimit-Remaining"] == str(1000 - count)  # every request counts
         assert int(response.headers["X-RateLimit-Reset"]) in (next_midnight, next_midnight + 86400)
         assert response.headers["RateLimit-Policy"] == '"burst";q=100;w=60, "daily";q=1000;w=86400'
-        # The IETF field names the window with fewer requests left: here the minute's burst.
+        # The IETF field names the window with fewer requests left: here the burst.
         name, remaining, reset = response.headers["RateLimit"].split(";")
         assert name == '"burst"'
-        assert remaining == f"r={100 - count}"
-        assert 1 <= int(reset.removeprefix("t=")) <= 60
+        assert 100 - count <= int(remaining.removeprefix("r=")) <= 100 - count + drained
+        assert 1 <= int(reset.removeprefix("t=")) <= math.ceil(count * 60 / 100)  # until the bucket is empty
     assert responses[4].headers["Allow"]
 
 
@@ -279,6 +294,7 @@ def test_the_request_after_the_daily_limit_is_429_with_retry_after(make_app, wor
     ).get_json()
 
     room_in_the_window(5)
+    since = time.time()
     admitted = [push(client, created) for _ in range(5)]
     assert [r.status_code for r in admitted] == [202] * 5
     assert [r.headers["X-RateLimit-Remaining"] for r in admitted] == ["4", "3", "2", "1", "0"]
@@ -299,13 +315,14 @@ def test_the_request_after_the_daily_limit_is_429_with_retry_after(make_app, wor
 
     for _ in range(3):
         assert push(client, created).status_code == 429
-    assert usage(db, created) == {"requests": 5, "rate_limited": 4, "minute_requests": 5}
+    assert usage(db, created) == {"requests": 5, "rate_limited": 4}
+    assert_burst_holds(db, created, 5, 100, since)
     with db.transaction("service_role") as conn:
         stored = conn.execute("select count(*) as n from public.api_key_events").fetchone()["n"]
     assert stored == 5  # refused requests reached no route
 
 
-def test_the_burst_window_refuses_within_a_minute_and_opens_the_next(make_app, world, auth, db):
+def test_the_burst_refuses_past_its_size_and_admits_again_as_it_drains(make_app, world, auth, db):
     app = make_app(api_key_tiers=tiers(starter=(100, 3)))
     client = app.test_client()
     org = world.organization()
@@ -315,30 +332,93 @@ def test_the_burst_window_refuses_within_a_minute_and_opens_the_next(make_app, w
         headers=auth.headers(org["admin"]),
     ).get_json()
 
-    room_in_the_window(5)
+    since = time.time()
     assert [ping(client, created).status_code for _ in range(3)] == [200] * 3
     refused = ping(client, created)
     body = assert_problem(refused, 429)
     assert body["window"] == "burst"
     assert refused.headers["X-RateLimit-Limit"] == "3"
     assert refused.headers["X-RateLimit-Remaining"] == "0"
+    # The next request is admitted once one request's worth has drained (20 s at 3 a minute); the
+    # burst is whole again (Reset, and RateLimit's t) once all three have.
     retry_after = int(refused.headers["Retry-After"])
-    assert 1 <= retry_after <= 60
-    assert refused.headers["X-RateLimit-Reset"] == str((int(time.time()) // 60 + 1) * 60)
-    assert refused.headers["RateLimit"] == f'"burst";r=0;t={retry_after}'
+    assert 15 <= retry_after <= 20
+    reset = int(refused.headers["X-RateLimit-Reset"])
+    assert since + 55 <= reset <= time.time() + 61
+    name, remaining, t = refused.headers["RateLimit"].split(";")
+    assert (name, remaining) == ('"burst"', "r=0")
+    assert 55 <= int(t.removeprefix("t=")) <= 60
 
-    # A minute passes: the burst window starts over, the day keeps counting.
-    run_sql(db, "update public.api_key_usage set minute_start = minute_start - interval '1 minute'")
+    # 20 seconds pass: one request's worth has drained, so one more request is admitted, not three.
+    run_sql(db, "update public.api_key_usage set burst_at = burst_at - interval '20 seconds'")
+    assert [ping(client, created).status_code for _ in range(2)] == [200, 429]
+    # A minute passes: the whole burst again; the day keeps counting.
+    run_sql(db, "update public.api_key_usage set burst_at = burst_at - interval '1 minute'")
+    since = time.time()
     again = ping(client, created)
     assert again.status_code == 200
-    assert again.headers["X-RateLimit-Remaining"] == str(100 - 4)
+    assert again.headers["X-RateLimit-Remaining"] == str(100 - 5)
     assert again.headers["RateLimit"].startswith('"burst";r=2;')
-    assert usage(db, created) == {"requests": 4, "rate_limited": 1, "minute_requests": 1}
+    assert usage(db, created) == {"requests": 5, "rate_limited": 2}
+    assert_burst_holds(db, created, 1, 3, since)
+
+
+def test_a_burst_at_the_end_of_a_minute_and_another_at_the_start_of_the_next_are_not_both_admitted(
+    make_app, world, auth, db
+):
+    """A clock-minute window admitted both in full: twice the burst within a second or two."""
+    burst = 10
+    app = make_app(api_key_tiers=tiers(starter=(1000, burst)))
+    client = app.test_client()
+    org = world.organization()
+    created = client.post(
+        "/v1/admin/external/keys",
+        json={"organization_id": str(org["id"]), "name": "k", "tier": "starter"},
+        headers=auth.headers(org["admin"]),
+    ).get_json()
+
+    until_edge = 60 - time.time() % 60
+    time.sleep(until_edge - 3 if until_edge > 3 else until_edge + 57)  # 3 s before a minute ends
+    start = time.time()
+    before_edge = [ping(client, created).status_code for _ in range(burst)]
+    edge = (int(start) // 60 + 1) * 60
+    assert time.time() < edge, "the first burst must end within its minute"
+    time.sleep(edge - time.time() + 0.1)
+    after_edge = [ping(client, created).status_code for _ in range(burst)]
+    elapsed = time.time() - start
+
+    assert before_edge == [200] * burst
+    # What drained in between, at `burst` a minute, and nothing more: here none or one request.
+    assert after_edge.count(200) <= math.floor(elapsed * burst / 60)
+    assert usage(db, created)["requests"] == burst + after_edge.count(200)
+
+
+def test_a_burst_in_progress_at_utc_midnight_goes_on_counting_in_the_new_day(make_app, world, auth, db):
+    app = make_app(api_key_tiers=tiers(starter=(1000, 3)))
+    client = app.test_client()
+    org = world.organization()
+    created = client.post(
+        "/v1/admin/external/keys",
+        json={"organization_id": str(org["id"]), "name": "k", "tier": "starter"},
+        headers=auth.headers(org["admin"]),
+    ).get_json()
+    assert [ping(client, created).status_code for _ in range(3)] == [200] * 3
+    # As if those three had come just before midnight: their row is the previous day's.
+    run_sql(db, "update public.api_key_usage set day = day - 1")
+
+    refused = ping(client, created)
+    assert assert_problem(refused, 429)["window"] == "burst"
+    assert refused.headers["RateLimit"].startswith('"burst";r=0;')
+    # The new day's quota is untouched; the previous day's row is closed to latecomers.
+    assert usage(db, created) == {"requests": 0, "rate_limited": 1}
+    with db.transaction("service_role") as conn:
+        days = conn.execute("select requests, closed from public.api_key_usage order by day").fetchall()
+    assert days == [{"requests": 3, "closed": True}, {"requests": 0, "closed": False}]
 
 
 def test_100_concurrent_requests_move_the_counter_by_exactly_100(make_app, world, auth, db, serve):
     app = make_app(pool_max_size=20, api_key_tiers=tiers(pro=(10000, 1000)))
-    org = world.organization()
+    org = world.allow(world.organization())
     created = (
         app.test_client()
         .post(
@@ -360,12 +440,14 @@ def test_100_concurrent_requests_move_the_counter_by_exactly_100(make_app, world
         return response.status_code, int(response.headers["X-RateLimit-Remaining"])
 
     room_in_the_window(15)
+    since = time.time()
     results = concurrently(100, send)
 
     assert [status for status, _ in results] == [202] * 100
     # Each count was observed exactly once: nothing lost, nothing counted twice.
     assert sorted(remaining for _, remaining in results) == list(range(10000 - 100, 10000))
-    assert usage(db, created) == {"requests": 100, "rate_limited": 0, "minute_requests": 100}
+    assert usage(db, created) == {"requests": 100, "rate_limited": 0}
+    assert_burst_holds(db, created, 100, 1000, since)
 
 
 def test_concurrent_clients_against_a_limit_admit_exactly_the_limit(make_app, world, auth, db, serve):
@@ -388,6 +470,7 @@ def test_concurrent_clients_against_a_limit_admit_exactly_the_limit(make_app, wo
         return response.status_code, response.headers
 
     room_in_the_window(15)
+    since = time.time()
     results = concurrently(clients, send)
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] * limit + [429] * (clients - limit)
@@ -396,7 +479,8 @@ def test_concurrent_clients_against_a_limit_admit_exactly_the_limit(make_app, wo
         if status == 429:
             assert headers["X-RateLimit-Remaining"] == "0"
             assert int(headers["Retry-After"]) >= 1
-    assert usage(db, created) == {"requests": limit, "rate_limited": clients - limit, "minute_requests": limit}
+    assert usage(db, created) == {"requests": limit, "rate_limited": clients - limit}
+    assert_burst_holds(db, created, limit, 1000, since)
 
 
 def test_rotation_to_a_new_key_id_keeps_the_quota(make_app, world, auth, db):
@@ -416,7 +500,7 @@ def test_rotation_to_a_new_key_id_keeps_the_quota(make_app, world, auth, db):
     assert ping(client, new).status_code == 200
     assert_problem(ping(client, new), 429)
     assert_problem(ping(client, old), 429)  # both keys draw on one quota
-    assert usage(db, new) == usage(db, old) == {"requests": 3, "rate_limited": 2, "minute_requests": 3}
+    assert usage(db, new) == usage(db, old) == {"requests": 3, "rate_limited": 2}
 
 
 def test_with_the_limiter_switched_off_nothing_is_counted(make_app, world, auth, db):
@@ -696,9 +780,11 @@ def test_usage_counts_requests_distinct_clients_and_hits_per_day(make_app, world
         headers=auth.headers(org["admin"]),
     ).get_json()
     room_in_the_window(5)
+    since = time.time()
     for address in ("192.0.2.1", "192.0.2.2", "192.0.2.1", "2001:db8::1", "192.0.2.3", "192.0.2.3"):
         ping(client, created, remote_addr=address)
-    assert usage(db, created) == {"requests": 4, "rate_limited": 2, "minute_requests": 4}
+    assert usage(db, created) == {"requests": 4, "rate_limited": 2}
+    assert_burst_holds(db, created, 4, 100, since)
     with db.transaction("service_role") as conn:
         seen = conn.execute("select host(ip) as ip from public.api_key_usage_clients order by ip").fetchall()
     assert [row["ip"] for row in seen] == ["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"]

@@ -130,6 +130,34 @@ def test_failed_sign_ins_are_throttled_like_the_json_login(make_app, world, lear
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
 
 
+def test_the_login_form_remembers_the_browser_like_the_json_login(make_app, world, learner):
+    """A browser that signed in through the form before skips the email's ceiling a botnet reached."""
+    app = make_app(login_email_ceiling=2, login_email_drip_seconds=600)
+    browser = app.test_client()
+    form = read_form(browser.get("/api/oauth/login").get_data(as_text=True))
+    signed_in = browser.post(
+        form.action, data=form.fields | {"email": learner["email"], "password": learner["password"]}
+    )
+    assert signed_in.status_code == 200
+    assert any(c.startswith("qb_device=") and "HttpOnly" in c for c in signed_in.headers.getlist("Set-Cookie"))
+
+    botnet = app.test_client()
+    botnet_form = read_form(botnet.get("/api/oauth/login").get_data(as_text=True))
+    statuses = [
+        botnet.post(
+            botnet_form.action,
+            data=botnet_form.fields | {"email": learner["email"], "password": "wrong"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+
+    form = read_form(browser.get("/api/oauth/login").get_data(as_text=True))
+    again = browser.post(form.action, data=form.fields | {"email": learner["email"], "password": learner["password"]})
+    assert again.status_code == 200
+
+
 @pytest.mark.parametrize(
     "target",
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import re
 import threading
 import uuid
@@ -113,40 +114,60 @@ def test_ip_allowed(allowlist, client_ip, allowed):
 NOW = 1_800_000_030.25  # 30.25 s into a minute; 2027-01-15T08:00:30Z
 
 
-def test_windows_reset_at_the_next_minute_and_the_next_utc_midnight():
-    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, minute_requests=4, now=NOW)
+def test_the_day_resets_at_utc_midnight_and_the_burst_when_its_bucket_has_drained():
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, burst_level=4.0, now=NOW)
     assert usage.window("daily") == (1000, 990, (int(NOW) // 86400 + 1) * 86400)
-    assert usage.window("burst") == (100, 96, 1_800_000_060)
-    assert usage.seconds_until_reset("burst") == 30
+    # Four requests' worth drains in 2.4 s (100 a minute), whatever the clock minute.
+    assert usage.window("burst") == (100, 96, math.ceil(NOW + 2.4))
+    assert usage.seconds_until_reset("burst") == 3
     assert usage.binding_window == "burst"
 
 
+def test_a_burst_refusal_waits_for_one_request_s_worth_not_for_the_whole_bucket():
+    usage = Usage(Limits(per_day=1000, per_minute=6), day_requests=6, burst_level=6.0, now=NOW, admitted=False)
+    assert usage.window("burst") == (6, 0, math.ceil(NOW + 60))
+    assert usage.seconds_until_admitted("burst") == 10  # one request's worth at 6 a minute
+    half = Usage(Limits(per_day=1000, per_minute=6), day_requests=6, burst_level=5.5, now=NOW, admitted=False)
+    assert half.seconds_until_admitted("burst") == 5
+    assert usage.seconds_until_admitted("daily") == usage.seconds_until_reset("daily")
+
+
+def test_a_burst_level_a_hair_off_a_whole_number_still_counts_whole():
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=3, burst_level=3.0000000000000004, now=NOW)
+    assert usage.window("burst")[1] == 97
+
+
 def test_headers_of_an_admitted_request():
-    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, minute_requests=4, now=NOW)
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=10, burst_level=4.0, now=NOW)
     assert rate_limit_headers(usage) == {
         "X-RateLimit-Limit": "1000",
         "X-RateLimit-Remaining": "990",
         "X-RateLimit-Reset": str((int(NOW) // 86400 + 1) * 86400),
         "RateLimit-Policy": '"burst";q=100;w=60, "daily";q=1000;w=86400',
-        "RateLimit": '"burst";r=96;t=30',
+        "RateLimit": '"burst";r=96;t=3',
     }
 
 
 def test_headers_when_the_burst_window_refused():
-    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=100, minute_requests=100, now=NOW, admitted=False)
+    usage = Usage(Limits(per_day=1000, per_minute=100), day_requests=100, burst_level=100.0, now=NOW, admitted=False)
     headers = rate_limit_headers(usage)
     assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == ("100", "0")
-    assert headers["X-RateLimit-Reset"] == "1800000060"
-    assert headers["RateLimit"] == '"burst";r=0;t=30'
+    assert headers["X-RateLimit-Reset"] == str(math.ceil(NOW + 60))
+    assert headers["RateLimit"] == '"burst";r=0;t=60'
 
 
 def test_headers_when_the_day_is_used_up():
-    usage = Usage(Limits(per_day=50, per_minute=100), day_requests=50, minute_requests=3, now=NOW, admitted=False)
+    usage = Usage(Limits(per_day=50, per_minute=100), day_requests=50, burst_level=3.0, now=NOW, admitted=False)
     headers = rate_limit_headers(usage)
     midnight = (int(NOW) // 86400 + 1) * 86400
     assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == ("50", "0")
     assert headers["RateLimit"] == f'"daily";r=0;t={midnight - int(NOW)}'
     assert usage.seconds_until_reset(usage.binding_window) == midnight - int(NOW)
+
+
+def test_a_burst_bucket_drains_at_its_rate_and_never_below_empty():
+    assert api_keys.drained(10.0, 3.0, 60) == 7.0
+    assert api_keys.drained(10.0, 30.0, 60) == 0.0
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -233,7 +254,7 @@ def test_admission_outcomes(runtime, world):
     admitted = admit(runtime, key)
     assert admitted.refusal is None
     assert admitted.key.key_id == key.key_id and admitted.key.organization_id == org["id"]
-    assert (admitted.usage.day_requests, admitted.usage.minute_requests) == (1, 1)
+    assert (admitted.usage.day_requests, admitted.usage.burst_level) == (1, 1.0)
 
     assert admit(runtime, api_keys.new_key()) == api_keys.Admission(None, None, "unknown_key")
     assert admit(runtime, api_keys.new_key(key.key_id)) == api_keys.Admission(None, None, "wrong_secret")
@@ -285,7 +306,7 @@ def test_the_counting_transaction_commits_asynchronously_and_only_itself(runtime
 
 
 def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
-    org, other = world.organization("A"), world.organization("B")
+    org, other = world.allow(world.organization("A")), world.organization("B")
     starter_a, pro_a = make_key(runtime, org), make_key(runtime, org, tier="pro")
     make_key(runtime, org, tier="pro")  # unused: a key, without requests
     revoked = make_key(runtime, org, tier="enterprise")
@@ -324,7 +345,7 @@ def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
 
 
 def test_a_key_rotated_to_a_new_id_counts_once(runtime, world, auth, client):
-    org = world.organization()
+    org = world.allow(world.organization())
     headers = auth.headers(org["admin"])
     created = client.post(
         "/v1/admin/external/keys",
@@ -341,8 +362,8 @@ def test_prune_usage_keeps_recent_days(runtime, world):
     admit(runtime, key)
     with runtime.db.transaction("service_role") as conn:
         conn.execute(
-            "insert into public.api_key_usage (lineage_id, day, organization_id, requests, minute_start)"
-            " select lineage_id, day - 91, organization_id, 5, minute_start - interval '91 days'"
+            "insert into public.api_key_usage (lineage_id, day, organization_id, requests, burst_at)"
+            " select lineage_id, day - 91, organization_id, 5, burst_at - interval '91 days'"
             " from public.api_key_usage"
         )
         conn.execute(
@@ -518,3 +539,97 @@ def test_admins_create_keys_only_for_their_organization_and_as_new_lineages(
         (row_id, api_keys.new_key().key_id, two_orgs[org_name]["id"], lineage, b"\x00" * 32, admin["id"]),
     )
     assert (result[0] if isinstance(result, tuple) else result) == expected
+
+
+# -- organization limits: the database holds every writer to them -----------------------------
+
+
+def test_admins_read_their_organizations_limits_and_members_read_none(runtime, world, two_orgs):
+    statement = "select organization_id, allowed_tiers, max_api_keys from public.organization_limits"
+    _, rows = run_as(runtime, world, two_orgs["a"]["admin"], statement)
+    assert rows == [{"organization_id": two_orgs["a"]["id"], "allowed_tiers": ["starter"], "max_api_keys": 5}]
+    assert run_as(runtime, world, two_orgs["member"], statement) == (0, [])
+    assert run_as(runtime, world, "anon", statement) == "42501"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.organization_limits set allowed_tiers = '{starter,pro,enterprise}'",
+        "update public.organization_limits set max_api_keys = 10000",
+    ],
+)
+def test_org_admins_cannot_raise_their_own_limits_in_the_table_either(runtime, world, two_orgs, statement):
+    assert run_as(runtime, world, two_orgs["a"]["admin"], statement) == (0, None)
+    with runtime.db.transaction("service_role") as conn:
+        rows = conn.execute("select allowed_tiers, max_api_keys from public.organization_limits").fetchall()
+    assert rows == [{"allowed_tiers": ["starter"], "max_api_keys": 5}] * 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into public.organization_limits (organization_id) values (gen_random_uuid())",
+        "delete from public.organization_limits",
+    ],
+)
+def test_users_neither_add_nor_remove_limits(runtime, world, two_orgs, statement):
+    assert run_as(runtime, world, two_orgs["a"]["admin"], statement) == "42501"
+
+
+def test_platform_admins_read_and_change_every_organizations_limits(runtime, world, two_orgs):
+    staff = world.user()
+    with runtime.db.transaction("service_role") as conn:
+        conn.execute("update public.profiles set platform_admin = true where id = %s", (staff["id"],))
+    rowcount, _ = run_as(
+        runtime,
+        world,
+        staff,
+        "update public.organization_limits set max_api_keys = 9, updated_by = %s",
+        (staff["id"],),
+    )
+    assert rowcount == 2
+    _, rows = run_as(runtime, world, staff, "select max_api_keys from public.organization_limits")
+    assert [row["max_api_keys"] for row in rows] == [9, 9]
+
+
+def insert_key_as(runtime, world, admin, org, tier="starter"):
+    row_id = uuid.uuid4()
+    return run_as(
+        runtime,
+        world,
+        admin,
+        "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash, created_by)"
+        " values (%s, %s, %s, %s, 'k', %s, %s, %s)",
+        (row_id, api_keys.new_key().key_id, org["id"], row_id, tier, b"\x00" * 32, admin["id"]),
+    )
+
+
+def test_an_org_admin_writing_the_table_directly_meets_the_limits_too(runtime, world, two_orgs):
+    """As Supabase's REST API would let them: the trigger, not the route, is the guarantee."""
+    a = two_orgs["a"]
+    assert insert_key_as(runtime, world, a["admin"], a, tier="enterprise") == "23514"
+    assert [insert_key_as(runtime, world, a["admin"], a) for _ in range(5)] == [(1, None)] * 4 + ["23514"]
+    with runtime.db.transaction("service_role") as conn:
+        tiers = conn.execute(
+            "select tier, count(*) as n from public.api_keys where organization_id = %s group by tier", (a["id"],)
+        ).fetchall()
+    assert tiers == [{"tier": "starter", "n": 5}]  # two_orgs' key and four more: five, the default
+
+
+def test_the_databases_refusals_are_403s_naming_the_limit(runtime, world, two_orgs):
+    from backend.errors import Forbidden, from_database_error
+
+    a = two_orgs["a"]
+    world.allow(a, tiers=("starter",), max_api_keys=1)  # two_orgs' key fills it
+    for tier, field in (("pro", "tier"), ("starter", "organization_id")):
+        row_id = uuid.uuid4()
+        with pytest.raises(psycopg.errors.CheckViolation) as refused:
+            with runtime.db.transaction("authenticated", world.claims(a["admin"])) as conn:
+                conn.execute(
+                    "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash,"
+                    " created_by) values (%s, %s, %s, %s, 'k', %s, %s, %s)",
+                    (row_id, api_keys.new_key().key_id, a["id"], row_id, tier, b"\x00" * 32, a["admin"]["id"]),
+                )
+        problem = from_database_error(refused.value)
+        assert isinstance(problem, Forbidden) and list(problem.errors) == [field]

@@ -1,4 +1,4 @@
-"""Fixed-window counters in Postgres: exact under concurrency, windows that roll over, clean-up."""
+"""Rate limits in Postgres: fixed windows and paced (GCRA) buckets, exact under concurrency, clean-up."""
 
 from __future__ import annotations
 
@@ -160,3 +160,75 @@ def test_delete_expired_removes_only_old_windows(service, pool_app):
     with db.transaction("service_role") as conn:
         left = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_counters").fetchall()]
     assert left == [current]
+
+
+# -- paced buckets (GCRA) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("threads", "burst"), [(16, 1), (16, 5), (8, 30)])
+def test_concurrent_paced_attempts_admit_exactly_the_burst(pool_app, threads, burst):
+    db = pool_app.extensions["questbridge"].db
+    name = bucket()
+    barrier = threading.Barrier(threads)
+    decisions = []
+
+    def attempt():
+        with db.transaction("service_role") as conn:
+            barrier.wait(10)
+            decisions.append(rate_limit.pace(conn, name, burst, 3600))
+
+    workers = [threading.Thread(target=attempt) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    admitted = [d for d in decisions if d.allowed]
+    assert len(decisions) == threads
+    assert len(admitted) == min(burst, threads)
+    assert sorted(d.remaining for d in admitted) == list(range(max(0, burst - threads), burst))
+    assert all(d.retry_after <= 3600 for d in decisions if not d.allowed)
+
+
+def test_a_paced_bucket_admits_its_burst_then_one_per_interval(service):
+    name = bucket()
+    decisions = [service(rate_limit.pace, name, 3, 1) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
+    assert decisions[3].retry_after == 1  # the next slot, not the whole allowance (3 s away)
+    assert decisions[3].reset_at >= time.time() + 2
+    time.sleep(1.05)
+    assert [service(rate_limit.pace, name, 3, 1).allowed for _ in range(2)] == [True, False]
+
+
+def test_a_refused_attempt_does_not_push_the_next_slot_back(service):
+    name = bucket()
+    assert service(rate_limit.pace, name, 1, 2).allowed
+    refusals = [service(rate_limit.pace, name, 1, 2) for _ in range(20)]
+    assert not any(d.allowed for d in refusals)
+    assert refusals[-1].retry_after <= 2
+
+
+def test_giving_back_an_attempt_frees_its_slot(service):
+    name = bucket()
+    assert service(rate_limit.pace, name, 1, 3600).allowed
+    assert not service(rate_limit.pace, name, 1, 3600).allowed
+    service(rate_limit.give_back, name, 3600)
+    assert service(rate_limit.pace, name, 1, 3600).allowed
+
+
+def test_delete_expired_removes_paced_buckets_that_are_whole_again(service, pool_app):
+    db = pool_app.extensions["questbridge"].db
+    whole, busy = bucket(), bucket()
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "insert into public.rate_limit_paces (bucket, arrival_at) values (%s, now() - interval '1 second')",
+            (whole,),
+        )
+    service(rate_limit.pace, busy, 2, 3600)
+
+    assert service(rate_limit.delete_expired) == 1
+
+    with db.transaction("service_role") as conn:
+        left = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_paces").fetchall()]
+    assert left == [busy]

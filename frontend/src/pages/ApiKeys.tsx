@@ -1,20 +1,20 @@
 import { useState, type FormEvent } from "react";
-import { api, type ApiKey } from "../api";
+import { api, type ApiKey, type OrganizationLimits, type TierLimits } from "../api";
 import { useOrganization } from "../auth";
 import { ConfirmDialog, Dialog } from "../components/Dialog";
 import { StatusBadge, Time } from "../components/display";
 import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
 import { Field, lines } from "../components/forms";
 import { SecretReveal } from "../components/SecretReveal";
-import { useAction, usePagedList } from "../hooks";
-
-export const TIERS = [
-  { value: "starter", label: "Starter (1,000 requests a day)" },
-  { value: "pro", label: "Pro" },
-  { value: "enterprise", label: "Enterprise" },
-];
+import { useAction, useApi, usePagedList } from "../hooks";
 
 const KEYS_PATH = "/v1/admin/external/keys";
+
+/** "Starter (1,000 requests a day, 100 a minute)": the figures the server enforces, not a copy. */
+export function tierLabel(tier: TierLimits): string {
+  const name = tier.tier.charAt(0).toUpperCase() + tier.tier.slice(1);
+  return `${name} (${tier.per_day.toLocaleString("en-US")} requests a day, ${tier.per_minute.toLocaleString("en-US")} a minute)`;
+}
 
 function keyId(key: ApiKey): string {
   return key.key_id ?? key.id ?? "";
@@ -32,6 +32,8 @@ function isUsable(key: ApiKey): boolean {
 export function ApiKeysPage() {
   const organization = useOrganization();
   const list = usePagedList<ApiKey>(KEYS_PATH, { organization_id: organization.id });
+  const limits = useApi<OrganizationLimits>(`/api/organizations/${encodeURIComponent(organization.id)}/limits`);
+  const full = limits.data !== undefined && limits.data.api_keys >= limits.data.max_api_keys;
   const [creating, setCreating] = useState(false);
   const [revealed, setRevealed] = useState<{ label: string; key: ApiKey }>();
   const [rotating, setRotating] = useState<ApiKey>();
@@ -45,7 +47,12 @@ export function ApiKeysPage() {
       <PageTitle
         actions={
           !creating && (
-            <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={!limits.data || full}
+              onClick={() => setCreating(true)}
+            >
               New API key
             </button>
           )
@@ -56,6 +63,20 @@ export function ApiKeysPage() {
       <p className="muted">
         Partners send events and read data with these keys (<code>X-API-Key</code> header on <code>/v1/external/*</code>).
       </p>
+      {limits.data && (
+        <p data-testid="key-limits">
+          <strong>
+            {limits.data.api_keys} of {limits.data.max_api_keys}
+          </strong>{" "}
+          keys in use; tiers: {limits.data.tiers.map((tier) => tier.tier).join(", ")}.{" "}
+          {full ? (
+            <span>This organization holds all the keys it may: revoke one, or ask a platform admin to raise the limit.</span>
+          ) : (
+            <span className="muted">A platform admin sets these limits.</span>
+          )}
+        </p>
+      )}
+      <ErrorBanner error={limits.error} onRetry={limits.reload} />
       <Notice>{notice}</Notice>
 
       {revealed?.key.api_key && (
@@ -68,15 +89,17 @@ export function ApiKeysPage() {
         </div>
       )}
 
-      {creating && (
+      {creating && limits.data && (
         <CreateKeyForm
           organizationId={organization.id}
+          tiers={limits.data.tiers}
           onCancel={() => setCreating(false)}
           onCreated={(key) => {
             setCreating(false);
             setNotice(undefined);
             setRevealed({ label: "New API key", key });
             void list.reload();
+            void limits.reload();
           }}
         />
       )}
@@ -180,6 +203,7 @@ export function ApiKeysPage() {
               setRevoking(undefined);
               if (revealed && keyId(revealed.key) === keyId(revoking)) setRevealed(undefined);
               void list.reload();
+              void limits.reload();
             }
           }}
         >
@@ -195,15 +219,18 @@ export function ApiKeysPage() {
 
 function CreateKeyForm({
   organizationId,
+  tiers,
   onCreated,
   onCancel,
 }: {
   organizationId: string;
+  /** The tiers this organization may issue. */
+  tiers: TierLimits[];
   onCreated: (key: ApiKey) => void;
   onCancel: () => void;
 }) {
   const [name, setName] = useState("");
-  const [tier, setTier] = useState("starter");
+  const [tier, setTier] = useState(tiers[0]?.tier ?? "starter");
   const [allowlist, setAllowlist] = useState("");
   const create = useAction(() => {
     const ips = lines(allowlist);
@@ -230,9 +257,9 @@ function CreateKeyForm({
         <Field label="Tier" name="tier" error={create.error}>
           {(props) => (
             <select {...props} name="tier" value={tier} onChange={(e) => setTier(e.target.value)}>
-              {TIERS.map((option) => (
-                <option key={option.value} value={option.value}>
-                  {option.label}
+              {tiers.map((option) => (
+                <option key={option.tier} value={option.tier}>
+                  {tierLabel(option)}
                 </option>
               ))}
             </select>
