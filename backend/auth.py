@@ -192,11 +192,13 @@ def authenticate_request() -> Identity | None:
         )
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     if cookie:
-        if request.method not in SAFE_METHODS:
-            require_csrf_proof(cookie)
         with runtime.db.transaction("service_role") as conn:
             session = accounts.find_session(conn, cookie)
         if session is not None:
+            # A cookie of no live session authenticates nothing, so there is nothing to forge with
+            # it (and its browser could get no token: /api/auth/me answers it 401).
+            if request.method not in SAFE_METHODS:
+                require_csrf_proof(cookie)
             return Identity(
                 user_id=session["user_id"],
                 email=session["email"],
@@ -250,8 +252,9 @@ def _is_our_origin(origin: str) -> bool:
     if (parts.scheme, parts.netloc) == (public.scheme, public.netloc):
         return True
     # Behind no proxy the browser's Host is the origin it sent the page from; a browser cannot be
-    # made to send another site's Host, and a non-browser client is no cross-site forger.
-    return parts.netloc == request.host
+    # made to send another site's Host, and a non-browser client is no cross-site forger. The
+    # scheme counts too: a plain-http page is not the https origin of the same host.
+    return (parts.scheme, parts.netloc) == (transport_scheme(), request.host)
 
 
 def require_csrf_proof(session_token: str) -> None:

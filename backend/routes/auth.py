@@ -85,13 +85,20 @@ def login():
 @bp.post("/logout")
 def logout():
     runtime = _runtime()
-    cookie = request.cookies.get(runtime.config.session_cookie_name)
-    if cookie:
-        # Else any page could sign our users out (and, with a login form of its own, back in as
-        # someone else).
-        require_csrf_proof(cookie)
     # A cookie names its session; so does a bearer token of ours, by its session_id claim.
-    session_id = None if cookie else bearer_session_id()
+    cookie = request.cookies.get(runtime.config.session_cookie_name)
+    session_id = None
+    if cookie:
+        with runtime.db.transaction("service_role") as conn:
+            live = accounts.find_session(conn, cookie) is not None
+        if live:
+            # Else any page could sign our users out (and, with a login form of its own, back in
+            # as someone else). A dead session's cookie is only cleared: nothing to forge there.
+            require_csrf_proof(cookie)
+        else:
+            cookie = None
+    else:
+        session_id = bearer_session_id()
     if cookie or session_id:
         with runtime.db.transaction("service_role") as conn:
             user_id = accounts.revoke_session(conn, cookie or None, session_id=session_id)

@@ -489,6 +489,12 @@ def login_page():
 @bp.post(LOGIN_PATH)
 def login():
     runtime = _runtime()
+    if cross_site_reason():
+        # Login CSRF: the nonce cookie its token is bound to can be planted by a sibling origin
+        # (cookies ignore ports; Domain= reaches from a subdomain), so the browser's word counts.
+        return _login_page(
+            403, "Sign in from this page itself, not from another site.", nonce=secrets.token_urlsafe(24)
+        )
     if not csrf_token_ok("oauth-login", request.cookies.get(_login_nonce_cookie()), request.form.get("csrf_token")):
         return _login_page(400, "The sign-in form expired; please try again.", nonce=secrets.token_urlsafe(24))
     email = (request.form.get("email") or "").strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DEFAULT_PASSWORD, csrf_header
-from tests.oauth.support import register
+from tests.oauth.support import read_form, register
 
 PROBLEM = "application/problem+json"
 
@@ -264,9 +264,52 @@ def test_the_links_that_sign_in_refuse_another_origin(client, path, body):
     assert client.get_cookie("qb_session") is None
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "same-site"}, {"Origin": "http://localhost:8001"}],
+    ids=["same-site", "other-origin"],
+)
+def test_the_oauth_sign_in_form_refuses_another_origin(app, world, headers):
+    """Its form token is bound to a nonce cookie, which a sibling origin can plant (cookies ignore
+    ports; Domain= reaches from a subdomain): the attacker's nonce, token and credentials, posted
+    from their page, must not sign the victim's browser in."""
+    attacker = world.user()
+    browser = app.test_client()
+    form = read_form(browser.get("/api/oauth/login").get_data(as_text=True)).fields
+    answer = browser.post(
+        "/api/oauth/login",
+        data=form | {"email": attacker["email"], "password": DEFAULT_PASSWORD},
+        headers=headers,
+    )
+    assert answer.status_code == 403
+    assert browser.get_cookie("qb_session") is None
+    same_origin = browser.post(
+        "/api/oauth/login",
+        data=read_form(browser.get("/api/oauth/login").get_data(as_text=True)).fields
+        | {"email": attacker["email"], "password": DEFAULT_PASSWORD},
+    )
+    assert same_origin.status_code == 200 and browser.get_cookie("qb_session") is not None
+
+
+def test_the_cookie_of_an_ended_session_asks_for_no_token(client, auth, victim, db):
+    """A browser whose session ended elsewhere (a password change, a sign-out on another device)
+    can get no token (/api/auth/me answers 401): its cookie is treated as absent, so it can still
+    sign out, accept an invitation link or sign in again."""
+    with db.transaction("service_role") as conn:
+        conn.execute("update public.auth_sessions set revoked_at = now()")
+    assert client.post("/api/organizations", json={"name": "X"}).status_code == 401
+    signed_out = client.post("/api/auth/logout")
+    assert signed_out.status_code == 204
+    assert client.get_cookie("qb_session") is None
+
+
 def test_our_own_pages_pass_the_browser_checks(client, auth, victim):
     """What the admin UI's fetch sends from our origin: same-origin fetch metadata, our Origin."""
     headers = auth.csrf | {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
     assert client.post("/api/organizations", json={"name": "From our page"}, headers=headers).status_code == 201
     public = auth.csrf | {"Origin": "http://127.0.0.1:8000"}  # PUBLIC_URL's origin, e.g. behind a proxy
     assert client.post("/api/organizations", json={"name": "From PUBLIC_URL"}, headers=public).status_code == 201
+    # The same host over another scheme is another origin.
+    assert_csrf_refusal(
+        client.post("/api/organizations", json={"name": "X"}, headers=auth.csrf | {"Origin": "https://localhost"})
+    )
