@@ -36,7 +36,7 @@ from backend.db import check_idle_async_connection, queries_beside
 from backend.services import signing, ssrf
 from backend.services.events import NOTIFY_CHANNEL
 from backend.services.secretbox import SecretBox
-from backend.services.webhooks import active_secrets
+from backend.services.webhooks import TEST_EVENT, active_secrets
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
@@ -142,7 +142,14 @@ def decide(claim: dict, attempt: Attempt, settings: EngineSettings, now: datetim
     now = now or datetime.now(UTC)
     if attempt.succeeded:
         return Outcome(claim, attempt, "delivered")
-    if attempt.final or attempt.status_code == 410 or claim["attempts"] >= settings.max_attempts:
+    # A test event is tried once: its sender is looking at the answer and sends another when the
+    # endpoint is fixed, and retries would pile failed tests up for a receiver already in trouble.
+    if (
+        attempt.final
+        or attempt.status_code == 410
+        or claim["attempts"] >= settings.max_attempts
+        or claim["event_type"] == TEST_EVENT
+    ):
         return Outcome(claim, attempt, "dead")
     schedule = settings.backoff_seconds
     delay = schedule[min(claim["attempts"] - 1, len(schedule) - 1)]

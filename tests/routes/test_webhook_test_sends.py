@@ -142,6 +142,27 @@ def test_a_fast_receiver_gets_the_engines_attempt_back_in_the_answer(make_hooks_
     assert academy.delivery(body["delivery_id"])["attempts_log"][0]["status_code"] == 200
 
 
+def test_a_failed_test_send_is_not_retried_and_leaves_room_for_the_next(make_hooks_app, receiver):
+    """A test is tried once: a failing endpoint gets no retries of it piling up (they would come due
+    together), and the failed test no longer counts against the organization's in-flight cap."""
+    app = make_hooks_app(webhooks_test_wait_seconds=8.0, webhooks_test_max_in_flight=1, webhooks_max_attempts=5)
+    academy = Tenant(app, "Academy")
+    target = academy.subscribe(receiver.url)
+    receiver.answer = Answer(status=500, body=b"broken")
+
+    with running_engine(app.extensions["questbridge"]):
+        failed = academy.send_test(target["id"])
+        assert failed.status_code == 200, failed.get_json()
+        assert failed.get_json()["status"] == "dead"
+        assert failed.get_json()["attempt"]["status_code"] == 500
+        receiver.answer = Answer(status=200)
+        fixed = academy.send_test(target["id"])
+
+    assert fixed.status_code == 200 and fixed.get_json()["status"] == "delivered"
+    assert [d["status"] for d in academy.test_deliveries()] == ["dead", "delivered"]
+    assert len(receiver.requests) == 2  # one attempt each, no retry
+
+
 def test_a_slow_receiver_gets_a_202_while_it_still_holds_the_request(make_hooks_app, receiver):
     """The receiver takes 14 s: the request is answered (202, the delivery to follow) while the
     engine's request is still open on the receiver; the attempt lands in the delivery log later."""

@@ -17,7 +17,7 @@ def failed(status_code=500, retry_after=None) -> Attempt:
 
 
 def wait_after(attempts: int, attempt: Attempt, settings: EngineSettings = DEFAULTS) -> float | None:
-    outcome = decide({"attempts": attempts}, attempt, settings, now=NOW)
+    outcome = decide({"attempts": attempts, "event_type": "task.completed"}, attempt, settings, now=NOW)
     return None if outcome.status == "dead" else (outcome.next_attempt_at - NOW).total_seconds()
 
 
@@ -40,8 +40,8 @@ def test_the_last_entry_repeats_when_more_attempts_are_allowed():
 
 
 def test_success_is_delivered_and_410_is_dead_at_once():
-    assert decide({"attempts": 1}, failed(204), DEFAULTS, now=NOW).status == "delivered"
-    assert decide({"attempts": 1}, failed(410), DEFAULTS, now=NOW).status == "dead"
+    assert decide({"attempts": 1, "event_type": "task.completed"}, failed(204), DEFAULTS, now=NOW).status == "delivered"
+    assert decide({"attempts": 1, "event_type": "task.completed"}, failed(410), DEFAULTS, now=NOW).status == "dead"
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -64,3 +64,11 @@ def test_parse_retry_after(header, seconds):
 def test_parse_retry_after_takes_an_http_date():
     when = NOW + timedelta(seconds=90)
     assert parse_retry_after(when.strftime("%a, %d %b %Y %H:%M:%S GMT"), now=NOW.timestamp()) == 90
+
+
+def test_a_test_event_is_tried_once():
+    claim = {"attempts": 1, "event_type": "webhook.test"}
+    assert decide(claim, failed(500), DEFAULTS, now=NOW).status == "dead"
+    assert decide(claim, failed(503, retry_after=5), DEFAULTS, now=NOW).status == "dead"
+    succeeded = Attempt(started_at=NOW, duration_ms=5, status_code=204)
+    assert decide(claim, succeeded, DEFAULTS, now=NOW).status == "delivered"
