@@ -157,6 +157,7 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "organization_limits_max_api_keys_range": (422, "max_api_keys", "must be between 0 and 10000"),
     "api_keys_tier_allowed": (403, "tier", "is not one this organization may issue (a platform admin sets them)"),
     "api_keys_within_max_api_keys": (403, "organization_id", "holds as many API keys as a platform admin allows it"),
+    "api_keys_stay_revoked": (409, "key_id", "is revoked, and a revoked key stays revoked"),
 }
 
 

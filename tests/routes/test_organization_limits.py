@@ -4,6 +4,8 @@ creates that cannot pass max_api_keys. The org admin is the attacker: their tena
 
 from __future__ import annotations
 
+import psycopg
+import pytest
 import requests
 
 from tests.routes.test_external_api import LiveServer, concurrently, tiers
@@ -115,6 +117,23 @@ def test_the_key_past_max_api_keys_is_403_and_revoking_one_makes_room(client, or
 
     assert client.delete(f"{KEYS}/{keys[0].get_json()['key_id']}", headers=admin_headers).status_code == 204
     assert create_key(client, admin_headers, org).status_code == 201
+
+
+def test_an_org_admin_writing_to_the_table_cannot_unrevoke_a_key(client, app, org, admin_headers, world, db):
+    """Through Supabase's REST API an org admin writes api_keys as `authenticated` (RLS and column
+    grants decide): clearing revoked_at would bring a leaked key back, past max_api_keys."""
+    world.allow(org, tiers=("starter",), max_api_keys=1)
+    first = create_key(client, admin_headers, org).get_json()
+    assert client.delete(f"{KEYS}/{first['key_id']}", headers=admin_headers).status_code == 204
+    assert create_key(client, admin_headers, org).status_code == 201
+
+    with pytest.raises(psycopg.errors.CheckViolation) as refused:
+        with db.transaction("authenticated", world.claims(org["admin"])) as conn:
+            conn.execute("update public.api_keys set revoked_at = null where key_id = %s", (first["key_id"],))
+    assert refused.value.diag.constraint_name == "api_keys_stay_revoked"
+    assert live_keys(db, org) == 1
+    pushed = app.test_client().get("/v1/external/key", headers={"X-API-Key": first["api_key"]})
+    assert pushed.status_code == 401
 
 
 def test_parallel_creates_cannot_pass_max_api_keys(make_app, world, auth, db):
