@@ -232,6 +232,16 @@ def test_reusing_a_rotated_refresh_token_revokes_the_whole_grant(client, lms, co
         )
 
 
+def test_a_user_who_left_the_clients_organization_gets_no_more_tokens(
+    client, auth, lms, learner, org, code_and_verifier
+):
+    first = exchange(client, lms, *code_and_verifier).get_json()
+    left = client.delete(f"/api/organizations/{org['id']}/members/me", headers=auth.headers(learner))
+    assert left.status_code == 204, left.get_data(as_text=True)
+    body = oauth_error(refresh(client, lms, first["refresh_token"]), "invalid_grant")
+    assert "no longer a member" in body["error_description"]
+
+
 def test_refresh_may_narrow_the_scope_but_never_widen_it(client, lms, code_and_verifier):
     first = exchange(client, lms, *code_and_verifier).get_json()
     narrowed = refresh(client, lms, first["refresh_token"], scope="read:profile").get_json()

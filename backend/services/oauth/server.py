@@ -348,6 +348,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         member keeps the grant but no longer gets admin scopes."""
         scope = self.request.payload.scope or refresh_token.get_scope()
         role = clients.membership_role(_conn(), self.request.client.organization_id, user.id)
+        if role is None:  # left or was removed from the client's organization: the grant ends there
+            raise InvalidGrantError("the user is no longer a member of the client's organization")
         granted = exercisable_scopes(scope.split(), role)
         if not granted:
             raise InvalidGrantError(NO_EXERCISABLE_SCOPE)
