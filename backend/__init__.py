@@ -19,9 +19,9 @@ from backend.errors import register_error_handlers
 from backend.jsonutil import APIJSONProvider
 from backend.logs import configure_logging
 from backend.sentry import init_sentry
-from backend.services.passwords import PasswordHasher
-from backend.services.secretbox import SecretBox
-from backend.services.ssrf import TargetPolicy
+from backend.services.shared.passwords import PasswordHasher
+from backend.services.shared.secretbox import SecretBox
+from backend.services.webhooks.ssrf import TargetPolicy
 
 __version__ = "0.1.0"
 

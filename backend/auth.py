@@ -16,9 +16,9 @@ from flask import current_app, g, request
 from backend.config import Config
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip, forwarded_scheme
-from backend.services import accounts
-from backend.services.audit import RequestInfo
+from backend.services.accounts import users
 from backend.services.oauth.server import InvalidAccessToken
+from backend.services.shared.audit import RequestInfo
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
 PASSWORD_CHANGE_CLAIM = "qb_must_change_password"  # noqa: S105 (a claim name)
@@ -143,7 +143,7 @@ def _device_cookie_name(config: Config) -> str:
 
 
 def login_device() -> str | None:
-    """The device cookie this browser got from its last sign-in (accounts.trusted_device checks it)."""
+    """The device cookie this browser got from its last sign-in (users.trusted_device checks it)."""
     return request.cookies.get(_device_cookie_name(current_app.extensions["questbridge"].config)) or None
 
 
@@ -156,7 +156,7 @@ def remember_login_device(response, cookie: str | None) -> None:
     response.set_cookie(
         _device_cookie_name(config),
         cookie,
-        max_age=accounts.DEVICE_COOKIE_TTL_SECONDS,
+        max_age=users.DEVICE_COOKIE_TTL_SECONDS,
         httponly=True,
         samesite="Lax",
         secure=config.session_cookie_secure,
@@ -193,7 +193,7 @@ def authenticate_request() -> Identity | None:
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     if cookie:
         with runtime.db.transaction("service_role") as conn:
-            session = accounts.find_session(conn, cookie)
+            session = users.find_session(conn, cookie)
         if session is not None:
             # A cookie of no live session authenticates nothing, so there is nothing to forge with
             # it (and its browser could get no token: /api/auth/me answers it 401).
@@ -333,7 +333,7 @@ def _require_live_session(runtime, claims: dict) -> None:
     except ValueError:
         raise Unauthorized("the bearer token names no session: sign in again") from None
     with runtime.db.transaction("service_role") as conn:
-        alive = accounts.session_alive(conn, session_id)
+        alive = users.session_alive(conn, session_id)
     if not alive:
         raise Unauthorized("the session of this bearer token has ended: sign in again")
 

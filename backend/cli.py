@@ -15,9 +15,12 @@ from flask import Flask
 
 from backend import migrate
 from backend.errors import NotFound, from_database_error
-from backend.services import accounts, api_keys, audit, learning
-from backend.services.audit import RequestInfo
-from backend.services.passwords import password_problem
+from backend.services import learning
+from backend.services.accounts import users
+from backend.services.keys import manage
+from backend.services.shared import audit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.passwords import password_problem
 
 CLI_ORIGIN = RequestInfo(ip=None, user_agent="questbridge-cli")
 OPTION_FOR_FIELD = {"email": "--email", "name": "--org", "role": "--role"}
@@ -55,9 +58,9 @@ def _validate_password(password: str, email: str) -> None:
 
 def _create_admin(runtime, email: str, password: str, org_name: str) -> dict:
     with runtime.db.transaction("service_role") as conn:
-        if accounts.find_by_email(conn, email):
+        if users.find_by_email(conn, email):
             _fail(f"a user with email {email} already exists")
-        user_id = accounts.create_user(conn, runtime.hasher, email, password)
+        user_id = users.create_user(conn, runtime.hasher, email, password)
         org_id = uuid.uuid4()
         conn.execute(
             "insert into public.organizations (id, name, created_by) values (%s, %s, %s)",
@@ -119,9 +122,9 @@ def register(app: Flask) -> None:
         with _constraint_errors_as_messages(), runtime.db.transaction("service_role") as conn:
             if conn.execute("select 1 from public.organizations where id = %s", (org_id,)).fetchone() is None:
                 _fail(f"organization {org_id} does not exist")
-            if accounts.find_by_email(conn, email):
+            if users.find_by_email(conn, email):
                 _fail(f"a user with email {email} already exists")
-            user_id = accounts.create_user(conn, runtime.hasher, email, password)
+            user_id = users.create_user(conn, runtime.hasher, email, password)
             conn.execute(
                 "insert into public.memberships (organization_id, user_id, role) values (%s, %s, %s)",
                 (org_id, user_id, role),
@@ -150,10 +153,10 @@ def register(app: Flask) -> None:
 
     @app.cli.command("set-org-limits", help="Set the API-key tiers an organization may issue and its number of keys.")
     @click.option("--org-id", required=True, type=click.UUID)
-    @click.option("--tiers", help=f"Comma-separated, of {', '.join(api_keys.TIERS)}; unchanged when left out.")
+    @click.option("--tiers", help=f"Comma-separated, of {', '.join(manage.TIERS)}; unchanged when left out.")
     @click.option(
         "--max-keys",
-        type=click.IntRange(0, api_keys.MAX_KEYS_LIMIT),
+        type=click.IntRange(0, manage.MAX_KEYS_LIMIT),
         help="Live keys it may hold; unchanged when left out.",
     )
     def set_org_limits(org_id, tiers, max_keys):
@@ -162,14 +165,14 @@ def register(app: Flask) -> None:
         allowed = None
         if tiers is not None:
             names = [name.strip() for name in tiers.split(",") if name.strip()]
-            unknown = sorted(set(names) - set(api_keys.TIERS))
+            unknown = sorted(set(names) - set(manage.TIERS))
             if not names or unknown:
                 refused = f", not {', '.join(unknown)}" if unknown else ""
-                _fail(f"--tiers must list some of {', '.join(api_keys.TIERS)}{refused}")
-            allowed = [tier for tier in api_keys.TIERS if tier in names]
+                _fail(f"--tiers must list some of {', '.join(manage.TIERS)}{refused}")
+            allowed = [tier for tier in manage.TIERS if tier in names]
         with _runtime(app).db.transaction("service_role") as conn:
             try:
-                limits = api_keys.set_limits(conn, org_id, allowed, max_keys, CLI_ORIGIN)
+                limits = manage.set_limits(conn, org_id, allowed, max_keys, CLI_ORIGIN)
             except NotFound:
                 _fail(f"organization {org_id} does not exist")
         click.echo(
@@ -188,7 +191,7 @@ def register(app: Flask) -> None:
         runtime = _runtime(app)
         credentials_path = runtime.config.data_dir / "demo-login.json"
         with runtime.db.transaction("service_role") as conn:
-            existing = accounts.find_by_email(conn, DEMO_EMAIL)
+            existing = users.find_by_email(conn, DEMO_EMAIL)
         if existing is None:
             password = secrets.token_urlsafe(12)
             ids = _create_admin(runtime, DEMO_EMAIL, password, DEMO_ORG)

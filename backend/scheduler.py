@@ -10,8 +10,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from backend import metrics
-from backend.services import api_keys, delivery, inbox, maintenance
+from backend.services import maintenance
+from backend.services.inbound import receipt
+from backend.services.keys import manage
 from backend.services.oauth import maintenance as oauth_maintenance
+from backend.services.webhooks import engine
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +41,7 @@ def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) 
         _every(
             scheduler,
             "delivery_sweep",
-            delivery.run_pass,
+            engine.run_pass,
             args=[runtime],
             kwargs={"time_budget": 20.0},
             seconds=config.webhooks_sweep_seconds,
@@ -53,9 +56,9 @@ def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) 
     )
     # Inbound webhooks in every process that runs jobs (web and standalone worker): each run drains
     # the inbox, then keeps draining on NOTIFY until the next one starts.
-    inbox_worker = inbox.InboxWorker(db, inbox.InboxSettings.from_config(config))
+    inbox_worker = receipt.InboxWorker(db, receipt.InboxSettings.from_config(config))
     _every(scheduler, "inbound_inbox", inbox_worker.run, kwargs={"listen_seconds": 0.9}, seconds=1)
-    _every(scheduler, "api_key_usage_retention", api_keys.prune_usage, args=[db], hours=6)
+    _every(scheduler, "api_key_usage_retention", manage.prune_usage, args=[db], hours=6)
     # OAuth: expired codes, grants and tokens deleted; the signing key rotated when due.
     _every(scheduler, "oauth_maintenance", oauth_maintenance.run, args=[db, runtime.secretbox, config], minutes=10)
     scheduler.add_listener(_count_job_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)

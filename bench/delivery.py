@@ -37,11 +37,12 @@ import psycopg
 from aiohttp import web
 
 from backend.db import Database
-from backend.services import delivery, events, signing
-from backend.services.delivery import DeliveryEngine, EngineSettings
-from backend.services.secretbox import SecretBox
-from backend.services.ssrf import TargetPolicy
-from backend.services.webhooks import SECRET_PURPOSE
+from backend.services.shared.secretbox import SecretBox
+from backend.services.webhooks import engine as delivery
+from backend.services.webhooks import events, signing
+from backend.services.webhooks.engine import DeliveryEngine, EngineSettings
+from backend.services.webhooks.ssrf import TargetPolicy
+from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 from bench.harness import fresh_database
 
 BODY_BYTES = 1024

@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 
 from backend.db import Database
-from backend.services import autograder_secrets, inbox
-from backend.services.secretbox import SecretBox
+from backend.services.inbound import autograder_secrets
+from backend.services.inbound import receipt as inbox
+from backend.services.shared.secretbox import SecretBox
 from bench.cpu import CpuMeter
 from bench.harness import SECRET_KEY, admin_url, free_port, fresh_database, start_gunicorn
 

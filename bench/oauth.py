@@ -35,8 +35,8 @@ import aiohttp
 
 from backend.db import Database
 from backend.services import learning
-from backend.services.audit import RequestInfo
 from backend.services.oauth import clients
+from backend.services.shared.audit import RequestInfo
 from bench.cpu import CpuMeter
 from bench.harness import admin_url, free_port, fresh_database, start_gunicorn
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import psycopg
 
-from backend.services import api_keys
+from backend.services.keys import manage
 from bench.harness import free_port, fresh_database, start_gunicorn
 
 DATABASE = "qb_bench_rate_limit"
@@ -40,7 +40,7 @@ EVENT = {"event_type": "partner.bench_ping", "data": {"course": "algebra-1", "st
 
 def seed_key(url: str) -> str:
     """An organization with one starter key; returns the key."""
-    key = api_keys.new_key()
+    key = manage.new_key()
     row_id = uuid.uuid4()
     with psycopg.connect(url) as conn:
         user = conn.execute("insert into auth.users (email) values ('bench@example.org') returning id").fetchone()[0]
@@ -50,7 +50,7 @@ def seed_key(url: str) -> str:
         conn.execute(
             "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash)"
             " values (%s, %s, %s, %s, 'bench', 'starter', %s)",
-            (row_id, key.key_id, org, row_id, api_keys.hash_key(key.value)),
+            (row_id, key.key_id, org, row_id, manage.hash_key(key.value)),
         )
     return key.value
 

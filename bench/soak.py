@@ -37,9 +37,9 @@ from psycopg import sql
 
 from backend.config import PROJECT_ROOT
 from backend.db import Database, with_database
-from backend.services import events, signing
-from backend.services.secretbox import SecretBox
-from backend.services.webhooks import SECRET_PURPOSE
+from backend.services.shared.secretbox import SecretBox
+from backend.services.webhooks import events, signing
+from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 from bench.harness import fresh_database
 
 DATABASE = "qb_bench_soak"

@@ -21,8 +21,9 @@ from psycopg import sql
 from backend import create_app, migrate
 from backend.config import PROJECT_ROOT, Config
 from backend.db import Database, embedded_server_uri, with_database
-from backend.services import accounts, delivery
-from backend.services.passwords import PasswordHasher
+from backend.services.accounts import users as accounts
+from backend.services.shared.passwords import PasswordHasher
+from backend.services.webhooks import engine as delivery
 
 RUN = f"qb_t{os.getpid()}"
 DEFAULT_PASSWORD = "correct horse battery staple"

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from backend.auth import login_required, request_origin, user_transaction
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.routes.webhooks import StrictBoolean
-from backend.services import api_keys
+from backend.services.keys import manage
 
 bp = Blueprint("api_keys", __name__, url_prefix="/v1/admin/external/keys")
 
@@ -45,7 +45,7 @@ class Network(fields.String):
 def _allowlist(**kwargs) -> fields.List:
     return fields.List(
         Network(),
-        validate=validate.Length(max=api_keys.MAX_ALLOWLIST_ENTRIES),
+        validate=validate.Length(max=manage.MAX_ALLOWLIST_ENTRIES),
         **kwargs,
     )
 
@@ -55,7 +55,7 @@ def _name(**kwargs) -> fields.String:
         if not value.strip():
             raise ValidationError("must not be blank")
 
-    return fields.String(validate=[validate.Length(min=1, max=api_keys.MAX_NAME_LENGTH), not_blank], **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=manage.MAX_NAME_LENGTH), not_blank], **kwargs)
 
 
 class DeduplicateAllowlist:
@@ -71,7 +71,7 @@ class DeduplicateAllowlist:
 class KeySchema(DeduplicateAllowlist, Schema):
     organization_id = fields.UUID(required=True)
     name = _name(required=True)
-    tier = fields.String(required=True, validate=validate.OneOf(api_keys.TIERS))
+    tier = fields.String(required=True, validate=validate.OneOf(manage.TIERS))
     ip_allowlist = _allowlist(load_default=list)
 
 
@@ -89,8 +89,8 @@ class RotateSchema(Schema):
     preserve_key_id = StrictBoolean(required=True)
     grace_seconds = fields.Integer(
         strict=True,
-        load_default=api_keys.DEFAULT_GRACE_SECONDS,
-        validate=validate.Range(min=0, max=api_keys.MAX_GRACE_SECONDS),
+        load_default=manage.DEFAULT_GRACE_SECONDS,
+        validate=validate.Range(min=0, max=manage.MAX_GRACE_SECONDS),
     )
 
 
@@ -107,7 +107,7 @@ def _with_limits(key: dict) -> dict:
 def create_key():
     data = json_body(KeySchema())
     with user_transaction() as conn:
-        key = api_keys.create_key(
+        key = manage.create_key(
             conn,
             g.identity.user_id,
             data["organization_id"],
@@ -124,7 +124,7 @@ def create_key():
 def list_keys():
     args = query_args(KeyQuery())
     with user_transaction() as conn:
-        rows, next_cursor = api_keys.list_keys(conn, args["organization_id"], args["limit"], args["cursor"])
+        rows, next_cursor = manage.list_keys(conn, args["organization_id"], args["limit"], args["cursor"])
     return jsonify(page([_with_limits(row) for row in rows], next_cursor))
 
 
@@ -132,7 +132,7 @@ def list_keys():
 @login_required
 def get_key(key_id):
     with user_transaction() as conn:
-        key = api_keys.get_key(conn, key_id)
+        key = manage.get_key(conn, key_id)
     return jsonify(_with_limits(key))
 
 
@@ -141,7 +141,7 @@ def get_key(key_id):
 def update_key(key_id):
     changes = json_body(KeyChangesSchema())
     with user_transaction() as conn:
-        key = api_keys.update_key(conn, key_id, changes, request_origin())
+        key = manage.update_key(conn, key_id, changes, request_origin())
     return jsonify(_with_limits(key))
 
 
@@ -149,7 +149,7 @@ def update_key(key_id):
 @login_required
 def revoke_key(key_id):
     with user_transaction() as conn:
-        api_keys.revoke_key(conn, key_id, request_origin())
+        manage.revoke_key(conn, key_id, request_origin())
     return "", 204
 
 
@@ -158,7 +158,7 @@ def revoke_key(key_id):
 def rotate_key(key_id):
     data = json_body(RotateSchema())
     with user_transaction() as conn:
-        rotated = api_keys.rotate_key(
+        rotated = manage.rotate_key(
             conn, g.identity.user_id, key_id, data["preserve_key_id"], data["grace_seconds"], request_origin()
         )
     return jsonify(_with_limits(rotated))

@@ -21,8 +21,10 @@ from backend.auth import (
 from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
-from backend.services import accounts, audit, invitations
-from backend.services.passwords import password_problem
+from backend.services.accounts import invitations
+from backend.services.accounts import users as accounts
+from backend.services.shared import audit
+from backend.services.shared.passwords import password_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 

@@ -7,7 +7,8 @@ from flask import Blueprint, current_app, jsonify, request
 from backend import metrics
 from backend.auth import request_origin
 from backend.routes.inbound import read_limited_body
-from backend.services import autograder, inbox
+from backend.services.inbound import autograder
+from backend.services.inbound import receipt as inbox
 
 bp = Blueprint("autograder", __name__)
 

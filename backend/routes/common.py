@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 
 from backend.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 from backend.jsonutil import unstorable
-from backend.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from backend.services.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
 def json_body(schema: marshmallow.Schema) -> dict:

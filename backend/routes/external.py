@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields
 from backend.auth import request_origin
 from backend.errors import Forbidden, TooManyRequests, Unauthorized
 from backend.routes.common import json_body
-from backend.services import api_keys
+from backend.services.keys import manage as api_keys
 
 bp = Blueprint("external", __name__, url_prefix="/v1/external")
 

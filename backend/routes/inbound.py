@@ -13,8 +13,9 @@ from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import NotFound, PayloadTooLarge
 from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.routes.webhooks import NoBody
-from backend.services import autograder_secrets, inbox
-from backend.services.inbound_signatures import Source
+from backend.services.inbound import autograder_secrets
+from backend.services.inbound import receipt as inbox
+from backend.services.inbound.signatures import Source
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
 

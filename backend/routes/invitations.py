@@ -16,8 +16,9 @@ from backend.auth import (
 )
 from backend.errors import Forbidden
 from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.services import account_mail, accounts, invitations, mailer
-from backend.services.invitations import IssuedLink
+from backend.services.accounts import invitations, mail, users
+from backend.services.accounts.invitations import IssuedLink
+from backend.services.shared import mailer
 
 bp = Blueprint("invitations", __name__)
 
@@ -48,7 +49,7 @@ def _sent(issued: IssuedLink):
     """The invitation as its organization sees it, once its email was handed on (or not: then the
     admin resends it; the invitation stands either way)."""
     config = _runtime().config
-    message = account_mail.invitation(
+    message = mail.invitation(
         config.public_url,
         issued.token,
         issued.organization_name,
@@ -56,7 +57,7 @@ def _sent(issued: IssuedLink):
         issued.inviter_email,
         config.invitation_ttl_seconds,
     )
-    sent = account_mail.send(mailer.settings_from(config), issued.invitation["email"], message, "invitation")
+    sent = mail.send(mailer.settings_from(config), issued.invitation["email"], message, "invitation")
     return issued.invitation | {"invitation_sent": sent}
 
 
@@ -150,7 +151,7 @@ def accept_invitation_link():
             conn, runtime.hasher, data["token"], data["password"], identity and identity.user_id, origin
         )
         session = (
-            accounts.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)
+            users.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)
             if joined.new_account
             else None
         )

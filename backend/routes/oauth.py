@@ -31,7 +31,7 @@ from backend.auth import (
 )
 from backend.errors import NotFound
 from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.services import accounts
+from backend.services.accounts import users as accounts
 from backend.services.oauth import (
     CLIENT_TYPES,
     DEFAULT_GRANT_TYPES,

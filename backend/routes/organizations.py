@@ -9,7 +9,9 @@ from marshmallow import Schema, fields, post_load, validate
 from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.services import account_mail, api_keys, mailer, organizations
+from backend.services.accounts import mail, organizations
+from backend.services.keys import manage
+from backend.services.shared import mailer
 
 bp = Blueprint("organizations", __name__, url_prefix="/api/organizations")
 
@@ -76,8 +78,8 @@ def request_password_reset(org_id, user_id):
             conn, org_id, user_id, request_origin(), config.password_reset_ttl_seconds
         )
     ttl = config.password_reset_ttl_seconds
-    message = account_mail.password_reset(config.public_url, token, organization_name, ttl)
-    if not account_mail.send(mailer.settings_from(config), email, message, "password_reset"):
+    message = mail.password_reset(config.public_url, token, organization_name, ttl)
+    if not mail.send(mailer.settings_from(config), email, message, "password_reset"):
         # Nothing was sent, so nothing can use the token; asking again issues a fresh one.
         raise ServiceUnavailable("the reset email could not be sent; try again later", retry_after=60)
     return jsonify(status="sent"), 202
@@ -88,17 +90,15 @@ def request_password_reset(org_id, user_id):
 
 class LimitsSchema(Schema):
     allowed_tiers = fields.List(
-        fields.String(validate=validate.OneOf(api_keys.TIERS)),
+        fields.String(validate=validate.OneOf(manage.TIERS)),
         required=True,
-        validate=validate.Length(min=1, max=len(api_keys.TIERS)),
+        validate=validate.Length(min=1, max=len(manage.TIERS)),
     )
-    max_api_keys = fields.Integer(
-        strict=True, required=True, validate=validate.Range(min=0, max=api_keys.MAX_KEYS_LIMIT)
-    )
+    max_api_keys = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=manage.MAX_KEYS_LIMIT))
 
     @post_load
     def _in_tier_order(self, data, **kwargs):
-        data["allowed_tiers"] = [tier for tier in api_keys.TIERS if tier in data["allowed_tiers"]]
+        data["allowed_tiers"] = [tier for tier in manage.TIERS if tier in data["allowed_tiers"]]
         return data
 
 
@@ -112,7 +112,7 @@ def _limits_answer(limits: dict):
 @login_required
 def get_limits(org_id):
     with user_transaction() as conn:
-        limits = api_keys.get_limits(conn, org_id)
+        limits = manage.get_limits(conn, org_id)
     return _limits_answer(limits)
 
 
@@ -121,5 +121,5 @@ def get_limits(org_id):
 def set_limits(org_id):
     data = json_body(LimitsSchema())
     with user_transaction() as conn:
-        limits = api_keys.set_limits(conn, org_id, data["allowed_tiers"], data["max_api_keys"], request_origin())
+        limits = manage.set_limits(conn, org_id, data["allowed_tiers"], data["max_api_keys"], request_origin())
     return _limits_answer(limits)

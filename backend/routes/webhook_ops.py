@@ -11,7 +11,9 @@ from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import json_body
 from backend.routes.webhooks import SCOPE
-from backend.services import delivery, inbox, webhooks
+from backend.services.inbound import receipt
+from backend.services.webhooks import engine as delivery
+from backend.services.webhooks import subscriptions
 
 bp = Blueprint("webhook_ops", __name__, url_prefix="/api/webhooks")
 
@@ -33,7 +35,7 @@ def run_engine_pass():
     require_bearer_secret(expected, "CRON_SECRET")
     runtime = _runtime()
     # The inbox first: the grades it applies emit submission.graded, which this pass then delivers.
-    inbound = inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+    inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
     stats = delivery.run_pass(runtime)
     return jsonify(stats.as_dict() | {"inbound": inbound})
 
@@ -50,8 +52,8 @@ def send_test_event():
     data = json_body(TestSendSchema())
     runtime = _runtime()
     with user_transaction() as conn:
-        queued = webhooks.queue_test_delivery(
-            conn, data["subscription_id"], webhooks.TestSendLimits.from_config(runtime.config)
+        queued = subscriptions.queue_test_delivery(
+            conn, data["subscription_id"], subscriptions.TestSendLimits.from_config(runtime.config)
         )
     outcome = _wait_for_attempt(runtime, queued["delivery_id"]) or {"status": queued["status"], "attempt": None}
     body = {"delivery_id": str(queued["delivery_id"]), "event_id": str(queued["event_id"]), "status": outcome["status"]}
@@ -71,6 +73,6 @@ def _wait_for_attempt(runtime, delivery_id) -> dict | None:
     if seconds <= 0 or not slots.acquire(blocking=False):
         return None
     try:
-        return webhooks.wait_for_test_attempt(runtime.db, delivery_id, seconds)
+        return subscriptions.wait_for_test_attempt(runtime.db, delivery_id, seconds)
     finally:
         slots.release()

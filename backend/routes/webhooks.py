@@ -9,7 +9,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from backend.auth import login_required, request_origin, user_transaction
 from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.services import events, webhooks
+from backend.services.webhooks import events
+from backend.services.webhooks import subscriptions as webhooks
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 SCOPE = "webhooks:manage"  # what an OAuth access token needs here (users' own tokens are not scoped)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import structlog
 
 from backend.db import Database
-from backend.services import accounts, delivery, invitations, rate_limit
+from backend.services.accounts import invitations, users
+from backend.services.shared import rate_limit
+from backend.services.webhooks import engine
 
 log = structlog.get_logger(__name__)
 
@@ -21,7 +23,7 @@ def cleanup(db: Database) -> dict | None:
         got_lock = conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (CLEANUP_LOCK_KEY,)).fetchone()["ok"]
         if not got_lock:
             return None
-        expired = accounts.delete_expired(conn)
+        expired = users.delete_expired(conn)
         old_invitations = invitations.delete_expired(conn)
         counters = rate_limit.delete_expired(conn)
     result = {
@@ -39,6 +41,6 @@ def webhook_retention(db: Database, days: int) -> int | None:
     with db.transaction("service_role") as conn:
         if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (RETENTION_LOCK_KEY,)).fetchone()["ok"]:
             return None
-        deleted = delivery.delete_old(conn, days)
+        deleted = engine.delete_old(conn, days)
     log.info("webhook_retention_done", events_deleted=deleted, days=days)
     return deleted

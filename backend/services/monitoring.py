@@ -13,8 +13,8 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Forbidden
-from backend.services.organizations import require_admin
-from backend.services.pagination import page_params, paginate
+from backend.services.accounts.organizations import require_admin
+from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 

@@ -27,7 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from backend import create_app
 from backend.config import Config
 from backend.scheduler import add_jobs
-from backend.services import delivery, inbox
+from backend.services.inbound import receipt
+from backend.services.webhooks import engine as delivery
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     runtime = app.extensions["questbridge"]
     try:
         if args.once:
-            inbound = inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+            inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
             print(json.dumps(delivery.run_pass(runtime).as_dict() | {"inbound": inbound}))
             return
         if runtime.config.worker_metrics_port:

@@ -35,8 +35,8 @@ from psycopg.rows import dict_row
 from backend import migrate
 from backend.config import PROJECT_ROOT
 from backend.db import Database, ensure_database, with_database
-from backend.services import signing
-from backend.services.webhooks import SECRET_PURPOSE
+from backend.services.webhooks import signing
+from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 
 START_TIMEOUT = 30.0
 NO_ANSWER = (OSError, http.client.HTTPException)  # the connection failed or closed without an answer

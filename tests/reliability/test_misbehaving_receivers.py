@@ -19,7 +19,8 @@ from datetime import timedelta
 
 import pytest
 
-from backend.services import delivery, events
+from backend.services.webhooks import engine as delivery
+from backend.services.webhooks import events
 from tests.conftest import World
 from tests.reliability.conftest import Reply, ScriptedReceiver, query, subscribe, wait_until
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from backend.services import api_keys
+from backend.services.keys import manage
 
 PROBLEM = "application/problem+json"
 KEYS = "/v1/admin/external/keys"
@@ -53,7 +53,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_header
     body = create(
         client, admin_headers, org, tier="pro", ip_allowlist=["203.0.113.0/24", "2001:db8::1", "::ffff:198.51.100.7"]
     )
-    parsed = api_keys.parse_key(body["api_key"])
+    parsed = manage.parse_key(body["api_key"])
     assert parsed.key_id == body["key_id"]
     assert body["api_key"].startswith(f"qbk_{body['key_id']}_")
     assert body["tier"] == "pro"
@@ -66,7 +66,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_header
     assert "id" not in body and "secret_hash" not in body
 
     row = stored(db, body["key_id"])
-    assert bytes(row["secret_hash"]) == api_keys.hash_key(body["api_key"])
+    assert bytes(row["secret_hash"]) == manage.hash_key(body["api_key"])
     assert row["created_by"] == org["admin"]["id"]
     assert row["lineage_id"] == row["id"]
     secret = body["api_key"].split("_")[2]
@@ -79,7 +79,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_header
 
 def test_each_key_has_its_own_id_and_a_256_bit_secret(client, admin_headers, org):
     keys = [create(client, admin_headers, org)["api_key"] for _ in range(5)]
-    assert len({api_keys.parse_key(k).key_id for k in keys}) == 5
+    assert len({manage.parse_key(k).key_id for k in keys}) == 5
     secrets = [k.split("_")[2] for k in keys]
     assert len(set(secrets)) == 5
     assert all(len(s) == 43 for s in secrets)  # 62**43 > 2**256
@@ -264,7 +264,7 @@ def test_rotate_answers_the_new_key_once_and_is_audited(client, admin_headers, o
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["key_id"] == key["key_id"]
-    assert api_keys.parse_key(body["api_key"]).key_id == key["key_id"]
+    assert manage.parse_key(body["api_key"]).key_id == key["key_id"]
     assert body["previous_key_id"] == key["key_id"]
     assert body["previous_expires_at"].endswith("Z")
     assert body["previous_secret_expires_at"] == body["previous_expires_at"]

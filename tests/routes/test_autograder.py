@@ -19,7 +19,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from backend.scheduler import add_jobs
-from backend.services import inbox
+from backend.services.inbound import receipt as inbox
 
 URL = "/api/webhooks/autograder/"
 SECRET = "autograder-current-secret"

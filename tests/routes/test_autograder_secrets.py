@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from backend.services import autograder_secrets
+from backend.services.inbound import autograder_secrets
 from tests.routes.test_autograder import assert_problem, grade, one, post, process, rows
 
 PLATFORM_SECRET = "platform-wide-autograder-secret"

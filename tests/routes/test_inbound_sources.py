@@ -15,7 +15,8 @@ import pytest
 import stripe
 from standardwebhooks.webhooks import Webhook
 
-from backend.services import audit, inbox
+from backend.services.inbound import receipt as inbox
+from backend.services.shared import audit
 
 ORG_ID = uuid.UUID("6f1d3c2b-8a7e-4f60-9b1a-2c3d4e5f6a7b")
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -263,7 +263,7 @@ def test_another_organizations_reset_never_cancels_this_ones(scene):
 
 
 def test_another_organizations_resets_do_not_use_up_this_ones_cap(scene):
-    from backend.services.organizations import RESETS_PER_USER_PER_HOUR
+    from backend.services.accounts.organizations import RESETS_PER_USER_PER_HOUR
 
     scene.invite(scene.labs, scene.as_mallory, scene.student["email"])
     student = scene.auth.headers(scene.student)
@@ -577,7 +577,7 @@ def test_resending_replaces_the_link_and_renews_an_expired_invitation(scene, db)
 
 
 def test_an_address_gets_only_a_few_invitation_emails_an_hour_from_one_organization(scene):
-    from backend.services.invitations import EMAILS_PER_ADDRESS_PER_HOUR
+    from backend.services.accounts.invitations import EMAILS_PER_ADDRESS_PER_HOUR
 
     for _ in range(EMAILS_PER_ADDRESS_PER_HOUR):
         assert scene.invite(scene.labs, scene.as_mallory, scene.yara["email"]).status_code == 201
@@ -591,7 +591,7 @@ def test_an_address_gets_only_a_few_invitation_emails_an_hour_from_one_organizat
 
 
 def test_one_admin_sends_only_so_many_invitations_an_hour(scene, monkeypatch):
-    from backend.services import invitations
+    from backend.services.accounts import invitations
 
     monkeypatch.setattr(invitations, "EMAILS_PER_ADMIN_PER_HOUR", 3)
     for n in range(3):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from backend.services import learning
-from backend.services.pagination import encode_cursor
+from backend.services.shared.pagination import encode_cursor
 
 PROBLEM = "application/problem+json"
 

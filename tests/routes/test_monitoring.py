@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from backend.services import delivery, events, signing
-from backend.services.webhooks import SECRET_PURPOSE
+from backend.services.webhooks import engine, events, signing
+from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 from tests.conftest import AuthActions, World
 from tests.receiver import Answer, Receiver
 
@@ -72,7 +72,7 @@ def test_delivery_metrics_count_states_retries_and_latency(env, receiver):
         conn.execute(
             "update public.webhook_subscriptions set target_url = %s where id = %s", ("http://127.0.0.1:9/x", failing)
         )
-    delivery.run_pass(runtime)
+    engine.run_pass(runtime)
     emit(env["runtime"], env["other"], count=2)  # another organization's queue must not be counted
 
     response = env["client"].get(f"/v1/monitoring/webhooks/metrics?organization_id={org['id']}", headers=env["admin"])
@@ -89,7 +89,7 @@ def test_timeseries_has_a_bucket_per_minute_with_the_latest_attempts(env, receiv
     runtime, org = env["runtime"], env["org"]
     subscribe(runtime, org, receiver.url)
     emit(runtime, org, count=2)
-    delivery.run_pass(runtime)
+    engine.run_pass(runtime)
 
     response = env["client"].get(
         f"/v1/monitoring/webhooks/timeseries?organization_id={org['id']}&minutes=10", headers=env["admin"]
@@ -108,7 +108,7 @@ def test_recent_deliveries_filter_by_status_and_type(env, receiver):
     emit(runtime, org, count=2, event_type="task.completed")
     emit(runtime, org, count=1, event_type="quest.completed")
     receiver.script([Answer(status=200)] * 3)
-    delivery.run_pass(runtime)
+    engine.run_pass(runtime)
     emit(runtime, org, count=1, event_type="badge.earned")
     client, headers = env["client"], env["admin"]
 
@@ -268,7 +268,7 @@ def test_prometheus_metrics_move_after_a_delivery(env, receiver):
     before = client.get("/metrics").get_data(as_text=True)
     emit(runtime, org, count=2)
     pending = client.get("/metrics").get_data(as_text=True)
-    delivery.run_pass(runtime)
+    engine.run_pass(runtime)
 
     after = client.get("/metrics").get_data(as_text=True)
 
@@ -292,7 +292,7 @@ def test_prometheus_metrics_move_after_a_delivery(env, receiver):
 def test_rate_limit_refusals_are_counted(make_app):
     app = make_app(login_max_failures_per_email=1)
     client = app.test_client()
-    from backend.services import rate_limit
+    from backend.services.shared import rate_limit
 
     runtime = app.extensions["questbridge"]
     before = _sample(

@@ -374,7 +374,7 @@ def test_malformed_organization_id_is_404(client, org_with_people, path):
 
 
 def test_password_resets_for_one_user_are_capped_per_hour(client, world, auth):
-    from backend.services.organizations import RESETS_PER_USER_PER_HOUR
+    from backend.services.accounts.organizations import RESETS_PER_USER_PER_HOUR
 
     org = world.organization()
     member = world.add_member(org)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from backend.services import events
+from backend.services.webhooks import events
 
 PROBLEM = "application/problem+json"
 TARGET = "https://93.184.215.14/questbridge"

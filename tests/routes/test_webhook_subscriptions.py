@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.services import signing, webhooks
+from backend.services.webhooks import signing
+from backend.services.webhooks import subscriptions as webhooks
 
 PROBLEM = "application/problem+json"
 TARGET = "https://93.184.215.14/questbridge"  # a public address literal: no DNS needed
@@ -252,7 +253,7 @@ def test_a_name_pointing_inward_is_refused_without_saying_where_it_points(
 ):
     """A tenant probing our internal DNS through the 422s (on create and on update) learns only
     that the name is not public."""
-    from backend.services import ssrf
+    from backend.services.webhooks import ssrf
 
     real_getaddrinfo = ssrf.socket.getaddrinfo
 

@@ -18,9 +18,9 @@ from backend.config import Config, ConfigError
 from backend.db import Database
 from backend.errors import Conflict
 from backend.routes.external import rate_limit_headers
-from backend.services import api_keys
-from backend.services.api_keys import Limits, Usage
-from backend.services.audit import RequestInfo
+from backend.services.keys import manage
+from backend.services.keys.manage import Limits, Usage
+from backend.services.shared.audit import RequestInfo
 
 PRODUCTION = {
     "QB_ENV": "production",
@@ -37,21 +37,21 @@ SCANNER_PATTERN = re.compile(r"\bqbk_[0-9a-f]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}
 
 
 def test_a_new_key_parses_back_to_its_key_id():
-    key = api_keys.new_key()
-    assert api_keys.parse_key(key.value) == key
+    key = manage.new_key()
+    assert manage.parse_key(key.value) == key
     assert SCANNER_PATTERN.fullmatch(key.value)
     assert SCANNER_PATTERN.search(f"config: API_KEY={key.value}\n").group(0) == key.value
 
 
 def test_keeping_the_key_id_changes_only_the_secret():
-    first = api_keys.new_key()
-    second = api_keys.new_key(first.key_id)
+    first = manage.new_key()
+    second = manage.new_key(first.key_id)
     assert second.key_id == first.key_id
     assert second.value.split("_")[2] != first.value.split("_")[2]
 
 
 def test_the_checksum_is_a_crc32_of_everything_before_it():
-    key = api_keys.new_key()
+    key = manage.new_key()
     body, checksum = key.value.rsplit("_", 1)
     value = 0
     for char in checksum:
@@ -60,15 +60,15 @@ def test_the_checksum_is_a_crc32_of_everything_before_it():
 
 
 def test_every_single_character_change_is_caught_offline():
-    key = api_keys.new_key().value
+    key = manage.new_key().value
     alphabet = "0123456789abcdefABCDEFxyz_"
     for index in range(len(key)):
         for char in alphabet:
             if char == key[index]:
                 continue
             changed = key[:index] + char + key[index + 1 :]
-            with pytest.raises(api_keys.MalformedKey):
-                api_keys.parse_key(changed)
+            with pytest.raises(manage.MalformedKey):
+                manage.parse_key(changed)
 
 
 @pytest.mark.parametrize(
@@ -76,14 +76,14 @@ def test_every_single_character_change_is_caught_offline():
     ["", "qbk_", "Bearer qbk_x", "qbk_0123456789abcdef_short_abcdef", "\x00", "qbk_" + "a" * 200, "🔑"],
 )
 def test_values_that_are_not_keys_are_malformed(value):
-    with pytest.raises(api_keys.MalformedKey):
-        api_keys.parse_key(value)
+    with pytest.raises(manage.MalformedKey):
+        manage.parse_key(value)
 
 
 def test_keys_are_hashed_with_sha256_of_the_whole_key():
-    key = api_keys.new_key()
-    assert api_keys.hash_key(key.value) == hashlib.sha256(key.value.encode()).digest()
-    assert len(api_keys.hash_key(key.value)) == 32
+    key = manage.new_key()
+    assert manage.hash_key(key.value) == hashlib.sha256(key.value.encode()).digest()
+    assert len(manage.hash_key(key.value)) == 32
 
 
 # -- allowlists --------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_keys_are_hashed_with_sha256_of_the_whole_key():
 )
 def test_ip_allowed(allowlist, client_ip, allowed):
     networks = [ipaddress.ip_network(n) for n in allowlist]
-    assert api_keys.ip_allowed(networks, client_ip) is allowed
+    assert manage.ip_allowed(networks, client_ip) is allowed
 
 
 # -- windows and headers -----------------------------------------------------------------------
@@ -166,8 +166,8 @@ def test_headers_when_the_day_is_used_up():
 
 
 def test_a_burst_bucket_drains_at_its_rate_and_never_below_empty():
-    assert api_keys.drained(10.0, 3.0, 60) == 7.0
-    assert api_keys.drained(10.0, 30.0, 60) == 0.0
+    assert manage.drained(10.0, 3.0, 60) == 7.0
+    assert manage.drained(10.0, 30.0, 60) == 0.0
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -231,21 +231,21 @@ def runtime(app):
     return app.extensions["questbridge"]
 
 
-def make_key(runtime, org, tier="starter", allowlist=()) -> api_keys.ParsedKey:
-    key = api_keys.new_key()
+def make_key(runtime, org, tier="starter", allowlist=()) -> manage.ParsedKey:
+    key = manage.new_key()
     row_id = uuid.uuid4()
     with runtime.db.transaction("service_role") as conn:
         conn.execute(
             "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, ip_allowlist,"
             " secret_hash) values (%s, %s, %s, %s, 'k', %s, %s::cidr[], %s)",
-            (row_id, key.key_id, org["id"], row_id, tier, list(allowlist), api_keys.hash_key(key.value)),
+            (row_id, key.key_id, org["id"], row_id, tier, list(allowlist), manage.hash_key(key.value)),
         )
     return key
 
 
-def admit(runtime, key, ip="192.0.2.1", **kwargs) -> api_keys.Admission:
+def admit(runtime, key, ip="192.0.2.1", **kwargs) -> manage.Admission:
     with runtime.db.transaction("service_role") as conn:
-        return api_keys.admit(conn, key, ip, runtime.config.api_key_tiers, **kwargs)
+        return manage.admit(conn, key, ip, runtime.config.api_key_tiers, **kwargs)
 
 
 def test_admission_outcomes(runtime, world):
@@ -256,8 +256,8 @@ def test_admission_outcomes(runtime, world):
     assert admitted.key.key_id == key.key_id and admitted.key.organization_id == org["id"]
     assert (admitted.usage.day_requests, admitted.usage.burst_level) == (1, 1.0)
 
-    assert admit(runtime, api_keys.new_key()) == api_keys.Admission(None, None, "unknown_key")
-    assert admit(runtime, api_keys.new_key(key.key_id)) == api_keys.Admission(None, None, "wrong_secret")
+    assert admit(runtime, manage.new_key()) == manage.Admission(None, None, "unknown_key")
+    assert admit(runtime, manage.new_key(key.key_id)) == manage.Admission(None, None, "wrong_secret")
     outside = admit(runtime, key, ip="198.51.100.1")
     assert outside.refusal == "ip_not_allowed"
     assert outside.usage.day_requests == 1  # the standing, read without counting
@@ -297,7 +297,7 @@ def test_the_counting_transaction_commits_asynchronously_and_only_itself(runtime
     db = Database(database_url, min_size=1, max_size=1)  # one connection: the next transaction reuses it
     try:
         with db.transaction("service_role") as conn:
-            assert api_keys.admit(conn, key, "192.0.2.1", runtime.config.api_key_tiers).refusal is None
+            assert manage.admit(conn, key, "192.0.2.1", runtime.config.api_key_tiers).refusal is None
             assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "off"
         with db.transaction("service_role") as conn:
             assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "on"
@@ -322,8 +322,8 @@ def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
     assert admit(runtime, starter_b, ip="203.0.113.2").refusal == "rate_limited"
 
     with runtime.db.transaction("service_role") as conn:
-        mine = api_keys.usage_by_tier(conn, org["id"])
-        everyone = api_keys.usage_by_tier(conn)
+        mine = manage.usage_by_tier(conn, org["id"])
+        everyone = manage.usage_by_tier(conn)
     assert mine == [
         {"tier": "starter", "keys": 1, "requests_today": 3, "unique_consumers": 2, "rate_limit_hits": 0},
         {"tier": "pro", "keys": 2, "requests_today": 1, "unique_consumers": 1, "rate_limit_hits": 0},
@@ -339,9 +339,9 @@ def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
 
     # As a user, RLS keeps it to the organizations the caller administers.
     with runtime.db.transaction("authenticated", world.claims(org["admin"])) as conn:
-        assert api_keys.usage_by_tier(conn) == mine
+        assert manage.usage_by_tier(conn) == mine
     with runtime.db.transaction("authenticated", world.claims(world.add_member(org))) as conn:
-        assert all(row["keys"] == row["requests_today"] == 0 for row in api_keys.usage_by_tier(conn))
+        assert all(row["keys"] == row["requests_today"] == 0 for row in manage.usage_by_tier(conn))
 
 
 def test_a_key_rotated_to_a_new_id_counts_once(runtime, world, auth, client):
@@ -354,7 +354,7 @@ def test_a_key_rotated_to_a_new_id_counts_once(runtime, world, auth, client):
     ).get_json()
     client.post(f"/v1/admin/external/keys/{created['key_id']}/rotate", json={"preserve_key_id": False}, headers=headers)
     with runtime.db.transaction("service_role") as conn:
-        assert api_keys.usage_by_tier(conn, org["id"])[1]["keys"] == 1
+        assert manage.usage_by_tier(conn, org["id"])[1]["keys"] == 1
 
 
 def test_prune_usage_keeps_recent_days(runtime, world):
@@ -370,7 +370,7 @@ def test_prune_usage_keeps_recent_days(runtime, world):
             "insert into public.api_key_usage_clients (lineage_id, day, ip, organization_id)"
             " select lineage_id, day - 91, ip, organization_id from public.api_key_usage_clients"
         )
-    assert api_keys.prune_usage(runtime.db) == 1
+    assert manage.prune_usage(runtime.db) == 1
     with runtime.db.transaction("service_role") as conn:
         days = conn.execute("select count(*) as n from public.api_key_usage").fetchone()["n"]
         clients = conn.execute("select count(*) as n from public.api_key_usage_clients").fetchone()["n"]
@@ -379,8 +379,8 @@ def test_prune_usage_keeps_recent_days(runtime, world):
 
 def test_prune_usage_yields_to_a_running_prune(runtime):
     with runtime.db.transaction("service_role") as conn:
-        conn.execute("select pg_advisory_xact_lock(%s)", (api_keys.PRUNE_LOCK_KEY,))
-        assert api_keys.prune_usage(runtime.db) is None
+        conn.execute("select pg_advisory_xact_lock(%s)", (manage.PRUNE_LOCK_KEY,))
+        assert manage.prune_usage(runtime.db) is None
 
 
 def rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key_id):
@@ -392,7 +392,7 @@ def rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key
     def rotate(name, hold=False):
         try:
             with runtime.db.transaction("authenticated", world.claims(admin)) as conn:
-                results[name] = api_keys.rotate_key(conn, admin["id"], key.key_id, preserve_key_id, 3600, RequestInfo())
+                results[name] = manage.rotate_key(conn, admin["id"], key.key_id, preserve_key_id, 3600, RequestInfo())
                 if hold:
                     a_rotated.set()
                     release_a.wait(10)
@@ -420,14 +420,14 @@ def test_a_rotation_to_a_new_key_id_waits_for_a_concurrent_one_and_refuses(runti
     assert results["b"].extra["replaced_by"] == results["a"]["key_id"]
     with runtime.db.transaction("service_role") as conn:
         assert conn.execute("select count(*) as n from public.api_keys").fetchone()["n"] == 2
-    assert admit(runtime, api_keys.parse_key(results["a"]["api_key"])).refusal is None
+    assert admit(runtime, manage.parse_key(results["a"]["api_key"])).refusal is None
 
 
 def test_a_rotation_keeping_the_key_id_moves_the_secret_a_concurrent_one_wrote(runtime, world):
     org = world.organization()
     key = make_key(runtime, org)
     results = rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key_id=True)
-    a_key, b_key = (api_keys.parse_key(results[name]["api_key"]) for name in ("a", "b"))
+    a_key, b_key = (manage.parse_key(results[name]["api_key"]) for name in ("a", "b"))
     assert admit(runtime, b_key).refusal is None  # current
     assert admit(runtime, a_key).refusal is None  # previous, in its grace period: not lost
     assert admit(runtime, key).refusal == "wrong_secret"
@@ -536,7 +536,7 @@ def test_admins_create_keys_only_for_their_organization_and_as_new_lineages(
         admin,
         "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash, created_by)"
         " values (%s, %s, %s, %s, 'k', 'starter', %s, %s)",
-        (row_id, api_keys.new_key().key_id, two_orgs[org_name]["id"], lineage, b"\x00" * 32, admin["id"]),
+        (row_id, manage.new_key().key_id, two_orgs[org_name]["id"], lineage, b"\x00" * 32, admin["id"]),
     )
     assert (result[0] if isinstance(result, tuple) else result) == expected
 
@@ -601,7 +601,7 @@ def insert_key_as(runtime, world, admin, org, tier="starter"):
         admin,
         "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash, created_by)"
         " values (%s, %s, %s, %s, 'k', %s, %s, %s)",
-        (row_id, api_keys.new_key().key_id, org["id"], row_id, tier, b"\x00" * 32, admin["id"]),
+        (row_id, manage.new_key().key_id, org["id"], row_id, tier, b"\x00" * 32, admin["id"]),
     )
 
 
@@ -629,7 +629,7 @@ def test_the_databases_refusals_are_403s_naming_the_limit(runtime, world, two_or
                 conn.execute(
                     "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash,"
                     " created_by) values (%s, %s, %s, %s, 'k', %s, %s, %s)",
-                    (row_id, api_keys.new_key().key_id, a["id"], row_id, tier, b"\x00" * 32, a["admin"]["id"]),
+                    (row_id, manage.new_key().key_id, a["id"], row_id, tier, b"\x00" * 32, a["admin"]["id"]),
                 )
         problem = from_database_error(refused.value)
         assert isinstance(problem, Forbidden) and list(problem.errors) == [field]

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from backend.services import delivery, events, signing
-from backend.services.webhooks import SECRET_PURPOSE
+from backend.services.webhooks import engine as delivery
+from backend.services.webhooks import events, signing
+from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 from tests.receiver import Answer, Receiver
 
 
@@ -304,7 +305,7 @@ def test_a_name_is_resolved_and_checked_at_every_send_and_the_checked_address_is
     """DNS rebinding: the name's answer changes between sends. Each send resolves it again, refuses
     an internal answer, and connects to the very address it checked (the receiver on 127.0.0.1,
     exempt in these tests, under a name that is not its own)."""
-    from backend.services import ssrf
+    from backend.services.webhooks import ssrf
 
     answers = {"rebind.example": "127.0.0.1"}
     real_getaddrinfo = ssrf.socket.getaddrinfo
@@ -511,7 +512,7 @@ def test_the_engines_connections_are_service_role_for_their_whole_session(runtim
 def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org, receiver, monkeypatch, hooks_app):
     """Two organizations' endpoints on one host: a Set-Cookie from one is not sent to the other
     (nor back to the first)."""
-    from backend.services import ssrf
+    from backend.services.webhooks import ssrf
     from tests.conftest import World
 
     real_getaddrinfo = ssrf.socket.getaddrinfo

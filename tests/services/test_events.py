@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from backend.services import events, signing
-from backend.services.webhooks import SECRET_PURPOSE
+from backend.services.webhooks import events, signing
+from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 from tests.mail import INVITATION_LINK
 
 

@@ -11,7 +11,7 @@ import pytest
 import stripe
 from standardwebhooks.webhooks import Webhook
 
-from backend.services import inbound_signatures as sig
+from backend.services.inbound import signatures as sig
 
 BODY = b'{"id": "evt_1", "type": "invoice.paid"}'
 

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from backend.db import set_identity
-from backend.services import audit, inbox
-from backend.services.audit import RequestInfo
+from backend.services.inbound import receipt as inbox
+from backend.services.shared import audit
+from backend.services.shared.audit import RequestInfo
 
 SETTINGS = inbox.InboxSettings(max_attempts=3, backoff_seconds=(0,), lease_seconds=60)
 

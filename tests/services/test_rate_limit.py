@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.services import rate_limit
+from backend.services.shared import rate_limit
 from tests.conftest import room_in_the_window
 
 # A window long enough that no test run straddles two of them.

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.services.delivery import Attempt, EngineSettings, decide, parse_retry_after
+from backend.services.webhooks.engine import Attempt, EngineSettings, decide, parse_retry_after
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DEFAULTS = EngineSettings()

@@ -1,6 +1,6 @@
 import pytest
 
-from backend.services.secretbox import SecretBox, SecretBoxError
+from backend.services.shared.secretbox import SecretBox, SecretBoxError
 
 
 def test_round_trip_and_fresh_nonce_each_time():

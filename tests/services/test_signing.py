@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from backend.services import signing
+from backend.services.webhooks import signing
 
 BODY = json.dumps({"id": "evt_1", "type": "task.completed", "data": {"xp": 10}}).encode()
 

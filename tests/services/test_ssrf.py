@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from backend.services import ssrf
+from backend.services.webhooks import ssrf
 
 OPEN = ssrf.TargetPolicy()
 

@@ -22,11 +22,11 @@ from authlib.oauth2.rfc6749 import ClientMixin
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.services import audit
-from backend.services.audit import RequestInfo
+from backend.services.accounts.organizations import require_admin, sole_administered
 from backend.services.oauth import CLIENT_TYPES, GRANT_TYPES, SCOPES
-from backend.services.organizations import require_admin, sole_administered
-from backend.services.pagination import page_params, paginate
+from backend.services.shared import audit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 

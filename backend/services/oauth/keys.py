@@ -19,7 +19,7 @@ from joserfc.jwk import ECKey, KeySet
 from psycopg.types.json import Jsonb
 
 from backend.db import Database, queries_beside
-from backend.services.secretbox import SecretBox
+from backend.services.shared.secretbox import SecretBox
 
 SQL = queries_beside(__file__)
 

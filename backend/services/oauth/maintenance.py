@@ -9,7 +9,7 @@ from backend.config import Config
 from backend.db import Database
 from backend.services.oauth import keys, tokens
 from backend.services.oauth.server import Settings
-from backend.services.secretbox import SecretBox
+from backend.services.shared.secretbox import SecretBox
 
 log = structlog.get_logger(__name__)
 

@@ -45,8 +45,6 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from backend import metrics
 from backend.config import Config
 from backend.db import Database
-from backend.services import rate_limit
-from backend.services.audit import RequestInfo
 from backend.services.oauth import (
     CLIENT_CREDENTIALS_SCOPES,
     GRANT_TYPES,
@@ -57,7 +55,9 @@ from backend.services.oauth import (
     tokens,
 )
 from backend.services.oauth.clients import Client
-from backend.services.secretbox import SecretBox
+from backend.services.shared import rate_limit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.secretbox import SecretBox
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 TOKEN_AUTH_METHODS = [*SECRET_AUTH_METHODS, "none"]

@@ -16,9 +16,9 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import NotFound
-from backend.services import audit
-from backend.services.audit import RequestInfo
-from backend.services.pagination import page_params, paginate
+from backend.services.shared import audit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 

@@ -17,11 +17,12 @@ import psycopg
 
 from backend.db import Database, as_service_role, queries_beside
 from backend.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
-from backend.services import audit, events, rate_limit, signing, ssrf
-from backend.services.audit import RequestInfo
-from backend.services.organizations import require_admin
-from backend.services.pagination import page_params, paginate
-from backend.services.secretbox import SecretBox
+from backend.services.accounts.organizations import require_admin
+from backend.services.shared import audit, rate_limit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
+from backend.services.shared.secretbox import SecretBox
+from backend.services.webhooks import events, signing, ssrf
 
 SQL = queries_beside(__file__)
 

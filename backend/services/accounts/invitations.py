@@ -4,7 +4,7 @@ member by accepting it (the emailed link, or the prompt once signed in), or decl
 Until then the organization sees the invitation (email, role, status, dates) and nothing about
 the person: inviting does the same work and gives the same answer whether or not the email has
 an account. The admin side runs as the caller (RLS decides); the invitee side takes a
-service_role connection and the user id explicitly, like accounts.py.
+service_role connection and the user id explicitly, like users.py.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
-from backend.services import accounts, audit, rate_limit
-from backend.services.audit import RequestInfo
-from backend.services.events import emit_event
-from backend.services.organizations import require_admin
-from backend.services.pagination import page_params, paginate
-from backend.services.passwords import PasswordHasher, password_problem
+from backend.services.accounts import users
+from backend.services.accounts.organizations import require_admin
+from backend.services.shared import audit, rate_limit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
+from backend.services.shared.passwords import PasswordHasher, password_problem
+from backend.services.webhooks.events import emit_event
 
 SQL = queries_beside(__file__)
 STATUSES = ("pending", "accepted", "declined", "revoked", "expired")
@@ -58,14 +59,14 @@ def invite(
 ) -> IssuedLink:
     """Invite an email, or renew its open invitation; no account is looked up or created."""
     require_admin(conn, organization_id)
-    email = accounts.normalize_email(email)
+    email = users.normalize_email(email)
     if conn.execute(SQL["member_with_email"], {"organization_id": organization_id, "email": email}).fetchone():
         raise Conflict(
             "email: is already a member of this organization",
             errors={"email": ["is already a member of this organization"]},
         )
     inviter = _caller(conn)
-    token = accounts.new_token()
+    token = users.new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, email, inviter)
         row = conn.execute(
@@ -74,7 +75,7 @@ def invite(
                 "organization_id": organization_id,
                 "email": email,
                 "role": role,
-                "token_hash": accounts.hash_token(token),
+                "token_hash": users.hash_token(token),
                 "invited_by": inviter,
                 "ttl": ttl_seconds,
             },
@@ -110,7 +111,7 @@ def resend(
     if invitation["status"] not in ("pending", "expired"):
         raise Conflict(f"the invitation was {invitation['status']}: invite the email again instead")
     inviter = _caller(conn)
-    token = accounts.new_token()
+    token = users.new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, invitation["email"], inviter)
         conn.execute(
@@ -118,7 +119,7 @@ def resend(
             {
                 "id": invitation_id,
                 "organization_id": organization_id,
-                "token_hash": accounts.hash_token(token),
+                "token_hash": users.hash_token(token),
                 "ttl": ttl_seconds,
             },
         )
@@ -187,7 +188,7 @@ def pending_for(conn: psycopg.Connection, user_id) -> list[dict]:
 def accept(conn: psycopg.Connection, user_id, invitation_id, origin: RequestInfo) -> Joined:
     """The signed-in user accepts an invitation sent to their own email."""
     row = _answer(conn, user_id, invitation_id, "accepted")
-    user = accounts.find_by_id(conn, user_id)
+    user = users.find_by_id(conn, user_id)
     return _join(conn, row, user, new_account=False, origin=origin)
 
 
@@ -210,7 +211,7 @@ def _answer(conn: psycopg.Connection, user_id, invitation_id, status: str) -> di
 def preview(conn: psycopg.Connection, token: str) -> dict:
     """What the holder of a link is invited to, and whether its email already has an account (so the
     page asks them to sign in, or to choose a password)."""
-    row = conn.execute(SQL["by_token"], {"token_hash": accounts.hash_token(token)}).fetchone()
+    row = conn.execute(SQL["by_token"], {"token_hash": users.hash_token(token)}).fetchone()
     if row is None:
         raise ValidationFailed.field("token", UNUSABLE_LINK, status=400)
     return row
@@ -228,7 +229,7 @@ def accept_with_token(
     now (the link proves control of the email); an existing account must be the one signed in.
     Every refusal is raised inside the caller's transaction, so the link stays usable."""
     row = _answer_by_token(conn, token, "accepted")
-    user = accounts.find_by_email(conn, row["email"])
+    user = users.find_by_email(conn, row["email"])
     if user is not None:
         if signed_in_user_id is None:
             raise Unauthorized(f"sign in as {user['email']} to accept this invitation", slug="sign-in-required")
@@ -243,7 +244,7 @@ def accept_with_token(
     problem = password_problem(password, row["email"])
     if problem:
         raise ValidationFailed.field("password", problem)
-    user_id = accounts.create_user(conn, hasher, row["email"], password)
+    user_id = users.create_user(conn, hasher, row["email"], password)
     audit.record(conn, "auth.account_created", target_type="user", target_id=user_id, origin=origin, actor_id=user_id)
     return _join(conn, row, {"id": user_id, "email": row["email"]}, new_account=True, origin=origin)
 
@@ -254,7 +255,7 @@ def decline_with_token(conn: psycopg.Connection, token: str) -> None:
 
 def _answer_by_token(conn: psycopg.Connection, token: str, status: str) -> dict:
     """Single use under concurrency: only one UPDATE moves an open invitation on."""
-    row = conn.execute(SQL["answer_by_token"], {"token_hash": accounts.hash_token(token), "status": status}).fetchone()
+    row = conn.execute(SQL["answer_by_token"], {"token_hash": users.hash_token(token), "status": status}).fetchone()
     if row is None:
         raise ValidationFailed.field("token", UNUSABLE_LINK, status=400)
     return row

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from backend.services import mailer
+from backend.services.shared import mailer
 
 log = structlog.get_logger(__name__)
 

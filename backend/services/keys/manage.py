@@ -26,10 +26,11 @@ from backend import metrics
 from backend.db import Database, as_service_role, queries_beside
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.jsonutil import dumps
-from backend.services import audit, events
-from backend.services.audit import RequestInfo
-from backend.services.organizations import require_admin
-from backend.services.pagination import page_params, paginate
+from backend.services.accounts.organizations import require_admin
+from backend.services.shared import audit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
+from backend.services.webhooks import events
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)

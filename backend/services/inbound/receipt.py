@@ -32,10 +32,11 @@ from backend.config import Config
 from backend.db import Database, as_service_role, queries_beside, set_identity
 from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized
 from backend.jsonutil import unstorable
-from backend.services import audit, inbound_signatures, rate_limit
-from backend.services.audit import RequestInfo
-from backend.services.organizations import require_admin
-from backend.services.pagination import page_params, paginate
+from backend.services.accounts.organizations import require_admin
+from backend.services.inbound import signatures as inbound_signatures
+from backend.services.shared import audit, rate_limit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
@@ -117,7 +118,7 @@ def unregister(source: str, event_type: str) -> None:
 def handler_for(source: str, event_type: str) -> Handler | None:
     # The built-in handlers register themselves on import; importing here means a processor never
     # mistakes an autograder grade for an unknown type because nothing else imported the module.
-    from backend.services import autograder  # noqa: F401
+    from backend.services.inbound import autograder  # noqa: F401
 
     return _HANDLERS.get((source, event_type))
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from backend.db import Database, queries_beside
-from backend.services import audit, rate_limit
-from backend.services.audit import RequestInfo
-from backend.services.passwords import PasswordHasher
+from backend.services.shared import audit, rate_limit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.passwords import PasswordHasher
 
 if TYPE_CHECKING:
     from backend.config import Config

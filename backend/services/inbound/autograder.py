@@ -23,10 +23,12 @@ from psycopg.types.json import Jsonb
 from backend.db import Database, queries_beside
 from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized
 from backend.jsonutil import dumps, unstorable
-from backend.services import autograder_secrets, inbound_signatures, inbox, learning
-from backend.services.audit import RequestInfo
-from backend.services.events import emit_event
-from backend.services.secretbox import SecretBox
+from backend.services import learning
+from backend.services.inbound import autograder_secrets, signatures
+from backend.services.inbound import receipt as inbox
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.secretbox import SecretBox
+from backend.services.webhooks.events import emit_event
 
 SQL = queries_beside(__file__)
 
@@ -221,17 +223,17 @@ def _verified_organization(
     organization's secret, or naming a submission that does not exist, reads like a bad signature,
     so a stranger learns nothing about which submissions exist."""
     try:
-        inbound_signatures.verify_hmac_hex(body, signature, secrets)
+        signatures.verify_hmac_hex(body, signature, secrets)
         return None
-    except inbound_signatures.SignatureRefused as refused:
+    except signatures.SignatureRefused as refused:
         platform_refusal = refused
     submission_id = _claimed_submission(body) if signature and signature.strip() else None
     if submission_id is None:
         raise platform_refusal
     organization_id, organization_secrets = autograder_secrets.secrets_for_submission(conn, box, submission_id)
     try:
-        inbound_signatures.verify_hmac_hex(body, signature, organization_secrets)
-    except inbound_signatures.SignatureRefused:
+        signatures.verify_hmac_hex(body, signature, organization_secrets)
+    except signatures.SignatureRefused:
         raise platform_refusal from None
     return organization_id
 
@@ -258,7 +260,7 @@ def receive(
         inbox.count_request(conn, inbox.rate_bucket(SOURCE, origin), settings.rate_limit_per_hour)
         try:
             organization_id = _verified_organization(conn, box, secrets, body, signature)
-        except inbound_signatures.SignatureRefused as refused:
+        except signatures.SignatureRefused as refused:
             if not secrets and not autograder_secrets.any_configured(conn):
                 raise ServiceUnavailable(
                     "no autograder secret is configured: set AUTOGRADER_WEBHOOK_SECRETS or an organization's own",
@@ -269,8 +271,8 @@ def receive(
         raw_body, data = inbox.parse_json_object(body)
         grade = parse_grade(data)
         try:
-            inbound_signatures.check_fresh(grade.timestamp, TOLERANCE_SECONDS, now)
-        except inbound_signatures.StaleTimestamp as stale:
+            signatures.check_fresh(grade.timestamp, TOLERANCE_SECONDS, now)
+        except signatures.StaleTimestamp as stale:
             inbox.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
             raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
         key = hashlib.sha256(body).hexdigest()

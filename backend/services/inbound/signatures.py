@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from backend.services import signing
+from backend.services.webhooks import signing
 
 DEFAULT_TOLERANCE_SECONDS = 300
 SCHEMES = ("standard-webhooks", "stripe", "hmac-hex")

@@ -33,10 +33,10 @@ from psycopg_pool import AsyncConnectionPool
 from backend import metrics
 from backend.config import Config
 from backend.db import check_idle_async_connection, queries_beside
-from backend.services import signing, ssrf
-from backend.services.events import NOTIFY_CHANNEL
-from backend.services.secretbox import SecretBox
-from backend.services.webhooks import TEST_EVENT, active_secrets
+from backend.services.shared.secretbox import SecretBox
+from backend.services.webhooks import signing, ssrf
+from backend.services.webhooks.events import NOTIFY_CHANNEL
+from backend.services.webhooks.subscriptions import TEST_EVENT, active_secrets
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)

@@ -9,9 +9,10 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Forbidden, NotFound, TooManyRequests, ValidationFailed
-from backend.services import accounts, audit, rate_limit
-from backend.services.audit import RequestInfo
-from backend.services.pagination import page_params, paginate
+from backend.services.accounts import users
+from backend.services.shared import audit, rate_limit
+from backend.services.shared.audit import RequestInfo
+from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 RESETS_PER_USER_PER_HOUR = 5
@@ -122,8 +123,8 @@ def request_password_reset(
             raise TooManyRequests(
                 "too many password resets for this user; try again later", retry_after=sent.retry_after
             )
-        user = accounts.find_by_id(conn, user_id)
-        token = accounts.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
+        user = users.find_by_id(conn, user_id)
+        token = users.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
         name = conn.execute(SQL["organization_name"], {"id": organization_id}).fetchone()["name"]
     audit.record(
         conn,

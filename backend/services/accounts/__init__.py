@@ -1,0 +1,1 @@
+"""People: local accounts, sign-in and sessions, organizations and their members, invitations."""

@@ -1,0 +1,1 @@
+"""Inbound webhooks: the durable inbox, signature schemes, and the autograder's grades."""

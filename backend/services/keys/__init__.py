@@ -1,0 +1,1 @@
+"""API keys of the external API: the key format, admission and rate limits, management, pushed events."""

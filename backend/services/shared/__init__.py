@@ -1,0 +1,1 @@
+"""What every domain uses: the audit log, pagination, Postgres rate limits, the secret box, password hashing, mail."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks: subscriptions, the event outbox, the delivery engine, signing and the SSRF policy."""
