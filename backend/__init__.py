@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 import structlog
 from flask import Flask, g, request
@@ -18,12 +18,14 @@ from backend.db import Database, resolve_database_url
 from backend.errors import register_error_handlers
 from backend.jsonutil import APIJSONProvider
 from backend.logs import configure_logging
+from backend.runtime import EXTENSION, Runtime
 from backend.sentry import init_sentry
+from backend.services.inbound.signatures import Source
+from backend.services.oauth.server import OAuth
 from backend.services.shared.passwords import PasswordHasher
 from backend.services.shared.secretbox import SecretBox
 from backend.services.webhooks.ssrf import TargetPolicy
-
-__version__ = "0.1.0"
+from backend.version import __version__
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 log = structlog.get_logger("questbridge.http")
@@ -32,18 +34,6 @@ log = structlog.get_logger("questbridge.http")
 class QuestbridgeFlask(Flask):
     json_provider_class = APIJSONProvider
     request_class = CappedRequest
-
-
-@dataclass
-class Runtime:
-    """What every request and job needs, kept in app.extensions["questbridge"]."""
-
-    config: Config
-    db: Database
-    hasher: PasswordHasher
-    verifier: TokenVerifier
-    secretbox: SecretBox
-    target_policy: TargetPolicy
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -58,53 +48,26 @@ def create_app(config: Config | None = None) -> Flask:
     )
 
     database = Database(resolve_database_url(config), min_size=config.pool_min_size, max_size=config.pool_max_size)
-    app.extensions["questbridge"] = Runtime(
+    secretbox = SecretBox(config.secret_key)
+    app.extensions[EXTENSION] = Runtime(
         config=config,
         db=database,
         hasher=PasswordHasher(cheap=config.env == "test"),
         verifier=TokenVerifier(config),
-        secretbox=SecretBox(config.secret_key),
+        secretbox=secretbox,
         target_policy=TargetPolicy.parse(config.webhooks_allowed_targets, config.webhooks_require_https),
+        oauth=OAuth(config, database, secretbox),
+        # INBOUND_SOURCES as Source objects (the config validated them).
+        inbound_sources={name: Source.from_config(name, spec) for name, spec in config.inbound_sources.items()},
+        metrics=metrics.registry_for(database),
+        test_send_waits=threading.BoundedSemaphore(config.webhooks_test_max_waiting),
     )
 
-    app.extensions["questbridge_metrics"] = metrics.registry_for(database)
     _install_request_logging(app)
     app.before_request(refuse_announced_oversize)
     register_error_handlers(app)
-
-    from backend.routes import (
-        auth,
-        docs,
-        health,
-        invitations,
-        learning,
-        monitoring,
-        organizations,
-        webhook_ops,
-        webhooks,
-    )
-
-    for module in (health, auth, organizations, invitations, learning, webhook_ops, webhooks, monitoring, docs):
-        app.register_blueprint(module.bp)
-
-    from backend.routes import autograder, inbound
-
-    for module in (autograder, inbound):
-        app.register_blueprint(module.bp)
-
-    from backend.routes import api_keys, external
-
-    for module in (api_keys, external):
-        app.register_blueprint(module.bp)
-
-    from backend.routes import admin_ui
-
-    app.register_blueprint(admin_ui.bp)
-
-    from backend.routes import api_v1, oauth
-
-    for module in (oauth, api_v1):
-        app.register_blueprint(module.bp)
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
 
     from backend import cli
 
@@ -117,8 +80,34 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
+def _blueprints() -> tuple:
+    """Every blueprint of the app, one per resource (imported here: routes need the app's modules)."""
+    from backend.routes import (
+        admin_ui,
+        api_keys,
+        api_v1,
+        auth,
+        autograder,
+        docs,
+        external,
+        health,
+        inbound,
+        invitations,
+        learning,
+        monitoring,
+        oauth,
+        organizations,
+        webhook_ops,
+        webhooks,
+    )
+
+    modules = (health, auth, organizations, invitations, learning, webhook_ops, webhooks, monitoring, docs)
+    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, api_v1)
+    return tuple(module.bp for module in modules)
+
+
 def _install_request_logging(app: Flask) -> None:
-    hsts_max_age = app.extensions["questbridge"].config.hsts_max_age_seconds
+    hsts_max_age = app.extensions[EXTENSION].config.hsts_max_age_seconds
 
     @app.before_request
     def _start():

@@ -16,6 +16,7 @@ from flask import current_app, g, request
 from backend.config import Config
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip, forwarded_scheme
+from backend.runtime import current_runtime
 from backend.services.accounts import users
 from backend.services.oauth.server import InvalidAccessToken
 from backend.services.shared.audit import RequestInfo
@@ -121,7 +122,7 @@ def user_claims(user_id, email: str | None) -> dict:
 
 
 def request_origin() -> RequestInfo:
-    config: Config = current_app.extensions["questbridge"].config
+    config: Config = current_runtime().config
     return RequestInfo(
         ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxies),
         # Only a test client can send NUL in a header; Postgres text could not store it.
@@ -132,7 +133,7 @@ def request_origin() -> RequestInfo:
 def transport_scheme() -> str:
     """http or https, as the client reached us: the connection's own scheme, unless a trusted
     proxy (TRUSTED_PROXIES) terminated TLS and says so in X-Forwarded-Proto."""
-    config: Config = current_app.extensions["questbridge"].config
+    config: Config = current_runtime().config
     told = forwarded_scheme(request.remote_addr, request.headers.get("X-Forwarded-Proto"), config.trusted_proxies)
     return told or request.environ.get("wsgi.url_scheme", "http")
 
@@ -144,7 +145,7 @@ def _device_cookie_name(config: Config) -> str:
 
 def login_device() -> str | None:
     """The device cookie this browser got from its last sign-in (users.trusted_device checks it)."""
-    return request.cookies.get(_device_cookie_name(current_app.extensions["questbridge"].config)) or None
+    return request.cookies.get(_device_cookie_name(current_runtime().config)) or None
 
 
 def remember_login_device(response, cookie: str | None) -> None:
@@ -152,7 +153,7 @@ def remember_login_device(response, cookie: str | None) -> None:
     the throttles strangers share. HttpOnly, and it grants nothing but that."""
     if cookie is None:
         return
-    config: Config = current_app.extensions["questbridge"].config
+    config: Config = current_runtime().config
     response.set_cookie(
         _device_cookie_name(config),
         cookie,
@@ -176,10 +177,10 @@ def _bearer_token() -> str | None:
 
 def authenticate_request() -> Identity | None:
     """The caller's identity from a bearer token or the session cookie; None when anonymous."""
-    runtime = current_app.extensions["questbridge"]
+    runtime = current_runtime()
     token = _bearer_token()
     if token is not None:
-        oauth = current_app.extensions.get("questbridge_oauth")
+        oauth = current_runtime().oauth
         if oauth is not None and oauth.is_access_token(token):
             return _oauth_identity(oauth, token)
         claims = runtime.verifier.verify(token)
@@ -248,7 +249,7 @@ def _is_our_origin(origin: str) -> bool:
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False  # "null" (sandboxed frames, privacy-sensitive redirects) and garbage
-    public = urlsplit(current_app.extensions["questbridge"].config.public_url)
+    public = urlsplit(current_runtime().config.public_url)
     if (parts.scheme, parts.netloc) == (public.scheme, public.netloc):
         return True
     # Behind no proxy the browser's Host is the origin it sent the page from; a browser cannot be
@@ -284,7 +285,7 @@ def refuse_cross_site_sign_in() -> None:
 def signed_in_response(user_id, email: str, session, must_change_password: bool, extra: dict | None = None):
     """The answer to a sign-in (login, password change, reset, an accepted invitation): an access
     token and the session cookie, both ending with the session, and the session's CSRF token."""
-    config: Config = current_app.extensions["questbridge"].config
+    config: Config = current_runtime().config
     token = issue_access_token(config, user_id, email, session_id=session.id, must_change_password=must_change_password)
     body = {
         "access_token": token,
@@ -303,7 +304,7 @@ def signed_in_response(user_id, email: str, session, must_change_password: bool,
 def set_session_cookie(response, session_token: str) -> None:
     """The one session cookie, set by every sign-in: HttpOnly, SameSite=Lax, and in production
     Secure with the __Host- prefix (Config.session_cookie_name)."""
-    config = current_app.extensions["questbridge"].config
+    config = current_runtime().config
     response.set_cookie(
         config.session_cookie_name,
         session_token,
@@ -316,7 +317,7 @@ def set_session_cookie(response, session_token: str) -> None:
 
 
 def clear_session_cookie(response) -> None:
-    config = current_app.extensions["questbridge"].config
+    config = current_runtime().config
     response.delete_cookie(
         config.session_cookie_name, path="/", httponly=True, samesite="Lax", secure=config.session_cookie_secure
     )
@@ -340,7 +341,7 @@ def _require_live_session(runtime, claims: dict) -> None:
 
 def bearer_session_id() -> uuid.UUID | None:
     """The session a valid bearer token of ours belongs to, or None (no token, or not ours)."""
-    runtime = current_app.extensions["questbridge"]
+    runtime = current_runtime()
     try:
         token = _bearer_token()
         claims = runtime.verifier.verify(token) if token else None
@@ -423,7 +424,7 @@ def login_required(view=None, *, allow_password_change: bool = False, scope: str
 
 def user_transaction():
     """The signed-in user's transaction: role authenticated with their claims, so RLS decides."""
-    runtime = current_app.extensions["questbridge"]
+    runtime = current_runtime()
     return runtime.db.transaction("authenticated", g.identity.claims)
 
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from backend import migrate
 from backend.errors import NotFound, from_database_error
+from backend.runtime import runtime_of
 from backend.services import learning
 from backend.services.accounts import users
 from backend.services.keys import manage
@@ -26,10 +27,6 @@ CLI_ORIGIN = RequestInfo(ip=None, user_agent="questbridge-cli")
 OPTION_FOR_FIELD = {"email": "--email", "name": "--org", "role": "--role"}
 DEMO_EMAIL = "admin@demo.questbridge.local"
 DEMO_ORG = "Demo Academy"
-
-
-def _runtime(app: Flask):
-    return app.extensions["questbridge"]
 
 
 def _fail(message: str) -> None:
@@ -85,7 +82,7 @@ def register(app: Flask) -> None:
     @db_group.command("upgrade", help="Apply every pending migration.")
     def db_upgrade():
         try:
-            applied = migrate.upgrade(_runtime(app).db.conninfo, log=click.echo)
+            applied = migrate.upgrade(runtime_of(app).db.conninfo, log=click.echo)
         except migrate.MigrationError as exc:
             _fail(str(exc))
         except psycopg.OperationalError as exc:  # the server is down or refuses us: say so, no traceback
@@ -94,7 +91,7 @@ def register(app: Flask) -> None:
 
     @db_group.command("status", help="List applied and pending migrations.")
     def db_status():
-        with _runtime(app).db.connection() as conn:
+        with runtime_of(app).db.connection() as conn:
             done = migrate.applied_versions(conn)
         for migration in migrate.discover():
             click.echo(f"{'applied' if migration.version in done else 'pending'}  {migration.path.name}")
@@ -108,7 +105,7 @@ def register(app: Flask) -> None:
     def create_admin(email, password, org_name):
         _validate_password(password, email)
         with _constraint_errors_as_messages():
-            ids = _create_admin(_runtime(app), email, password, org_name)
+            ids = _create_admin(runtime_of(app), email, password, org_name)
         click.echo(json.dumps(ids))
 
     @app.cli.command("create-user", help="Add a user with a password to an existing organization.")
@@ -118,7 +115,7 @@ def register(app: Flask) -> None:
     @click.option("--role", type=click.Choice(["admin", "member"]), default="member", show_default=True)
     def create_user(email, password, org_id, role):
         _validate_password(password, email)
-        runtime = _runtime(app)
+        runtime = runtime_of(app)
         with _constraint_errors_as_messages(), runtime.db.transaction("service_role") as conn:
             if conn.execute("select 1 from public.organizations where id = %s", (org_id,)).fetchone() is None:
                 _fail(f"organization {org_id} does not exist")
@@ -135,7 +132,7 @@ def register(app: Flask) -> None:
     @click.option("--email", required=True)
     @click.option("--revoke", is_flag=True, help="Remove the flag instead of setting it.")
     def set_platform_admin(email, revoke):
-        with _runtime(app).db.transaction("service_role") as conn:
+        with runtime_of(app).db.transaction("service_role") as conn:
             row = conn.execute(
                 "update public.profiles set platform_admin = %s where lower(email) = lower(%s) returning id",
                 (not revoke, email.strip()),
@@ -170,7 +167,7 @@ def register(app: Flask) -> None:
                 refused = f", not {', '.join(unknown)}" if unknown else ""
                 _fail(f"--tiers must list some of {', '.join(manage.TIERS)}{refused}")
             allowed = [tier for tier in manage.TIERS if tier in names]
-        with _runtime(app).db.transaction("service_role") as conn:
+        with runtime_of(app).db.transaction("service_role") as conn:
             try:
                 limits = manage.set_limits(conn, org_id, allowed, max_keys, CLI_ORIGIN)
             except NotFound:
@@ -188,7 +185,7 @@ def register(app: Flask) -> None:
 
     @app.cli.command("seed-demo", help="On first start, create a demo org, admin and quest; print the login.")
     def seed_demo():
-        runtime = _runtime(app)
+        runtime = runtime_of(app)
         credentials_path = runtime.config.data_dir / "demo-login.json"
         with runtime.db.transaction("service_role") as conn:
             existing = users.find_by_email(conn, DEMO_EMAIL)

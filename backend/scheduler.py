@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from backend import metrics
+from backend.runtime import runtime_of
 from backend.services import maintenance
 from backend.services.inbound import receipt
 from backend.services.keys import manage
@@ -73,7 +74,7 @@ def _count_job_run(event) -> None:
 
 
 def start_in_process(app) -> BackgroundScheduler:
-    scheduler = add_jobs(BackgroundScheduler(timezone="UTC", daemon=True), app.extensions["questbridge"])
+    scheduler = add_jobs(BackgroundScheduler(timezone="UTC", daemon=True), runtime_of(app))
     scheduler.start()
     app.extensions["questbridge_scheduler"] = scheduler
     atexit.register(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)

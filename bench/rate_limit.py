@@ -31,6 +31,7 @@ import aiohttp
 import psycopg
 
 from backend.services.keys import manage
+from backend.services.shared.digest import secret_digest
 from bench.harness import free_port, fresh_database, start_gunicorn
 
 DATABASE = "qb_bench_rate_limit"
@@ -50,7 +51,7 @@ def seed_key(url: str) -> str:
         conn.execute(
             "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash)"
             " values (%s, %s, %s, %s, 'bench', 'starter', %s)",
-            (row_id, key.key_id, org, row_id, manage.hash_key(key.value)),
+            (row_id, key.key_id, org, row_id, secret_digest(key.value)),
         )
     return key.value
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from backend.services import maintenance
 from backend.services.accounts import users
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
 
 
 def test_cleanup_deletes_only_long_expired_rows(db, world):
@@ -14,8 +15,8 @@ def test_cleanup_deletes_only_long_expired_rows(db, world):
     with db.transaction("service_role") as conn:
         live, old, revoked = (users.create_session(conn, user["id"], 3600, RequestInfo()).token for _ in range(3))
         expire = "update public.auth_sessions set {} = now() - interval '2 days' where token_hash = %s"
-        conn.execute(expire.format("expires_at"), (users.hash_token(old),))
-        conn.execute(expire.format("revoked_at"), (users.hash_token(revoked),))
+        conn.execute(expire.format("expires_at"), (secret_digest(old),))
+        conn.execute(expire.format("revoked_at"), (secret_digest(revoked),))
         users.issue_reset_token(conn, user["id"], None, 3600, None)
         conn.execute("update public.password_reset_tokens set expires_at = now() - interval '2 days'")
         org = world.organization()
@@ -43,7 +44,7 @@ def test_cleanup_deletes_only_long_expired_rows(db, world):
         sessions = [bytes(r["token_hash"]) for r in conn.execute("select token_hash from public.auth_sessions")]
         kept = {r["email"] for r in conn.execute("select email from public.invitations").fetchall()}
         buckets = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_counters").fetchall()]
-    assert sessions == [users.hash_token(live)]
+    assert sessions == [secret_digest(live)]
     assert buckets == ["new"]
     assert kept == {"recent@example.test", "open@example.test"}
     assert maintenance.cleanup(db) == {"sessions": 0, "reset_tokens": 0, "invitations": 0, "rate_limit_windows": 0}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, g, jsonify
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from backend.auth import login_required, request_origin, user_transaction
-from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.routes.webhooks import StrictBoolean
+from backend.routes.common import PageQuery, StrictBoolean, json_body, not_blank, page, query_args
+from backend.runtime import current_runtime
 from backend.services.keys import manage
 
 bp = Blueprint("api_keys", __name__, url_prefix="/v1/admin/external/keys")
@@ -51,10 +51,6 @@ def _allowlist(**kwargs) -> fields.List:
 
 
 def _name(**kwargs) -> fields.String:
-    def not_blank(value: str) -> None:
-        if not value.strip():
-            raise ValidationError("must not be blank")
-
     return fields.String(validate=[validate.Length(min=1, max=manage.MAX_NAME_LENGTH), not_blank], **kwargs)
 
 
@@ -99,7 +95,7 @@ class KeyQuery(PageQuery):
 
 
 def _with_limits(key: dict) -> dict:
-    return key | {"limits": current_app.extensions["questbridge"].config.api_key_tiers[key["tier"]]}
+    return key | {"limits": current_runtime().config.api_key_tiers[key["tier"]]}
 
 
 @bp.post("")

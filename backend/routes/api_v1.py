@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from backend.auth import Identity, user_claims
 from backend.errors import Forbidden, Unauthorized
 from backend.routes.common import PageQuery, page, query_args
+from backend.runtime import current_runtime
 from backend.services.oauth import api
 from backend.services.oauth.server import InvalidAccessToken
 
@@ -38,7 +39,7 @@ def token_required(scope: str):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            oauth = current_app.extensions["questbridge_oauth"]
+            oauth = current_runtime().oauth
             token = _access_token()
             if not oauth.is_access_token(token):
                 raise _unauthorized("this API takes OAuth access tokens, not user sign-ins", "invalid_token")

@@ -21,6 +21,7 @@ from backend.auth import (
 from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
 from backend.routes.common import json_body
+from backend.runtime import current_runtime
 from backend.services.accounts import invitations
 from backend.services.accounts import users as accounts
 from backend.services.shared import audit
@@ -44,12 +45,8 @@ class PasswordChangeSchema(Schema):
     new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
-def _runtime():
-    return current_app.extensions["questbridge"]
-
-
 def _limits():
-    return accounts.LoginLimits.from_config(_runtime().config)
+    return accounts.LoginLimits.from_config(current_runtime().config)
 
 
 def _check_new_password(field: str, password: str, email: str | None) -> None:
@@ -62,7 +59,7 @@ def _check_new_password(field: str, password: str, email: str | None) -> None:
 def login():
     refuse_cross_site_sign_in()
     data = json_body(LoginSchema())
-    runtime = _runtime()
+    runtime = current_runtime()
     origin = request_origin()
     result = accounts.authenticate(
         runtime.db,
@@ -86,7 +83,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    runtime = _runtime()
+    runtime = current_runtime()
     # A cookie names its session; so does a bearer token of ours, by its session_id claim.
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     session_id = None
@@ -126,7 +123,7 @@ def me():
         organizations = accounts.my_organizations(conn)
         with as_service_role(conn):  # invitations are the system's to read: not yet any organization's
             pending = invitations.pending_for(conn, g.identity.user_id)
-    cookie = request.cookies.get(_runtime().config.session_cookie_name) if g.identity.via == "session" else None
+    cookie = request.cookies.get(current_runtime().config.session_cookie_name) if g.identity.via == "session" else None
     response = jsonify(
         id=str(g.identity.user_id),
         email=profile["email"] if profile else g.identity.email,
@@ -147,7 +144,7 @@ def me():
 def change_password():
     """Change one's own password (required first when must_change_password is set)."""
     data = json_body(PasswordChangeSchema())
-    runtime = _runtime()
+    runtime = current_runtime()
     origin = request_origin()
     guess = accounts.password_check_guesses(_limits(), g.identity.user_id, origin.ip)
     with runtime.db.transaction("service_role") as conn:  # counted and committed before the check
@@ -177,7 +174,7 @@ def reset_password():
     """Set a new password with the single-use token an admin had sent by email, and sign in."""
     refuse_cross_site_sign_in()
     data = json_body(PasswordResetSchema())
-    runtime = _runtime()
+    runtime = current_runtime()
     _check_new_password("password", data["password"], None)
     with runtime.db.transaction("service_role") as conn:
         user = accounts.consume_reset_token(conn, data["token"])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from backend import metrics
 from backend.auth import request_origin
-from backend.routes.inbound import read_limited_body
+from backend.routes.common import read_limited_body
+from backend.runtime import current_runtime
 from backend.services.inbound import autograder
 from backend.services.inbound import receipt as inbox
 
@@ -15,8 +16,8 @@ bp = Blueprint("autograder", __name__)
 
 @bp.post("/api/webhooks/autograder/", strict_slashes=False)  # autograders often drop the slash
 def receive_grade():
-    runtime = current_app.extensions["questbridge"]
-    body = read_limited_body()
+    runtime = current_runtime()
+    body = read_limited_body(inbox.MAX_BODY_BYTES)
     receipt = autograder.receive(
         runtime.db,
         runtime.config.autograder_webhook_secrets,

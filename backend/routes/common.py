@@ -1,12 +1,15 @@
-"""Boundary helpers every blueprint uses: JSON bodies and queries validated by marshmallow."""
+"""Boundary helpers every blueprint uses: JSON bodies, raw bodies and queries, and the validators
+they share. json_body and query_args already refuse what Postgres text cannot store (NUL,
+unpaired surrogates) in every field, so no schema needs to check that again."""
 
 from __future__ import annotations
 
 import marshmallow
 from flask import request
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from backend.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from backend.jsonutil import unstorable
 from backend.services.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -75,3 +78,44 @@ class PageQuery(marshmallow.Schema):
 
 def page(items: list[dict], next_cursor: str | None) -> dict:
     return {"data": items, "next_cursor": next_cursor}
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 1, "yes" and "true" are not booleans in this API."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class NoBody(marshmallow.Schema):
+    """Actions that take no fields: an empty body or `{}`, anything else is refused."""
+
+
+def read_limited_body(limit: int) -> bytes:
+    """The raw body, refused with 413 before parsing when over `limit`: by Content-Length, and for a
+    body without one by reading at most `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    # werkzeug then reads a body without Content-Length only up to this many bytes, and silently
+    # stops there: one byte past the limit is how an oversized chunked body shows.
+    request.max_content_length = limit + 1
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+    if len(body) > limit:
+        raise _too_large(limit)
+    return body
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body must be at most {limit // 1024} KiB", errors={"body": [f"must be at most {limit} bytes"]}
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from backend import __version__, openapi
+from backend import openapi
+from backend.runtime import current_runtime
+from backend.version import __version__
 
 bp = Blueprint("docs", __name__)
 
@@ -29,10 +31,10 @@ CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline
 
 @bp.get("/api/openapi.json")
 def openapi_document():
-    spec = current_app.extensions.get("questbridge_openapi")
-    if spec is None:
-        spec = current_app.extensions["questbridge_openapi"] = openapi.build_spec(current_app, __version__)
-    return jsonify(spec)
+    runtime = current_runtime()
+    if runtime.openapi is None:
+        runtime.openapi = openapi.build_spec(current_app, __version__)
+    return jsonify(runtime.openapi)
 
 
 @bp.get("/api/docs")

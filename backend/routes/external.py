@@ -7,12 +7,13 @@ and answered with the rate-limit headers. A malformed key is refused before any 
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields
 
 from backend.auth import request_origin
 from backend.errors import Forbidden, TooManyRequests, Unauthorized
 from backend.routes.common import json_body
+from backend.runtime import current_runtime
 from backend.services.keys import manage as api_keys
 
 bp = Blueprint("external", __name__, url_prefix="/v1/external")
@@ -38,10 +39,6 @@ def _event_type(value: str) -> None:
 class EventSchema(Schema):
     event_type = fields.String(required=True, validate=_event_type)
     data = fields.Dict(required=True)
-
-
-def _runtime():
-    return current_app.extensions["questbridge"]
 
 
 def _unauthorized(detail: str) -> Unauthorized:
@@ -75,7 +72,7 @@ def _admit():
         presented = api_keys.parse_key(raw)
     except api_keys.MalformedKey as malformed:
         raise _unauthorized(f"the API key {malformed}") from None
-    runtime = _runtime()
+    runtime = current_runtime()
     client_ip = request_origin().ip
     with runtime.db.transaction("service_role") as conn:
         admission = api_keys.admit(
@@ -117,7 +114,7 @@ def _add_rate_limit_headers(response):
 def describe_key():
     """The calling key: its id, organization, tier and limits (a cheap way to check a key works)."""
     key: api_keys.ApiKey = g.api_key
-    limits = api_keys.limits_for(_runtime().config.api_key_tiers, key.tier)
+    limits = api_keys.limits_for(current_runtime().config.api_key_tiers, key.tier)
     return jsonify(
         key_id=key.key_id,
         organization_id=key.organization_id,
@@ -130,13 +127,13 @@ def describe_key():
 def push_event():
     body = json_body(EventSchema())
     api_keys.check_event_data(body["data"])
-    with _runtime().db.transaction("service_role") as conn:
+    with current_runtime().db.transaction("service_role") as conn:
         event_id = api_keys.push_event(conn, g.api_key, g.api_key_client_ip, body["event_type"], body["data"])
     return jsonify(event_id=event_id), 202
 
 
 @bp.get("/events/<uuid:event_id>")
 def get_event(event_id):
-    with _runtime().db.transaction("service_role") as conn:
+    with current_runtime().db.transaction("service_role") as conn:
         event = api_keys.get_pushed_event(conn, g.api_key, event_id)
     return jsonify(event)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from backend import migrate
 from backend.errors import ServiceUnavailable
+from backend.runtime import current_runtime
 
 bp = Blueprint("health", __name__)
 
@@ -22,7 +23,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when the database answers and every migration file has been applied."""
-    runtime = current_app.extensions["questbridge"]
+    runtime = current_runtime()
     try:
         runtime.db.open()
         with runtime.db.pool.connection(timeout=READY_TIMEOUT_SECONDS) as conn:

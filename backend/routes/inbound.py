@@ -4,58 +4,18 @@ own autograder secret."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend import metrics
 from backend.auth import login_required, request_origin, user_transaction
-from backend.errors import NotFound, PayloadTooLarge
-from backend.routes.common import PageQuery, json_body, page, query_args
-from backend.routes.webhooks import NoBody
+from backend.errors import NotFound
+from backend.routes.common import NoBody, PageQuery, json_body, page, query_args, read_limited_body
+from backend.runtime import current_runtime
 from backend.services.inbound import autograder_secrets
 from backend.services.inbound import receipt as inbox
-from backend.services.inbound.signatures import Source
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
-
-SOURCES_KEY = "questbridge_inbound_sources"
-
-
-@bp.record_once
-def _parse_sources(state) -> None:
-    """INBOUND_SOURCES as Source objects, parsed once per app (the config validated them)."""
-    config = state.app.extensions["questbridge"].config
-    state.app.extensions[SOURCES_KEY] = {
-        name: Source.from_config(name, spec) for name, spec in config.inbound_sources.items()
-    }
-
-
-def read_limited_body(limit: int = inbox.MAX_BODY_BYTES) -> bytes:
-    """The raw body, refused with 413 before parsing when over `limit`: by Content-Length, and for a
-    body without one by reading at most `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
-    # werkzeug then reads a body without Content-Length only up to this many bytes, and silently
-    # stops there: one byte past the limit is how an oversized chunked body shows.
-    request.max_content_length = limit + 1
-    try:
-        body = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise _too_large(limit) from None
-    if len(body) > limit:
-        raise _too_large(limit)
-    return body
-
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the body must be at most {limit // 1024} KiB", errors={"body": [f"must be at most {limit} bytes"]}
-    )
-
-
-def _runtime():
-    return current_app.extensions["questbridge"]
 
 
 class EventQuery(PageQuery):
@@ -85,11 +45,11 @@ class RotateAutograderSecretSchema(Schema):
 @bp.post("/<source>")
 def receive(source: str):
     """A webhook from a configured source: 202 accepted (or ignored), 200 for a duplicate."""
-    configured = current_app.extensions[SOURCES_KEY].get(source)
+    configured = current_runtime().inbound_sources.get(source)
     if configured is None:
         raise NotFound(f"no inbound source named {source!r} is configured")
-    runtime = _runtime()
-    body = read_limited_body()
+    runtime = current_runtime()
+    body = read_limited_body(inbox.MAX_BODY_BYTES)
     receipt = inbox.receive_from_source(
         runtime.db, configured, body, request.headers, request_origin(), inbox.InboxSettings.from_config(runtime.config)
     )
@@ -162,7 +122,7 @@ def rotate_autograder_secret():
     with user_transaction() as conn:
         rotated, created = autograder_secrets.rotate(
             conn,
-            _runtime().secretbox,
+            current_runtime().secretbox,
             g.identity.user_id,
             data["organization_id"],
             data["grace_seconds"],

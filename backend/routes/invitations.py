@@ -16,6 +16,7 @@ from backend.auth import (
 )
 from backend.errors import Forbidden
 from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.runtime import current_runtime
 from backend.services.accounts import invitations, mail, users
 from backend.services.accounts.invitations import IssuedLink
 from backend.services.shared import mailer
@@ -41,14 +42,10 @@ class AcceptSchema(TokenSchema):
     password = fields.String(load_default=None, validate=validate.Length(min=1, max=1024))
 
 
-def _runtime():
-    return current_app.extensions["questbridge"]
-
-
 def _sent(issued: IssuedLink):
     """The invitation as its organization sees it, once its email was handed on (or not: then the
     admin resends it; the invitation stands either way)."""
-    config = _runtime().config
+    config = current_runtime().config
     message = mail.invitation(
         config.public_url,
         issued.token,
@@ -72,7 +69,7 @@ def invite_member(org_id):
     data = json_body(InvitationSchema())
     with user_transaction() as conn:
         issued = invitations.invite(
-            conn, org_id, data["email"], data["role"], request_origin(), _runtime().config.invitation_ttl_seconds
+            conn, org_id, data["email"], data["role"], request_origin(), current_runtime().config.invitation_ttl_seconds
         )
     return jsonify(_sent(issued)), 201
 
@@ -91,7 +88,7 @@ def list_invitations(org_id):
 def resend_invitation(org_id, invitation_id):
     with user_transaction() as conn:
         issued = invitations.resend(
-            conn, org_id, invitation_id, request_origin(), _runtime().config.invitation_ttl_seconds
+            conn, org_id, invitation_id, request_origin(), current_runtime().config.invitation_ttl_seconds
         )
     return jsonify(_sent(issued))
 
@@ -111,7 +108,7 @@ def revoke_invitation(org_id, invitation_id):
 @login_required
 def accept_invitation(invitation_id):
     """Accept an invitation sent to the signed-in user's own email (they are listed in /api/auth/me)."""
-    with _runtime().db.transaction("service_role") as conn:
+    with current_runtime().db.transaction("service_role") as conn:
         joined = invitations.accept(conn, g.identity.user_id, invitation_id, request_origin())
     return jsonify(organization=joined.organization)
 
@@ -119,7 +116,7 @@ def accept_invitation(invitation_id):
 @bp.post("/api/invitations/<uuid:invitation_id>/decline")
 @login_required
 def decline_invitation(invitation_id):
-    with _runtime().db.transaction("service_role") as conn:
+    with current_runtime().db.transaction("service_role") as conn:
         invitations.decline(conn, g.identity.user_id, invitation_id)
     return current_app.response_class(status=204)
 
@@ -131,7 +128,7 @@ def decline_invitation(invitation_id):
 def lookup_invitation():
     """What a link invites to, for the page behind it: the token is sent in the body, never a URL."""
     data = json_body(TokenSchema())
-    with _runtime().db.transaction("service_role") as conn:
+    with current_runtime().db.transaction("service_role") as conn:
         return jsonify(invitations.preview(conn, data["token"]))
 
 
@@ -141,7 +138,7 @@ def accept_invitation_link():
     cookie, as at login); an email with an account must be signed in as that account."""
     refuse_cross_site_sign_in()
     data = json_body(AcceptSchema())
-    runtime = _runtime()
+    runtime = current_runtime()
     identity = authenticate_request()
     if identity is not None and identity.via == "oauth":
         raise Forbidden("OAuth access tokens are not accepted here: sign in as a user", slug="oauth-token-not-accepted")
@@ -165,6 +162,6 @@ def accept_invitation_link():
 @bp.post("/api/invitations/decline")
 def decline_invitation_link():
     data = json_body(TokenSchema())
-    with _runtime().db.transaction("service_role") as conn:
+    with current_runtime().db.transaction("service_role") as conn:
         invitations.decline_with_token(conn, data["token"])
     return current_app.response_class(status=204)

@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from backend.auth import login_required, user_transaction
-from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.common import NoBody, PageQuery, json_body, not_blank, page, query_args
 from backend.services import learning
 
 bp = Blueprint("learning", __name__)
 
 
-def _printable(value: str) -> None:
-    # Postgres text cannot hold NUL; refusing it here keeps it a 422 instead of a driver error.
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be blank")
-
-
 def _name(max_length: int) -> fields.String:
-    return fields.String(required=True, validate=[validate.Length(min=1, max=max_length), _not_blank, _printable])
+    return fields.String(required=True, validate=[validate.Length(min=1, max=max_length), not_blank])
 
 
 def _description() -> fields.String:
-    return fields.String(load_default="", validate=[validate.Length(max=10000), _printable])
+    return fields.String(load_default="", validate=validate.Length(max=10000))
 
 
 class QuestSchema(Schema):
@@ -45,11 +34,7 @@ class TaskSchema(Schema):
 
 
 class SubmissionSchema(Schema):
-    content = fields.String(required=True, validate=[validate.Length(min=1, max=100000), _printable])
-
-
-class NoBody(Schema):
-    """Actions that take no fields: an empty body or `{}`, anything else is refused."""
+    content = fields.String(required=True, validate=validate.Length(min=1, max=100000))
 
 
 class QuestQuery(PageQuery):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields, validate
 
 from backend import metrics
 from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.routes.common import PageQuery, page, query_args
+from backend.runtime import current_runtime
 from backend.services import monitoring
 from backend.services.keys import manage
 
@@ -86,8 +87,8 @@ def audit_log():
 @bp.get("/metrics")
 def prometheus_metrics():
     """Prometheus text format; requires `Authorization: Bearer <METRICS_TOKEN>` when that is set."""
-    token = current_app.extensions["questbridge"].config.metrics_token
+    token = current_runtime().config.metrics_token
     if token:
         require_bearer_secret(token, "METRICS_TOKEN")
-    registry = current_app.extensions["questbridge_metrics"]
+    registry = current_runtime().metrics
     return Response(metrics.render(registry), mimetype="text/plain; version=0.0.4; charset=utf-8")

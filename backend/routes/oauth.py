@@ -30,7 +30,8 @@ from backend.auth import (
     user_transaction,
 )
 from backend.errors import NotFound
-from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, not_blank, page, query_args
+from backend.runtime import current_runtime
 from backend.services.accounts import users as accounts
 from backend.services.oauth import (
     CLIENT_TYPES,
@@ -62,49 +63,20 @@ PARAMETER_NAME = re.compile(r"^[a-z_]{1,64}\Z")  # safe to quote in an error_des
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-@bp.record_once
-def _create_server(state) -> None:
-    runtime = state.app.extensions["questbridge"]
-    state.app.extensions["questbridge_oauth"] = OAuth(runtime.config, runtime.db, runtime.secretbox)
-
-
-def _runtime():
-    return current_app.extensions["questbridge"]
-
-
 def _oauth() -> OAuth:
-    return current_app.extensions["questbridge_oauth"]
+    return current_runtime().oauth
 
 
 # -- schemas ---------------------------------------------------------------------------------------
 
 
-def _printable(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be blank")
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
-
-
 def _name(**kwargs) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=200), _not_blank, _printable], **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
 
 
 def _redirect_uris(**kwargs) -> fields.List:
     return fields.List(
-        fields.String(validate=[validate.Length(min=1, max=clients.MAX_REDIRECT_URI_LENGTH), _printable]),
+        fields.String(validate=validate.Length(min=1, max=clients.MAX_REDIRECT_URI_LENGTH)),
         validate=validate.Length(max=clients.MAX_REDIRECT_URIS),
         **kwargs,
     )
@@ -115,12 +87,12 @@ class ClientSchema(Schema):
     name = _name(required=True)
     redirect_uris = _redirect_uris(load_default=list)
     scopes = fields.List(
-        fields.String(validate=[validate.Length(min=1, max=64), _printable]),
+        fields.String(validate=validate.Length(min=1, max=64)),
         load_default=lambda: list(DEFAULT_SCOPES),
         validate=validate.Length(min=1, max=len(SCOPES)),
     )
     grant_types = fields.List(
-        fields.String(validate=[validate.Length(min=1, max=64), _printable]),
+        fields.String(validate=validate.Length(min=1, max=64)),
         load_default=lambda: list(DEFAULT_GRANT_TYPES),
         validate=validate.Length(min=1, max=10),
     )
@@ -141,10 +113,6 @@ class ClientChangesSchema(Schema):
 
 class ClientQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)  # None: every organization the caller administers
-
-
-class NoBody(Schema):
-    """Actions that take no fields: an empty body or `{}`."""
 
 
 def _client_id(value: str) -> str:
@@ -179,7 +147,7 @@ def _message(heading: str, message: str, status: int, detail: str | None = None)
 def _login_nonce_cookie() -> str:
     # Its path is the login form's, so it cannot take __Host-; __Secure- still keeps plain-http
     # pages from planting one.
-    return "__Secure-qb_oauth_login" if _runtime().config.session_cookie_secure else "qb_oauth_login"
+    return "__Secure-qb_oauth_login" if current_runtime().config.session_cookie_secure else "qb_oauth_login"
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -193,7 +161,7 @@ def _safe_next(value: str | None) -> str | None:
 
 
 def _session_cookie() -> str | None:
-    return request.cookies.get(_runtime().config.session_cookie_name) or None
+    return request.cookies.get(current_runtime().config.session_cookie_name) or None
 
 
 def _session(conn) -> dict | None:
@@ -376,7 +344,7 @@ def jwks():
 
 @bp.get(AUTHORIZE_PATH)
 def authorize():
-    oauth, runtime = _oauth(), _runtime()
+    oauth, runtime = _oauth(), current_runtime()
     malformed = _malformed_parameter()
     if malformed:
         return _malformed_page(malformed)
@@ -408,7 +376,7 @@ def authorize():
 
 @bp.post(AUTHORIZE_PATH)
 def authorize_decision():
-    oauth, runtime = _oauth(), _runtime()
+    oauth, runtime = _oauth(), current_runtime()
     oauth_request = _oauth_request()
     origin = request_origin()
     with runtime.db.transaction("service_role") as conn, oauth.server.bound(conn, origin):
@@ -469,7 +437,7 @@ def _login_page(status: int = 200, message: str | None = None, email: str | None
         nonce,
         httponly=True,
         samesite="Lax",
-        secure=_runtime().config.session_cookie_secure,
+        secure=current_runtime().config.session_cookie_secure,
         path=LOGIN_PATH,
     )
     return response
@@ -479,7 +447,7 @@ def _login_page(status: int = 200, message: str | None = None, email: str | None
 def login_page():
     target = _safe_next(request.args.get("next"))
     if target is not None and _session_cookie():
-        with _runtime().db.transaction("service_role") as conn:
+        with current_runtime().db.transaction("service_role") as conn:
             signed_in = _session(conn) is not None
         if signed_in:
             return redirect(target, 302)
@@ -488,7 +456,7 @@ def login_page():
 
 @bp.post(LOGIN_PATH)
 def login():
-    runtime = _runtime()
+    runtime = current_runtime()
     if cross_site_reason():
         # Login CSRF: the nonce cookie its token is bound to can be planted by a sibling origin
         # (cookies ignore ports; Domain= reaches from a subdomain), so the browser's word counts.
@@ -657,7 +625,7 @@ def revoke_authorization(client_id):
     help="Default: OAUTH_KEY_PUBLISH_AHEAD_SECONDS.",
 )
 def rotate_keys(ahead_seconds):
-    oauth, runtime = _oauth(), _runtime()
+    oauth, runtime = _oauth(), current_runtime()
     ahead = oauth.settings.key_publish_ahead if ahead_seconds is None else ahead_seconds
     with runtime.db.transaction("service_role") as conn:
         result = keys.rotate(

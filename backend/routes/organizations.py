@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, post_load, validate
 from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.runtime import current_runtime
 from backend.services.accounts import mail, organizations
 from backend.services.keys import manage
 from backend.services.shared import mailer
@@ -18,10 +19,6 @@ bp = Blueprint("organizations", __name__, url_prefix="/api/organizations")
 
 class OrganizationSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-def _runtime():
-    return current_app.extensions["questbridge"]
 
 
 @bp.post("")
@@ -72,7 +69,7 @@ def remove_member(org_id, user_id):
 @bp.post("/<uuid:org_id>/members/<uuid:user_id>/password-reset")
 @login_required
 def request_password_reset(org_id, user_id):
-    config = _runtime().config
+    config = current_runtime().config
     with user_transaction() as conn:
         email, token, organization_name = organizations.request_password_reset(
             conn, org_id, user_id, request_origin(), config.password_reset_ttl_seconds
@@ -104,7 +101,7 @@ class LimitsSchema(Schema):
 
 def _limits_answer(limits: dict):
     """The limits with what each allowed tier admits, so the admin UI shows real figures."""
-    tiers = _runtime().config.api_key_tiers
+    tiers = current_runtime().config.api_key_tiers
     return jsonify(limits | {"tiers": [{"tier": tier, **tiers[tier]} for tier in limits["allowed_tiers"]]})
 
 

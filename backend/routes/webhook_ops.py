@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from marshmallow import Schema, fields
 
 from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import json_body
-from backend.routes.webhooks import SCOPE
+from backend.runtime import current_runtime
 from backend.services.inbound import receipt
+from backend.services.oauth import WEBHOOKS_MANAGE
 from backend.services.webhooks import engine as delivery
 from backend.services.webhooks import subscriptions
 
@@ -22,18 +21,14 @@ class TestSendSchema(Schema):
     subscription_id = fields.UUID(required=True)
 
 
-def _runtime():
-    return current_app.extensions["questbridge"]
-
-
 @bp.post("/retry")
 def run_engine_pass():
     """Cron: deliver what is due (pending and retries). Bearer CRON_SECRET."""
-    expected = _runtime().config.cron_secret
+    expected = current_runtime().config.cron_secret
     if not expected:
         raise ServiceUnavailable("CRON_SECRET is not configured", retry_after=3600)
     require_bearer_secret(expected, "CRON_SECRET")
-    runtime = _runtime()
+    runtime = current_runtime()
     # The inbox first: the grades it applies emit submission.graded, which this pass then delivers.
     inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
     stats = delivery.run_pass(runtime)
@@ -41,16 +36,15 @@ def run_engine_pass():
 
 
 ATTEMPT_FIELDS = ("attempt", "started_at", "duration_ms", "status_code", "error", "response_body")
-WAITING_SLOTS = "questbridge_test_send_waits"
 
 
 @bp.post("/test")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def send_test_event():
     """Queue webhook.test for one subscription. 200 with the attempt when an engine makes it within
     WEBHOOKS_TEST_WAIT_SECONDS; otherwise 202 with the delivery to follow in the delivery log."""
     data = json_body(TestSendSchema())
-    runtime = _runtime()
+    runtime = current_runtime()
     with user_transaction() as conn:
         queued = subscriptions.queue_test_delivery(
             conn, data["subscription_id"], subscriptions.TestSendLimits.from_config(runtime.config)
@@ -67,9 +61,7 @@ def _wait_for_attempt(runtime, delivery_id) -> dict | None:
     wait: at most WEBHOOKS_TEST_MAX_WAITING requests of a process wait at once, so test sends of
     many organizations together never take every thread of a web process."""
     seconds = runtime.config.webhooks_test_wait_seconds
-    slots = current_app.extensions.get(WAITING_SLOTS) or current_app.extensions.setdefault(
-        WAITING_SLOTS, threading.BoundedSemaphore(runtime.config.webhooks_test_max_waiting)
-    )
+    slots = runtime.test_send_waits
     if seconds <= 0 or not slots.acquire(blocking=False):
         return None
     try:

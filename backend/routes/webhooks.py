@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, g, jsonify
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from backend.auth import login_required, request_origin, user_transaction
-from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, page, query_args
+from backend.runtime import current_runtime
+from backend.services.oauth import WEBHOOKS_MANAGE
 from backend.services.webhooks import events
 from backend.services.webhooks import subscriptions as webhooks
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
-SCOPE = "webhooks:manage"  # what an OAuth access token needs here (users' own tokens are not scoped)
-
-
-def _printable(value: str) -> None:
-    # Postgres text cannot hold NUL; refusing it here keeps it a 422 instead of a driver error.
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
 
 
 def _event_type(value: str) -> None:
@@ -33,21 +28,12 @@ def _event_type(value: str) -> None:
         raise ValidationError(f"{value!r} {problem}")
 
 
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only: 1, "yes" and "true" are not booleans in this API."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
-
-
 def _target_url(required: bool) -> fields.String:
-    return fields.String(required=required, validate=[validate.Length(min=1, max=2048), _printable])
+    return fields.String(required=required, validate=validate.Length(min=1, max=2048))
 
 
 def _description(**kwargs) -> fields.String:
-    return fields.String(validate=[validate.Length(max=500), _printable], **kwargs)
+    return fields.String(validate=validate.Length(max=500), **kwargs)
 
 
 class EventTypesMixin:
@@ -112,10 +98,6 @@ class RedeliverDeadSchema(Schema):
             raise ValidationError("must be later than since", field_name="until")
 
 
-class NoBody(Schema):
-    """Actions that take no fields: an empty body or `{}`, anything else is refused."""
-
-
 class SubscriptionQuery(PageQuery):
     organization_id = fields.UUID(required=True)
 
@@ -124,7 +106,7 @@ class DeliveryQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)
     subscription_id = fields.UUID(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(webhooks.DELIVERY_STATUSES))
-    event_type = fields.String(load_default=None, validate=[validate.Length(min=1, max=128), _printable])
+    event_type = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
 
     @validates_schema
     def _scoped(self, data, **kwargs):
@@ -132,21 +114,17 @@ class DeliveryQuery(PageQuery):
             raise ValidationError("send organization_id or subscription_id", field_name="organization_id")
 
 
-def _runtime():
-    return current_app.extensions["questbridge"]
-
-
 @bp.get("/event-types")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def list_event_types():
     return jsonify(data=events.catalog())
 
 
 @bp.post("/subscriptions")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def create_subscription():
     data = json_body(SubscriptionSchema())
-    runtime = _runtime()
+    runtime = current_runtime()
     target_url = webhooks.check_target(data["target_url"], runtime.target_policy)
     with user_transaction() as conn:
         subscription = webhooks.create_subscription(
@@ -163,7 +141,7 @@ def create_subscription():
 
 
 @bp.get("/subscriptions")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def list_subscriptions():
     args = query_args(SubscriptionQuery())
     with user_transaction() as conn:
@@ -172,7 +150,7 @@ def list_subscriptions():
 
 
 @bp.get("/subscriptions/<uuid:subscription_id>")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def get_subscription(subscription_id):
     with user_transaction() as conn:
         subscription = webhooks.get_subscription(conn, subscription_id)
@@ -180,18 +158,18 @@ def get_subscription(subscription_id):
 
 
 @bp.put("/subscriptions/<uuid:subscription_id>")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def update_subscription(subscription_id):
     changes = json_body(SubscriptionChangesSchema())
     if "target_url" in changes:
-        changes["target_url"] = webhooks.check_target(changes["target_url"], _runtime().target_policy)
+        changes["target_url"] = webhooks.check_target(changes["target_url"], current_runtime().target_policy)
     with user_transaction() as conn:
         subscription = webhooks.update_subscription(conn, subscription_id, changes, request_origin())
     return jsonify(subscription)
 
 
 @bp.delete("/subscriptions/<uuid:subscription_id>")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def delete_subscription(subscription_id):
     with user_transaction() as conn:
         webhooks.delete_subscription(conn, subscription_id, request_origin())
@@ -199,18 +177,18 @@ def delete_subscription(subscription_id):
 
 
 @bp.post("/subscriptions/<uuid:subscription_id>/rotate-secret")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def rotate_secret(subscription_id):
     data = json_body(RotateSecretSchema())
     with user_transaction() as conn:
         rotated = webhooks.rotate_secret(
-            conn, _runtime().secretbox, subscription_id, data["grace_seconds"], request_origin()
+            conn, current_runtime().secretbox, subscription_id, data["grace_seconds"], request_origin()
         )
     return jsonify(rotated)
 
 
 @bp.post("/subscriptions/<uuid:subscription_id>/redeliver-dead")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def redeliver_dead(subscription_id):
     data = json_body(RedeliverDeadSchema())
     with user_transaction() as conn:
@@ -223,7 +201,7 @@ class RedeliverDeadInOrganizationSchema(RedeliverDeadSchema):
 
 
 @bp.post("/deliveries/redeliver-dead")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def redeliver_dead_in_organization():
     """Every dead delivery of every subscription of an organization, queued again (bulk replay)."""
     data = json_body(RedeliverDeadInOrganizationSchema())
@@ -235,7 +213,7 @@ def redeliver_dead_in_organization():
 
 
 @bp.get("/deliveries")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def list_deliveries():
     args = query_args(DeliveryQuery())
     with user_transaction() as conn:
@@ -252,7 +230,7 @@ def list_deliveries():
 
 
 @bp.get("/deliveries/<uuid:delivery_id>")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def get_delivery(delivery_id):
     with user_transaction() as conn:
         delivery = webhooks.get_delivery(conn, delivery_id)
@@ -260,7 +238,7 @@ def get_delivery(delivery_id):
 
 
 @bp.post("/deliveries/<uuid:delivery_id>/redeliver")
-@login_required(scope=SCOPE)
+@login_required(scope=WEBHOOKS_MANAGE)
 def redeliver(delivery_id):
     json_body(NoBody())
     with user_transaction() as conn:

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from backend.db import queries_beside
 from backend.errors import NotFound
-from backend.services.accounts.organizations import require_admin, require_member
+from backend.services.shared.ownership import require_admin, require_member
 from backend.services.shared.pagination import page_params, paginate
 from backend.services.webhooks.events import emit_event
 

@@ -13,7 +13,7 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Forbidden
-from backend.services.accounts.organizations import require_admin
+from backend.services.shared.ownership import require_admin
 from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)

@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend import create_app
 from backend.config import Config
+from backend.runtime import runtime_of
 from backend.scheduler import add_jobs
 from backend.services.inbound import receipt
 from backend.services.webhooks import engine as delivery
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # This process delivers itself; the web app's in-process sweep stays off here.
     app = create_app(Config.from_env(scheduler_enabled=False))
-    runtime = app.extensions["questbridge"]
+    runtime = runtime_of(app)
     try:
         if args.once:
             inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))

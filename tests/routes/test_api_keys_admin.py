@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from backend.services.keys import manage
+from backend.services.shared.digest import secret_digest
 
 PROBLEM = "application/problem+json"
 KEYS = "/v1/admin/external/keys"
@@ -66,7 +67,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_header
     assert "id" not in body and "secret_hash" not in body
 
     row = stored(db, body["key_id"])
-    assert bytes(row["secret_hash"]) == manage.hash_key(body["api_key"])
+    assert bytes(row["secret_hash"]) == secret_digest(body["api_key"])
     assert row["created_by"] == org["admin"]["id"]
     assert row["lineage_id"] == row["id"]
     secret = body["api_key"].split("_")[2]

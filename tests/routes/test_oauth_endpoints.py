@@ -197,7 +197,7 @@ def test_jwks_is_generated_on_first_use_and_holds_no_private_parts(client, db):
 
 def test_rotation_publishes_the_next_key_ahead_and_switches_when_it_activates(app, client, lms, db):
     runtime = app.extensions["questbridge"]
-    oauth = app.extensions["questbridge_oauth"]
+    oauth = app.extensions["questbridge"].oauth
     old_token = client_credentials(client, lms).get_json()["access_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
     with db.transaction("service_role") as conn:
@@ -231,7 +231,7 @@ def test_another_process_learns_a_new_key_when_it_meets_its_kid(make_app, lms, c
     runtime = other.extensions["questbridge"]
     with runtime.db.transaction("service_role") as conn:
         kid = keys.rotate(conn, runtime.secretbox, ahead_seconds=0, token_ttl_seconds=3600)["kid"]
-    client.application.extensions["questbridge_oauth"].keyring.reload()
+    client.application.extensions["questbridge"].oauth.keyring.reload()
     token = client_credentials(client, lms).get_json()["access_token"]
     assert jwt.get_unverified_header(token)["kid"] == kid
     assert other.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 200

@@ -21,6 +21,7 @@ from backend.routes.external import rate_limit_headers
 from backend.services.keys import manage
 from backend.services.keys.manage import Limits, Usage
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
 
 PRODUCTION = {
     "QB_ENV": "production",
@@ -82,8 +83,8 @@ def test_values_that_are_not_keys_are_malformed(value):
 
 def test_keys_are_hashed_with_sha256_of_the_whole_key():
     key = manage.new_key()
-    assert manage.hash_key(key.value) == hashlib.sha256(key.value.encode()).digest()
-    assert len(manage.hash_key(key.value)) == 32
+    assert secret_digest(key.value) == hashlib.sha256(key.value.encode()).digest()
+    assert len(secret_digest(key.value)) == 32
 
 
 # -- allowlists --------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def make_key(runtime, org, tier="starter", allowlist=()) -> manage.ParsedKey:
         conn.execute(
             "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, ip_allowlist,"
             " secret_hash) values (%s, %s, %s, %s, 'k', %s, %s::cidr[], %s)",
-            (row_id, key.key_id, org["id"], row_id, tier, list(allowlist), manage.hash_key(key.value)),
+            (row_id, key.key_id, org["id"], row_id, tier, list(allowlist), secret_digest(key.value)),
         )
     return key
 

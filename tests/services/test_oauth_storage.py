@@ -306,7 +306,7 @@ def test_the_cli_publishes_the_next_key_ahead(app, db):
 
 def test_keys_are_encrypted_with_the_secret_key(app, db):
     runtime = app.extensions["questbridge"]
-    app.extensions["questbridge_oauth"].keyring.jwks()
+    app.extensions["questbridge"].oauth.keyring.jwks()
     with db.transaction("service_role") as conn:
         (key,) = keys.published_keys(conn)
     pem = runtime.secretbox.decrypt(key.private_key_encrypted, keys.SECRET_PURPOSE)

@@ -9,7 +9,6 @@ service_role connection and the user id explicitly, like users.py.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import psycopg
@@ -17,9 +16,10 @@ import psycopg
 from backend.db import as_service_role, queries_beside
 from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from backend.services.accounts import users
-from backend.services.accounts.organizations import require_admin
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
+from backend.services.shared.ownership import caller_id, require_admin
 from backend.services.shared.pagination import page_params, paginate
 from backend.services.shared.passwords import PasswordHasher, password_problem
 from backend.services.webhooks.events import emit_event
@@ -65,7 +65,7 @@ def invite(
             "email: is already a member of this organization",
             errors={"email": ["is already a member of this organization"]},
         )
-    inviter = _caller(conn)
+    inviter = caller_id(conn)
     token = users.new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, email, inviter)
@@ -75,7 +75,7 @@ def invite(
                 "organization_id": organization_id,
                 "email": email,
                 "role": role,
-                "token_hash": users.hash_token(token),
+                "token_hash": secret_digest(token),
                 "invited_by": inviter,
                 "ttl": ttl_seconds,
             },
@@ -110,7 +110,7 @@ def resend(
     invitation = _invitation(conn, organization_id, invitation_id)
     if invitation["status"] not in ("pending", "expired"):
         raise Conflict(f"the invitation was {invitation['status']}: invite the email again instead")
-    inviter = _caller(conn)
+    inviter = caller_id(conn)
     token = users.new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, invitation["email"], inviter)
@@ -119,7 +119,7 @@ def resend(
             {
                 "id": invitation_id,
                 "organization_id": organization_id,
-                "token_hash": users.hash_token(token),
+                "token_hash": secret_digest(token),
                 "ttl": ttl_seconds,
             },
         )
@@ -161,10 +161,6 @@ def _invitation(conn: psycopg.Connection, organization_id, invitation_id) -> dic
     if row is None:
         raise NotFound("invitation not found")
     return row
-
-
-def _caller(conn: psycopg.Connection) -> uuid.UUID:
-    return conn.execute("select auth.uid() as id").fetchone()["id"]
 
 
 def _count_email(conn: psycopg.Connection, organization_id, email: str, inviter) -> None:
@@ -211,7 +207,7 @@ def _answer(conn: psycopg.Connection, user_id, invitation_id, status: str) -> di
 def preview(conn: psycopg.Connection, token: str) -> dict:
     """What the holder of a link is invited to, and whether its email already has an account (so the
     page asks them to sign in, or to choose a password)."""
-    row = conn.execute(SQL["by_token"], {"token_hash": users.hash_token(token)}).fetchone()
+    row = conn.execute(SQL["by_token"], {"token_hash": secret_digest(token)}).fetchone()
     if row is None:
         raise ValidationFailed.field("token", UNUSABLE_LINK, status=400)
     return row
@@ -255,7 +251,7 @@ def decline_with_token(conn: psycopg.Connection, token: str) -> None:
 
 def _answer_by_token(conn: psycopg.Connection, token: str, status: str) -> dict:
     """Single use under concurrency: only one UPDATE moves an open invitation on."""
-    row = conn.execute(SQL["answer_by_token"], {"token_hash": users.hash_token(token), "status": status}).fetchone()
+    row = conn.execute(SQL["answer_by_token"], {"token_hash": secret_digest(token), "status": status}).fetchone()
     if row is None:
         raise ValidationFailed.field("token", UNUSABLE_LINK, status=400)
     return row

@@ -8,10 +8,11 @@ import uuid
 import psycopg
 
 from backend.db import as_service_role, queries_beside
-from backend.errors import Forbidden, NotFound, TooManyRequests, ValidationFailed
+from backend.errors import NotFound, TooManyRequests
 from backend.services.accounts import users
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.ownership import caller_id, require_admin, require_member
 from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
@@ -39,31 +40,6 @@ def list_organizations(conn: psycopg.Connection, limit: int, cursor: str | None)
     return paginate(rows, limit)
 
 
-def require_member(conn: psycopg.Connection, organization_id) -> None:
-    """404 unless the caller belongs to the organization (its existence is not disclosed)."""
-    if not conn.execute(SQL["role_in"], {"org": organization_id}).fetchone()["member"]:
-        raise NotFound("organization not found")
-
-
-def require_admin(conn: psycopg.Connection, organization_id) -> None:
-    """404 for strangers, 403 for members who are not admins."""
-    roles = conn.execute(SQL["role_in"], {"org": organization_id}).fetchone()
-    if not roles["member"]:
-        raise NotFound("organization not found")
-    if not roles["admin"]:
-        raise Forbidden("only organization admins may do this")
-
-
-def sole_administered(conn: psycopg.Connection) -> uuid.UUID:
-    """The one organization the caller administers, for requests that may leave organization_id
-    out; a 422 naming organization_id when they administer none or several."""
-    rows = conn.execute(SQL["administered"]).fetchall()
-    if len(rows) == 1:
-        return rows[0]["organization_id"]
-    reason = "you administer no organization" if not rows else "you administer several organizations: name one"
-    raise ValidationFailed.field("organization_id", f"is required: {reason}")
-
-
 def list_members(conn: psycopg.Connection, organization_id, limit: int, cursor: str | None):
     require_member(conn, organization_id)
     params = page_params(cursor, limit) | {"organization_id": organization_id}
@@ -80,7 +56,7 @@ def remove_member(conn: psycopg.Connection, organization_id, user_id, origin: Re
 def leave(conn: psycopg.Connection, organization_id, origin: RequestInfo) -> None:
     """The caller leaves an organization (its last admin cannot: 409)."""
     require_member(conn, organization_id)
-    _end_membership(conn, organization_id, _caller(conn), "membership.left", origin)
+    _end_membership(conn, organization_id, caller_id(conn), "membership.left", origin)
 
 
 def _end_membership(conn: psycopg.Connection, organization_id, user_id, action: str, origin: RequestInfo) -> None:
@@ -102,10 +78,6 @@ def _end_membership(conn: psycopg.Connection, organization_id, user_id, action: 
         raise NotFound("member not found")
 
 
-def _caller(conn: psycopg.Connection) -> uuid.UUID:
-    return conn.execute("select auth.uid() as id").fetchone()["id"]
-
-
 def request_password_reset(
     conn: psycopg.Connection, organization_id, user_id, origin: RequestInfo, ttl_seconds: int
 ) -> tuple[str, str, str]:
@@ -114,7 +86,7 @@ def request_password_reset(
     require_admin(conn, organization_id)
     if conn.execute(SQL["membership"], {"organization_id": organization_id, "user_id": user_id}).fetchone() is None:
         raise NotFound("member not found")
-    requested_by = _caller(conn)
+    requested_by = caller_id(conn)
     with as_service_role(conn):
         # A cap per organization keeps an admin from flooding someone's inbox, and never stops
         # another organization's reset.

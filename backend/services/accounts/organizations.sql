@@ -16,16 +16,6 @@ where (%(after_created_at)s::timestamptz is null
 order by o.created_at desc, o.id desc
 limit %(limit)s;
 
--- name: role_in --
-select private.is_org_member(%(org)s) as member, private.is_org_admin(%(org)s) as admin;
-
--- name: administered --
--- Up to two organizations the caller administers: enough to tell none, one and several apart.
-select organization_id from public.memberships
-where user_id = (select auth.uid()) and role = 'admin' and private.in_token_organization(organization_id)
-order by created_at
-limit 2;
-
 -- name: list_members --
 select m.user_id, p.email, p.display_name, m.role, m.created_at
 from public.memberships m

@@ -20,16 +20,13 @@ import psycopg
 from backend.db import Database, queries_beside
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
 from backend.services.shared.passwords import PasswordHasher
 
 if TYPE_CHECKING:
     from backend.config import Config
 
 SQL = queries_beside(__file__)
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 def new_token() -> str:
@@ -305,7 +302,7 @@ def create_session(conn: psycopg.Connection, user_id, ttl_seconds: int, origin: 
         SQL["insert_session"],
         {
             "user_id": user_id,
-            "token_hash": hash_token(token),
+            "token_hash": secret_digest(token),
             "ttl": ttl_seconds,
             "ip": origin.ip,
             "user_agent": (origin.user_agent or "")[:512] or None,
@@ -315,13 +312,13 @@ def create_session(conn: psycopg.Connection, user_id, ttl_seconds: int, origin: 
 
 
 def find_session(conn: psycopg.Connection, token: str) -> dict | None:
-    return conn.execute(SQL["find_session"], {"token_hash": hash_token(token)}).fetchone()
+    return conn.execute(SQL["find_session"], {"token_hash": secret_digest(token)}).fetchone()
 
 
 def revoke_session(conn: psycopg.Connection, token: str | None = None, session_id=None):
     """End a session, named by its cookie or by its id (a bearer token's session_id); its user, or None."""
     if token is not None:
-        row = conn.execute(SQL["revoke_session"], {"token_hash": hash_token(token)}).fetchone()
+        row = conn.execute(SQL["revoke_session"], {"token_hash": secret_digest(token)}).fetchone()
     else:
         row = conn.execute(SQL["revoke_session_by_id"], {"id": session_id}).fetchone()
     return row["user_id"] if row else None
@@ -340,7 +337,7 @@ def issue_reset_token(conn: psycopg.Connection, user_id, requested_by, ttl_secon
         SQL["insert_reset_token"],
         {
             "user_id": user_id,
-            "token_hash": hash_token(token),
+            "token_hash": secret_digest(token),
             "requested_by": requested_by,
             "ttl": ttl_seconds,
             "organization_id": organization_id,
@@ -354,7 +351,7 @@ def consume_reset_token(conn: psycopg.Connection, token: str) -> dict | None:
 
     The caller sets the password in the same transaction, or rolls back to leave the token usable.
     """
-    row = conn.execute(SQL["consume_reset_token"], {"token_hash": hash_token(token)}).fetchone()
+    row = conn.execute(SQL["consume_reset_token"], {"token_hash": secret_digest(token)}).fetchone()
     return {"id": row["user_id"], "email": row["email"]} if row else None
 
 

@@ -13,9 +13,9 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import ValidationFailed
-from backend.services.accounts.organizations import require_admin
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.ownership import require_admin
 from backend.services.shared.secretbox import SecretBox
 
 SQL = queries_beside(__file__)

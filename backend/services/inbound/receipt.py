@@ -32,10 +32,10 @@ from backend.config import Config
 from backend.db import Database, as_service_role, queries_beside, set_identity
 from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized
 from backend.jsonutil import unstorable
-from backend.services.accounts.organizations import require_admin
 from backend.services.inbound import signatures as inbound_signatures
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.ownership import require_admin
 from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)

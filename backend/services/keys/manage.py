@@ -8,7 +8,6 @@ Org admins manage keys as themselves (RLS decides); admission runs as service_ro
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import math
@@ -26,9 +25,10 @@ from backend import metrics
 from backend.db import Database, as_service_role, queries_beside
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.jsonutil import dumps
-from backend.services.accounts.organizations import require_admin
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
+from backend.services.shared.ownership import require_admin, require_admin_of
 from backend.services.shared.pagination import page_params, paginate
 from backend.services.webhooks import events
 
@@ -97,11 +97,6 @@ def parse_key(value: str) -> ParsedKey:
     if not hmac.compare_digest(match.group(3), _checksum(value[: match.start(3) - 1])):
         raise MalformedKey("has a wrong checksum: it was mistyped or truncated")
     return ParsedKey(match.group(1), value)
-
-
-def hash_key(value: str) -> bytes:
-    """SHA-256 of the whole key: the secret has 256 random bits, so a slow hash would add nothing."""
-    return hashlib.sha256(value.encode()).digest()
 
 
 def ip_allowed(allowlist: list, client_ip: str | None) -> bool:
@@ -210,7 +205,7 @@ def admit(
     row = conn.execute(SQL["find_key"], {"key_id": presented.key_id}).fetchone()
     if row is None:
         return Admission(None, None, "unknown_key")
-    digest = hash_key(presented.value)
+    digest = secret_digest(presented.value)
     current = hmac.compare_digest(digest, bytes(row["secret_hash"]))
     previous = row["previous_secret_hash"] is not None and hmac.compare_digest(
         digest, bytes(row["previous_secret_hash"])
@@ -261,15 +256,7 @@ def _authorize(conn: psycopg.Connection, key_id: str):
     """The organization of a key the caller administers: 404 for strangers and unknown ids, 403 for members."""
     if not KEY_ID_PATTERN.fullmatch(key_id):
         raise NotFound("API key not found")
-    with as_service_role(conn):
-        row = conn.execute(SQL["key_organization"], {"key_id": key_id}).fetchone()
-    if row is None:
-        raise NotFound("API key not found")
-    try:
-        require_admin(conn, row["organization_id"])
-    except NotFound:
-        raise NotFound("API key not found") from None
-    return row["organization_id"]
+    return require_admin_of(conn, SQL["key_organization"], {"key_id": key_id}, "API key")
 
 
 def create_key(
@@ -310,7 +297,7 @@ def create_key(
             "name": name,
             "tier": tier,
             "ip_allowlist": ip_allowlist,
-            "secret_hash": hash_key(key.value),
+            "secret_hash": secret_digest(key.value),
             "created_by": user_id,
         },
     )
@@ -408,7 +395,7 @@ def rotate_key(
             key = new_key(key_id)
             row = conn.execute(
                 SQL["rotate_secret"],
-                {"key_id": key_id, "grace_seconds": grace_seconds, "secret_hash": hash_key(key.value)},
+                {"key_id": key_id, "grace_seconds": grace_seconds, "secret_hash": secret_digest(key.value)},
             ).fetchone()
             if row is None:
                 _refuse_rotation(conn, key_id)
@@ -422,7 +409,7 @@ def rotate_key(
                 {
                     "id": uuid.uuid4(),
                     "key_id": key.key_id,
-                    "secret_hash": hash_key(key.value),
+                    "secret_hash": secret_digest(key.value),
                     "created_by": user_id,
                     "old_id": old["id"],
                 },

@@ -7,16 +7,17 @@ endpoints wired to that storage; api: what the protected /api/v1 reads.
 
 from __future__ import annotations
 
+WEBHOOKS_MANAGE = "webhooks:manage"  # the scope the webhook subscription routes accept tokens with
 SCOPES: dict[str, str] = {
     "read:profile": "See your name, email address and the organization you belong to",
     "read:quests": "See the quests and tasks of your organization",
     "read:progress": "See your progress: the tasks you completed, your xp and badges",
     "write:submissions": "Hand in work on tasks in your name",
-    "webhooks:manage": "Manage your organization's webhook subscriptions (if you are one of its admins)",
+    WEBHOOKS_MANAGE: "Manage your organization's webhook subscriptions (if you are one of its admins)",
 }
 # Scopes only the admins of the client's organization can exercise: never offered to its members,
 # nor carried by a token issued for one (the routes would refuse the member anyway).
-ADMIN_SCOPES = frozenset({"webhooks:manage"})
+ADMIN_SCOPES = frozenset({WEBHOOKS_MANAGE})
 # Client-credentials tokens act for the client's organization with a member's read access.
 CLIENT_CREDENTIALS_SCOPES = ("read:profile", "read:quests")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")

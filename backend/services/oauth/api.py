@@ -7,7 +7,7 @@ import psycopg
 
 from backend.db import queries_beside
 from backend.errors import NotFound
-from backend.services.accounts.organizations import require_member
+from backend.services.shared.ownership import require_member
 from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)

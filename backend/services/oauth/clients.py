@@ -8,7 +8,6 @@ and are otherwise compared exactly.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import re
@@ -22,10 +21,11 @@ from authlib.oauth2.rfc6749 import ClientMixin
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.services.accounts.organizations import require_admin, sole_administered
 from backend.services.oauth import CLIENT_TYPES, GRANT_TYPES, SCOPES
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
+from backend.services.shared.ownership import require_admin, require_admin_of, sole_administered
 from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
@@ -45,10 +45,6 @@ def generate_client_id() -> str:
 
 def generate_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_secret(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def _is_loopback(hostname: str | None) -> bool:
@@ -167,7 +163,7 @@ class Client(ClientMixin):
         return redirect_uri_matches(self.redirect_uris, redirect_uri)
 
     def check_client_secret(self, client_secret):
-        return self.secret_hash is not None and hmac.compare_digest(self.secret_hash, hash_secret(client_secret))
+        return self.secret_hash is not None and hmac.compare_digest(self.secret_hash, secret_digest(client_secret))
 
     def check_endpoint_auth_method(self, method, endpoint):
         if self.confidential:
@@ -257,15 +253,7 @@ def _check_registration(data: dict) -> dict:
 
 def _authorize(conn: psycopg.Connection, client_id: str):
     """The organization of a client the caller administers (404 strangers, 403 members)."""
-    with as_service_role(conn):
-        row = conn.execute(SQL["client_organization"], {"client_id": client_id}).fetchone()
-    if row is None:
-        raise NotFound("client not found")
-    try:
-        require_admin(conn, row["organization_id"])
-    except NotFound:
-        raise NotFound("client not found") from None
-    return row["organization_id"]
+    return require_admin_of(conn, SQL["client_organization"], {"client_id": client_id}, "client")
 
 
 def _public(row: dict) -> dict:
@@ -322,7 +310,7 @@ def create_client(conn: psycopg.Connection, user_id, organization_id, data: dict
             "organization_id": organization_id,
             "name": data["name"].strip(),
             "client_type": data["client_type"],
-            "secret_hash": hash_secret(secret) if secret else None,
+            "secret_hash": secret_digest(secret) if secret else None,
             "redirect_uris": data["redirect_uris"],
             "scopes": data["scopes"],
             "grant_types": data["grant_types"],
@@ -419,7 +407,7 @@ def rotate_secret(conn: psycopg.Connection, client_id: str, origin: RequestInfo)
     """A new secret for a confidential client; the old one stops working at once."""
     organization_id = _authorize(conn, client_id)
     secret = generate_secret()
-    row = conn.execute(SQL["rotate_secret"], {"client_id": client_id, "secret_hash": hash_secret(secret)}).fetchone()
+    row = conn.execute(SQL["rotate_secret"], {"client_id": client_id, "secret_hash": secret_digest(secret)}).fetchone()
     if row is None:
         raise Conflict("client_type: a public client has no secret to rotate", errors={"client_type": ["is public"]})
     _audit(conn, "oauth_client.secret_rotated", organization_id, client_id, origin)

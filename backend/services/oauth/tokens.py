@@ -9,7 +9,6 @@ Every function takes a connection running as service_role unless it says "as the
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 import psycopg
@@ -18,13 +17,10 @@ from backend.db import as_service_role, queries_beside
 from backend.errors import NotFound
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.digest import secret_digest
 from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
-
-
-def hash_token(value: str) -> bytes:
-    return hashlib.sha256(value.encode()).digest()
 
 
 # -- authorization codes -----------------------------------------------------------------------
@@ -45,7 +41,7 @@ def save_code(
     conn.execute(
         SQL["insert_code"],
         {
-            "code_hash": hash_token(code),
+            "code_hash": secret_digest(code),
             "client_id": client_id,
             "user_id": user_id,
             "redirect_uri": redirect_uri,
@@ -63,7 +59,7 @@ def redeem_code(conn: psycopg.Connection, code: str, client_id: str) -> dict | N
     A code used before is a replay: the grant it produced is revoked with its tokens, and the
     caller's transaction must commit for that to hold (the error response does not roll back).
     """
-    row = conn.execute(SQL["lock_code"], {"code_hash": hash_token(code)}).fetchone()
+    row = conn.execute(SQL["lock_code"], {"code_hash": secret_digest(code)}).fetchone()
     if row is None or row["client_id"] != client_id:
         return None
     if row["used_at"] is not None:
@@ -126,7 +122,9 @@ def save_access_token(
 
 
 def save_refresh_token(conn: psycopg.Connection, token: str, grant_id, scope: str) -> None:
-    conn.execute(SQL["insert_refresh_token"], {"token_hash": hash_token(token), "grant_id": grant_id, "scope": scope})
+    conn.execute(
+        SQL["insert_refresh_token"], {"token_hash": secret_digest(token), "grant_id": grant_id, "scope": scope}
+    )
 
 
 def redeem_refresh_token(conn: psycopg.Connection, token: str) -> dict | None:
@@ -135,7 +133,7 @@ def redeem_refresh_token(conn: psycopg.Connection, token: str) -> dict | None:
     A refresh token that was already rotated is being reused (a leak or a replay): the whole
     grant is revoked, and the caller's transaction must commit for that to hold.
     """
-    row = conn.execute(SQL["lock_refresh_token"], {"token_hash": hash_token(token)}).fetchone()
+    row = conn.execute(SQL["lock_refresh_token"], {"token_hash": secret_digest(token)}).fetchone()
     if row is None:
         return None
     if row["rotated_at"] is not None:
@@ -147,7 +145,7 @@ def redeem_refresh_token(conn: psycopg.Connection, token: str) -> dict | None:
 
 
 def find_refresh_token(conn: psycopg.Connection, token: str) -> dict | None:
-    return conn.execute(SQL["find_refresh_token"], {"token_hash": hash_token(token)}).fetchone()
+    return conn.execute(SQL["find_refresh_token"], {"token_hash": secret_digest(token)}).fetchone()
 
 
 def mark_rotated(conn: psycopg.Connection, token_hash: bytes) -> None:

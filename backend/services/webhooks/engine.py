@@ -37,6 +37,7 @@ from backend.services.shared.secretbox import SecretBox
 from backend.services.webhooks import signing, ssrf
 from backend.services.webhooks.events import NOTIFY_CHANNEL
 from backend.services.webhooks.subscriptions import TEST_EVENT, active_secrets
+from backend.version import __version__
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
@@ -62,7 +63,6 @@ class EngineSettings:
 
     @classmethod
     def from_config(cls, config: Config) -> EngineSettings:
-        from backend import __version__
 
         return cls(
             backoff_seconds=tuple(config.webhooks_backoff_seconds),

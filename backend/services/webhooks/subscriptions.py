@@ -17,9 +17,9 @@ import psycopg
 
 from backend.db import Database, as_service_role, queries_beside
 from backend.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
-from backend.services.accounts.organizations import require_admin
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
+from backend.services.shared.ownership import require_admin, require_admin_of
 from backend.services.shared.pagination import page_params, paginate
 from backend.services.shared.secretbox import SecretBox
 from backend.services.webhooks import events, signing, ssrf
@@ -59,20 +59,8 @@ def active_secrets(box: SecretBox, row: dict, now: datetime) -> list[str]:
 
 
 def _authorize(conn: psycopg.Connection, lookup: str, row_id, what: str):
-    """The organization of a subscription or delivery the caller administers.
-
-    Strangers get the same 404 as for an id that does not exist; members of the organization get
-    403. RLS hides these rows from members entirely, so the owner is looked up as service_role.
-    """
-    with as_service_role(conn):
-        row = conn.execute(SQL[lookup], {"id": row_id}).fetchone()
-    if row is None:
-        raise NotFound(f"{what} not found")
-    try:
-        require_admin(conn, row["organization_id"])
-    except NotFound:
-        raise NotFound(f"{what} not found") from None
-    return row["organization_id"]
+    """The organization of a subscription or delivery the caller administers (404 strangers, 403 members)."""
+    return require_admin_of(conn, SQL[lookup], {"id": row_id}, what)
 
 
 def _notify_engine(conn: psycopg.Connection) -> None:
