@@ -6,13 +6,7 @@ parallel runs on one server never meet; tests are isolated by emptying every tab
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -21,12 +15,9 @@ from psycopg import sql
 from backend import create_app, migrate
 from backend.config import PROJECT_ROOT, Config
 from backend.db import Database, embedded_server_uri, with_database
-from backend.services.accounts import users as accounts
-from backend.services.shared.passwords import PasswordHasher
-from backend.services.webhooks import engine as delivery
+from tests.support import AuthActions, World
 
 RUN = f"qb_t{os.getpid()}"
-DEFAULT_PASSWORD = "correct horse battery staple"
 
 
 def _admin_uri() -> str:
@@ -125,15 +116,6 @@ def app(make_app):
     return make_app()
 
 
-def room_in_the_window(need_seconds: float, window_seconds: int = 60) -> None:
-    """Sleep into the next fixed window when fewer than `need_seconds` are left of this one, so that
-    what a test counts lands in one window. UTC days start on a minute boundary, so room in the
-    minute is room in the day too."""
-    left = window_seconds - time.time() % window_seconds
-    if left < need_seconds:
-        time.sleep(left + 0.05)
-
-
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -144,124 +126,11 @@ def db(app) -> Database:
     return app.extensions["questbridge"].db
 
 
-class World:
-    """Builds users, organizations and memberships directly through the services (service_role)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.runtime = app.extensions["questbridge"]
-        self.hasher: PasswordHasher = self.runtime.hasher
-
-    def user(self, email: str | None = None, password: str = DEFAULT_PASSWORD, **kwargs) -> dict:
-        email = email or f"user-{uuid.uuid4().hex[:10]}@example.test"
-        with self.runtime.db.transaction("service_role") as conn:
-            user_id = accounts.create_user(conn, self.hasher, email, password, **kwargs)
-        return {"id": user_id, "email": email, "password": password}
-
-    def organization(self, name: str = "Org", admin: dict | None = None) -> dict:
-        admin = admin or self.user()
-        org_id = uuid.uuid4()
-        with self.runtime.db.transaction("service_role") as conn:
-            conn.execute(
-                "insert into public.organizations (id, name, created_by) values (%s, %s, %s)",
-                (org_id, name, admin["id"]),
-            )
-        return {"id": org_id, "name": name, "admin": admin}
-
-    def add_member(self, org: dict, user: dict | None = None, role: str = "member") -> dict:
-        user = user or self.user()
-        with self.runtime.db.transaction("service_role") as conn:
-            conn.execute(
-                "insert into public.memberships (organization_id, user_id, role) values (%s, %s, %s)",
-                (org["id"], user["id"], role),
-            )
-        return user
-
-    def allow(self, org: dict, tiers=("starter", "pro", "enterprise"), max_api_keys: int = 100) -> dict:
-        """Set what the organization may hold in API keys, as a platform admin would."""
-        with self.runtime.db.transaction("service_role") as conn:
-            conn.execute(
-                "update public.organization_limits set allowed_tiers = %s, max_api_keys = %s"
-                " where organization_id = %s",
-                (list(tiers), max_api_keys, org["id"]),
-            )
-        return org
-
-    def claims(self, user: dict) -> dict:
-        return {"sub": str(user["id"]), "role": "authenticated", "aud": "authenticated", "email": user["email"]}
-
-
 @pytest.fixture
 def world(app) -> World:
     return World(app)
 
 
-class AuthActions:
-    """Logs users in through the real endpoint and hands back Authorization headers."""
-
-    def __init__(self, client):
-        self.client = client
-        # Bearer logins go through a cookie-less client so the main client stays anonymous.
-        self._bearer_client = client.application.test_client(use_cookies=False)
-        self.csrf: dict = {}  # the X-CSRF-Token header of the main client's session, once signed in
-
-    def login(self, email: str, password: str = DEFAULT_PASSWORD):
-        """Log in with the main client: its cookie jar keeps the session cookie, and `csrf` the
-        header its unsafe requests must carry, as the admin UI sends it."""
-        response = self.client.post("/api/auth/login", json={"email": email, "password": password})
-        if response.status_code == 200:
-            self.csrf = csrf_header(response)
-        return response
-
-    def headers(self, user: dict) -> dict:
-        response = self._bearer_client.post(
-            "/api/auth/login", json={"email": user["email"], "password": user.get("password", DEFAULT_PASSWORD)}
-        )
-        assert response.status_code == 200, response.get_json()
-        return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-
-
-def csrf_header(signed_in) -> dict:
-    """The X-CSRF-Token header for the session a sign-in answer (login, password change) set."""
-    return {"X-CSRF-Token": signed_in.get_json()["csrf_token"]}
-
-
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
-
-
-@contextmanager
-def running_engine(runtime, **settings) -> Iterator[None]:
-    """A delivery engine in a thread of its own, as a worker runs it (run_forever, woken by NOTIFY),
-    for the duration of the block; `settings` override the app's EngineSettings."""
-    settings = {"poll_seconds": 0.2} | settings
-    started, failed = threading.Event(), []
-    control: dict = {}
-
-    async def run() -> None:
-        control["loop"], control["stop"] = asyncio.get_running_loop(), asyncio.Event()
-        async with delivery.engine_for(runtime, **settings) as engine:
-            started.set()
-            await engine.run_forever(control["stop"])
-
-    def main() -> None:
-        try:
-            asyncio.run(run())
-        except BaseException as exc:
-            failed.append(exc)
-            started.set()
-
-    thread = threading.Thread(target=main, name="test-delivery-engine", daemon=True)
-    thread.start()
-    assert started.wait(30), "the delivery engine did not start"
-    if failed:
-        raise failed[0]
-    try:
-        yield
-    finally:
-        control["loop"].call_soon_threadsafe(control["stop"].set)
-        thread.join(60)
-        assert not thread.is_alive(), "the delivery engine did not stop"
-        if failed:
-            raise failed[0]

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.conftest import AuthActions, World
+from tests.support import AuthActions, World
 
 EXAMPLES_PER_OPERATION = 15
 

@@ -19,8 +19,8 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend.config import PROJECT_ROOT
-from tests.conftest import DEFAULT_PASSWORD, World
 from tests.receiver import Receiver
+from tests.support import DEFAULT_PASSWORD, World
 
 CHROMIUM = Path(os.environ.get("QB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import expect
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from tests.conftest import World, running_engine
 from tests.e2e.conftest import AUTOGRADER_SECRET, log_in
 from tests.receiver import Answer
+from tests.support import World, running_engine
 
 REFRESHED = 12_000  # the pages refresh every 5 s: two refreshes and some slack
 

@@ -11,9 +11,9 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.conftest import World
 from tests.e2e.conftest import log_in
 from tests.e2e.test_admin_ui import choose_organization, heading, main_nav, quest_with_tasks, submit
+from tests.support import World
 
 
 def post_signed(live, submission_id: str, secret: str, feedback: str):

@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEFAULT_PASSWORD, World
 from tests.e2e.conftest import DESKTOP, LiveServer, _new_page, log_in
 from tests.mail import INVITATION_LINK, RESET_LINK, free_port, running_inbox
+from tests.support import DEFAULT_PASSWORD, World
 
 NEW_PASSWORD = "a brand new passphrase 42"
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.conftest import World
 from tests.oauth.support import read_form, register
+from tests.support import World
 
 
 @dataclass

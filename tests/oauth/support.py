@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-PROBLEM = "application/problem+json"
 REDIRECT_URI = "https://lms.example.edu/oauth/callback"
 LOOPBACK_REDIRECT_URI = "http://127.0.0.1/callback"
 

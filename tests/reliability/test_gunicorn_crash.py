@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import World
 from tests.reliability.conftest import NO_ANSWER, child_env, http_json, query, seed_submissions, seed_tasks, wait_until
+from tests.support import World
 
 SECRET = "reliability-autograder-secret"
 GRADES = 300

@@ -21,8 +21,8 @@ import pytest
 
 from backend.services.webhooks import engine as delivery
 from backend.services.webhooks import events
-from tests.conftest import World
 from tests.reliability.conftest import Reply, ScriptedReceiver, query, subscribe, wait_until
+from tests.support import World
 
 MAX_ATTEMPTS = 3
 BACKOFF = (0, 1)

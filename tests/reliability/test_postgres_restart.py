@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, World
 from tests.receiver import Receiver
 from tests.reliability.conftest import (
     NO_ANSWER,
@@ -32,6 +31,7 @@ from tests.reliability.conftest import (
     subscribe,
     wait_until,
 )
+from tests.support import DEFAULT_PASSWORD, World
 
 OUTAGE_SECONDS = 3.0
 # Requests in the first moments after the restart may still meet a connection that died with the

@@ -23,9 +23,9 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from backend.db import SYSTEM_POOL_MAX_SIZE
-from tests.conftest import World
 from tests.receiver import Answer, Receiver
 from tests.reliability.conftest import child_env, query, wait_until
+from tests.support import World
 
 BURST = 16
 IN_FLIGHT = 3  # WEBHOOKS_TEST_MAX_IN_FLIGHT's default

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import World
 from tests.receiver import Answer, Receiver
 from tests.reliability.conftest import child_env, query, seed_deliveries, subscribe, wait_until
+from tests.support import World
 
 DELIVERIES = 5000
 KILLS = 3

@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import World
 from tests.receiver import Receiver
 from tests.reliability.conftest import child_env, free_port, query, seed_deliveries, subscribe, wait_until
+from tests.support import World
 
 TOKEN = "worker-metrics-" + "t" * 30
 

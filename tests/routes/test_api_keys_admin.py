@@ -10,19 +10,9 @@ import pytest
 
 from backend.services.keys import manage
 from backend.services.shared.digest import secret_digest
+from tests.support import assert_problem
 
-PROBLEM = "application/problem+json"
 KEYS = "/v1/admin/external/keys"
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body["errors"], body
-    return body
 
 
 def create(client, headers, org, **overrides) -> dict:

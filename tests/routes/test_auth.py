@@ -18,24 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tests.conftest import csrf_header
 from tests.mail import INVITATION_LINK, RESET_LINK, free_port, link_token, running_inbox
+from tests.support import assert_problem, csrf_header
 
-PROBLEM = "application/problem+json"
 DEFAULT_PASSWORD = "correct horse battery staple"  # World.user()'s password
 JWT_SECRET = "test-jwt-secret-" + "y" * 32  # what make_config gives every app
 NEW_PASSWORD = "a brand new passphrase 42"
-
-
-def assert_problem(response, status: int, slug: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    assert body["status"] == status
-    if slug:
-        assert body["type"] == f"urn:questbridge:problem:{slug}"
-    return body
 
 
 def audit_rows(db, action_prefix: str = "auth.") -> list[dict]:
@@ -141,7 +129,7 @@ def test_wrong_password_and_unknown_email_get_the_same_401(client, world):
     unknown_email = client.post("/api/auth/login", json={"email": "nobody@example.test", "password": "whatever"})
 
     for response in (wrong_password, unknown_email):
-        assert_problem(response, 401, "unauthorized")
+        assert_problem(response, 401, slug="unauthorized")
         assert "Set-Cookie" not in response.headers
     assert wrong_password.get_json() == unknown_email.get_json()
 
@@ -157,7 +145,7 @@ def test_wrong_password_and_unknown_email_get_the_same_401(client, world):
     ],
 )
 def test_login_validation_names_the_field(client, body, field):
-    problem = assert_problem(client.post("/api/auth/login", json=body), 422, "validation-error")
+    problem = assert_problem(client.post("/api/auth/login", json=body), 422, slug="validation-error")
     assert field in problem["errors"]
 
 
@@ -204,7 +192,7 @@ def test_an_attackers_address_cannot_lock_the_owner_out_from_another(make_app, w
     assert statuses == [401] * 3 + [429] * 5
     # The attacker's address stays refused for the window, even with the right password...
     locked = _login(attacker, victim["email"].upper(), DEFAULT_PASSWORD, "198.51.100.66")
-    assert_problem(locked, 429, "rate-limited")
+    assert_problem(locked, 429, slug="rate-limited")
     assert 1 <= int(locked.headers["Retry-After"]) <= 600
     assert "Set-Cookie" not in locked.headers
     # ...while the owner, from their own address, signs in at once.
@@ -255,7 +243,7 @@ def test_a_distributed_guesser_is_slowed_to_the_drip_and_the_owner_gets_in_after
 
     owner = app.test_client()
     waiting = _login(owner, victim["email"], DEFAULT_PASSWORD, "203.0.113.20")
-    assert_problem(waiting, 429, "rate-limited")
+    assert_problem(waiting, 429, slug="rate-limited")
     wait = int(waiting.headers["Retry-After"])
     assert wait <= drip
     time.sleep(wait)
@@ -509,7 +497,7 @@ def test_me_by_bearer_and_by_cookie_lists_organizations_with_roles(client, world
 
 
 def test_me_without_credentials_is_401(client):
-    problem = assert_problem(client.get("/api/auth/me"), 401, "unauthorized")
+    problem = assert_problem(client.get("/api/auth/me"), 401, slug="unauthorized")
     assert problem["detail"]
 
 
@@ -573,7 +561,7 @@ def _token_cases():
 def test_invalid_bearer_tokens_are_401(client, world, make_token):
     user = world.user()
     response = client.get("/api/auth/me", headers=bearer(make_token(user["id"])))
-    problem = assert_problem(response, 401, "unauthorized")
+    problem = assert_problem(response, 401, slug="unauthorized")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert problem["detail"]
 
@@ -731,9 +719,9 @@ def test_must_change_password_blocks_everything_but_me_and_password_change(make_
         client.delete_cookie("qb_session")
 
     blocked = client.get("/api/organizations", headers=headers)
-    assert_problem(blocked, 403, "password-change-required")
+    assert_problem(blocked, 403, slug="password-change-required")
     assert_problem(
-        client.post("/api/organizations", json={"name": "X"}, headers=headers), 403, "password-change-required"
+        client.post("/api/organizations", json={"name": "X"}, headers=headers), 403, slug="password-change-required"
     )
     me = client.get("/api/auth/me", headers=headers)
     assert me.status_code == 200 and me.get_json()["must_change_password"] is True
@@ -846,7 +834,7 @@ def test_weak_new_password_refused_on_change(client, world, auth, password, reas
         json={"current_password": DEFAULT_PASSWORD, "new_password": password},
         headers=auth.headers(user),
     )
-    problem = assert_problem(response, 422, "validation-error")
+    problem = assert_problem(response, 422, slug="validation-error")
     assert reason in problem["errors"]["new_password"][0]
     assert _login(client, user["email"], DEFAULT_PASSWORD).status_code == 200
 
@@ -1096,7 +1084,7 @@ def test_the_email_states_the_links_lifetime(make_app, world, capsys, ttl, wordi
 
 
 def test_guessing_the_current_password_is_throttled(make_app):
-    from tests.conftest import AuthActions, World
+    from tests.support import AuthActions, World
 
     app = make_app(login_max_failures_per_email=3)
     client = app.test_client()
@@ -1121,7 +1109,7 @@ def test_guessing_the_current_password_is_throttled(make_app):
 def test_guessing_the_current_password_elsewhere_never_blocks_the_owners_change(make_app):
     """A stolen access token used to guess the current password from another address: that address
     is refused, the owner changes their password from their own at once."""
-    from tests.conftest import AuthActions, World
+    from tests.support import AuthActions, World
 
     app = make_app(login_max_failures_per_email=3)
     client = app.test_client()

@@ -20,11 +20,11 @@ from werkzeug.serving import make_server
 
 from backend.scheduler import add_jobs
 from backend.services.inbound import receipt as inbox
+from tests.support import PROBLEM, assert_problem, one, rows
 
 URL = "/api/webhooks/autograder/"
 SECRET = "autograder-current-secret"
 OLD_SECRET = "autograder-previous-secret"
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
@@ -83,26 +83,6 @@ def post(client, body, secret=SECRET, signature=None, headers=None):
 def process(app) -> dict:
     runtime = app.extensions["questbridge"]
     return inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
-
-
-def one(db, query, *params):
-    with db.transaction("service_role") as conn:
-        return conn.execute(query, params).fetchone()
-
-
-def rows(db, query, *params):
-    with db.transaction("service_role") as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body.get("errors", {}), body
-    return body
 
 
 # -- a valid grade, from receipt to everything it changes -------------------------------------

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, csrf_header
 from tests.oauth.support import read_form, register
-
-PROBLEM = "application/problem+json"
+from tests.support import DEFAULT_PASSWORD, PROBLEM, csrf_header
 
 
 @pytest.fixture

@@ -8,19 +8,9 @@ import uuid
 import pytest
 from flask import jsonify
 
-PROBLEM = "application/problem+json"
+from tests.support import assert_problem
+
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert set(body) >= {"type", "title", "status", "detail"}
-    assert body["type"].startswith("urn:questbridge:problem:")
-    assert body["status"] == status
-    assert body["title"] and body["detail"]
-    return body
 
 
 @pytest.fixture

@@ -18,9 +18,8 @@ from backend.services.keys import manage
 from backend.services.shared.digest import secret_digest
 from backend.services.webhooks import events, signing
 from backend.services.webhooks.subscriptions import SECRET_PURPOSE
-from tests.conftest import room_in_the_window
+from tests.support import assert_problem, room_in_the_window
 
-PROBLEM = "application/problem+json"
 RATE_LIMIT_HEADERS = (
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
@@ -78,16 +77,6 @@ def push(client, key, body=EVENT, remote_addr="127.0.0.1", **headers):
 
 def ping(client, key, remote_addr="127.0.0.1", **headers):
     return client.get("/v1/external/key", headers=with_key(key, **headers), environ_base={"REMOTE_ADDR": remote_addr})
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body.get("errors", {}), body
-    return body
 
 
 def usage(db, key) -> dict:

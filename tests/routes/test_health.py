@@ -11,8 +11,7 @@ from psycopg import sql
 
 from backend import migrate
 from backend.db import with_database
-
-PROBLEM = "application/problem+json"
+from tests.support import PROBLEM
 
 
 @pytest.fixture

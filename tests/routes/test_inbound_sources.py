@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from backend.services.inbound import receipt as inbox
 from backend.services.shared import audit
+from tests.support import assert_problem, one
 
 ORG_ID = uuid.UUID("6f1d3c2b-8a7e-4f60-9b1a-2c3d4e5f6a7b")
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -24,7 +25,6 @@ STD_OLD_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
 STRIPE_SECRET = "whsec_test_stripe_endpoint_secret"
 STRIPE_OLD_SECRET = "whsec_test_stripe_previous_secret"
 CI_SECRET = "ci-shared-secret"
-PROBLEM = "application/problem+json"
 
 SOURCES = {
     "partner": {"scheme": "standard-webhooks", "secrets": [STD_SECRET, STD_OLD_SECRET], "organization_id": str(ORG_ID)},
@@ -82,19 +82,6 @@ def applications(db) -> list[dict]:
         return conn.execute(
             "select target_id, metadata from public.audit_log where action = 'test_inbound.applied' order by id"
         ).fetchall()
-
-
-def one(db, query, *params):
-    with db.transaction("service_role") as conn:
-        return conn.execute(query, params).fetchone()
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    if field is not None:
-        assert field in response.get_json().get("errors", {}), response.get_json()
-    return response.get_json()
 
 
 # -- Standard Webhooks --------------------------------------------------------------------------

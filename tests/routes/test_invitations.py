@@ -15,10 +15,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, AuthActions, World, csrf_header
 from tests.mail import INVITATION_LINK, RESET_LINK, link_token, running_inbox
+from tests.support import DEFAULT_PASSWORD, AuthActions, World, assert_problem, csrf_header, rows
 
-PROBLEM = "application/problem+json"
 NEW_PASSWORD = "a brand new passphrase 42"
 INVITATION_KEYS = {
     "id",
@@ -33,16 +32,6 @@ INVITATION_KEYS = {
     "responded_at",
     "invitation_sent",
 }
-
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    if field:
-        assert field in body["errors"], body
-    return body
 
 
 @pytest.fixture
@@ -101,11 +90,6 @@ class Scene:
 @pytest.fixture
 def scene(app, world, smtp_server) -> Scene:
     return Scene(app, world, smtp_server)
-
-
-def rows(db, query: str, *params) -> list[dict]:
-    with db.transaction("service_role") as conn:
-        return conn.execute(query, params).fetchall()
 
 
 # --- Mallory adds Yara: she gets nothing --------------------------------------------------------

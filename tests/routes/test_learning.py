@@ -10,8 +10,7 @@ import pytest
 
 from backend.services import learning
 from backend.services.shared.pagination import encode_cursor
-
-PROBLEM = "application/problem+json"
+from tests.support import assert_problem
 
 
 @pytest.fixture
@@ -40,15 +39,6 @@ def create_task(client, headers, quest, **overrides):
 
 def complete(client, headers, task):
     return client.post(f"/api/tasks/{task['id']}/complete", headers=headers)
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body["errors"], body
 
 
 def walk_pages(client, url, headers, limit):

@@ -9,8 +9,8 @@ import pytest
 
 from backend.services.webhooks import engine, events, signing
 from backend.services.webhooks.subscriptions import SECRET_PURPOSE
-from tests.conftest import AuthActions, World
 from tests.receiver import Answer, Receiver
+from tests.support import AuthActions, World
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 
 from backend.services import learning
 from tests.oauth.support import (
-    PROBLEM,
     authorize_query,
     bearer,
     client_credentials,
@@ -17,6 +16,7 @@ from tests.oauth.support import (
     signed_in,
     user_tokens,
 )
+from tests.support import PROBLEM
 
 TARGET = "https://93.184.215.14/questbridge"
 

@@ -9,13 +9,13 @@ import re
 import pytest
 
 from tests.oauth.support import (
-    PROBLEM,
     REDIRECT_URI,
     bearer,
     client_credentials,
     register,
     user_tokens,
 )
+from tests.support import assert_problem
 
 
 @pytest.fixture
@@ -26,15 +26,6 @@ def org(world):
 @pytest.fixture
 def admin_headers(org, auth):
     return auth.headers(org["admin"])
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    if field is not None:
-        assert field in body["errors"], body
-    return body
 
 
 def stored(db, client_id) -> dict:

@@ -9,19 +9,9 @@ import pytest
 import requests
 
 from tests.routes.test_external_api import LiveServer, concurrently, tiers
+from tests.support import assert_problem
 
-PROBLEM = "application/problem+json"
 KEYS = "/v1/admin/external/keys"
-
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body.get("errors", {}), body
-    return body
 
 
 def limits_path(org) -> str:

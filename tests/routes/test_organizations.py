@@ -7,18 +7,9 @@ import uuid
 
 import pytest
 
-PROBLEM = "application/problem+json"
+from tests.support import assert_problem
+
 INVITATION_LINK = re.compile(r"/admin/invitation#token=([A-Za-z0-9_-]+)")
-
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    if field:
-        assert field in body["errors"], body
-    return body
 
 
 @pytest.fixture

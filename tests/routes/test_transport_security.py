@@ -7,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD
 from tests.oauth.support import basic_auth, client_credentials, register
+from tests.support import DEFAULT_PASSWORD
 
 ISSUER = "https://auth.questbridge.example"
 METRICS_TOKEN = "metrics-" + "m" * 32

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from backend.services.webhooks import events
+from tests.support import assert_problem
 
-PROBLEM = "application/problem+json"
 TARGET = "https://93.184.215.14/questbridge"
 DELIVERY_FIELDS = {
     "id",
@@ -30,16 +30,6 @@ DELIVERY_FIELDS = {
 @pytest.fixture
 def subscription(client, admin_headers, org):
     return subscribe(client, admin_headers, org, ["*"])
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body["errors"], body
-    return body
 
 
 def subscribe(client, headers, org, event_types):

@@ -10,19 +10,9 @@ import pytest
 
 from backend.services.webhooks import signing
 from backend.services.webhooks import subscriptions as webhooks
+from tests.support import assert_problem
 
-PROBLEM = "application/problem+json"
 TARGET = "https://93.184.215.14/questbridge"  # a public address literal: no DNS needed
-
-
-def assert_problem(response, status, field=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    if field is not None:
-        assert field in body["errors"], body
-    return body
 
 
 def subscribe(client, headers, org, **overrides):

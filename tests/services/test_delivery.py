@@ -36,7 +36,7 @@ def runtime(hooks_app):
 
 @pytest.fixture
 def org(hooks_app):
-    from tests.conftest import World
+    from tests.support import World
 
     return World(hooks_app).organization("Hooks Org")
 
@@ -154,7 +154,7 @@ def test_always_failing_goes_dead_after_the_last_attempt(runtime, org, receiver)
 def test_backoff_schedule_sets_the_next_attempt(make_app, receiver):
     app = make_app(webhooks_allowed_targets="127.0.0.1/32", webhooks_backoff_seconds=(60, 120), webhooks_max_attempts=5)
     runtime = app.extensions["questbridge"]
-    from tests.conftest import World
+    from tests.support import World
 
     org = World(app).organization()
     subscribe(runtime, org, receiver.url)
@@ -177,7 +177,7 @@ def test_timeout_counts_as_a_failure(make_app, receiver):
         webhooks_total_timeout=0.5,
     )
     runtime = app.extensions["questbridge"]
-    from tests.conftest import World
+    from tests.support import World
 
     org = World(app).organization()
     subscribe(runtime, org, receiver.url)
@@ -513,7 +513,7 @@ def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org
     """Two organizations' endpoints on one host: a Set-Cookie from one is not sent to the other
     (nor back to the first)."""
     from backend.services.webhooks import ssrf
-    from tests.conftest import World
+    from tests.support import World
 
     real_getaddrinfo = ssrf.socket.getaddrinfo
     names = {"partner.example", "partner-a.partner.example"}
@@ -544,7 +544,7 @@ def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org
 def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
     app = make_app(webhooks_allowed_targets="127.0.0.1/32", cron_secret="cron-" + "s" * 30)
     runtime = app.extensions["questbridge"]
-    from tests.conftest import World
+    from tests.support import World
 
     org = World(app).organization()
     subscribe(runtime, org, receiver.url)
@@ -570,7 +570,7 @@ def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
 
 
 def test_members_may_not_send_test_events(hooks_app, runtime, org, receiver):
-    from tests.conftest import AuthActions, World
+    from tests.support import AuthActions, World
 
     client = hooks_app.test_client()
     member = World(hooks_app).add_member(org)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.services.shared import rate_limit
-from tests.conftest import room_in_the_window
+from tests.support import room_in_the_window
 
 # A window long enough that no test run straddles two of them.
 WINDOW = 10 * 365 * 86400
