@@ -7,6 +7,7 @@ parallel runs on one server never meet; tests are isolated by emptying every tab
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -15,6 +16,7 @@ from psycopg import sql
 from backend import create_app, migrate
 from backend.config import PROJECT_ROOT, Config
 from backend.db import Database, embedded_server_uri, with_database
+from tests.receiver import Receiver
 from tests.support import AuthActions, World
 
 RUN = f"qb_t{os.getpid()}"
@@ -124,6 +126,14 @@ def client(app):
 @pytest.fixture
 def db(app) -> Database:
     return app.extensions["questbridge"].db
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that records what it is sent and answers as told."""
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

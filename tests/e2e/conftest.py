@@ -19,7 +19,6 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend.config import PROJECT_ROOT
-from tests.receiver import Receiver
 from tests.support import DEFAULT_PASSWORD, World
 
 CHROMIUM = Path(os.environ.get("QB_CHROMIUM", "/usr/bin/chromium"))
@@ -138,13 +137,6 @@ def live(make_app, built_ui):
         inbound_backoff_seconds=(0,),
     )
     server = LiveServer(app).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
     yield server
     server.stop()
 

@@ -9,15 +9,8 @@ import pytest
 
 from backend.services.webhooks import engine, events, signing
 from backend.services.webhooks.subscriptions import SECRET_PURPOSE
-from tests.receiver import Answer, Receiver
+from tests.receiver import Answer
 from tests.support import AuthActions, World
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
