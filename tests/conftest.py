@@ -7,6 +7,7 @@ parallel runs on one server never meet; tests are isolated by emptying every tab
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -70,6 +71,24 @@ def cleanup_statements(database_url) -> list[sql.Composed]:
         ).fetchall()
     names = [sql.Identifier("auth", "users")] + [sql.Identifier(s, t) for s, t in tables]
     return [sql.SQL("delete from {}").format(name) for name in names]
+
+
+@pytest.fixture
+def scratch_database(database_url):
+    """Makes empty databases on the test server, named so a later run drops them after a crash."""
+    created = []
+
+    def _make() -> str:
+        name = f"{RUN}_scratch_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        created.append(name)
+        return with_database(database_url, name)
+
+    yield _make
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

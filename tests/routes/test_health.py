@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from backend import migrate
 from backend.db import with_database
 from tests.support import PROBLEM
-
-
-@pytest.fixture
-def scratch_database(database_url):
-    """Makes empty databases on the test server (named so conftest clears them after a crash)."""
-    created = []
-
-    def _make() -> str:
-        name = f"qb_t{os.getpid()}_health_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        created.append(name)
-        return with_database(database_url, name)
-
-    yield _make
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for name in created:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def test_healthz_answers_without_the_database(make_app):
