@@ -13,8 +13,9 @@ Prints three figures and their goals:
 Uses DATABASE_URL's server when set, else the embedded one; works in its own throwaway database.
 The receiver runs in a separate process so it does not share the sender's event loop. Before
 anything is measured the process prepares its garbage collector as the worker does before it
-delivers (`delivery.prepare_garbage_collector`: startup heap frozen, youngest generation's
-threshold above the engine's working set); the raw sender runs in the same process after it.
+delivers (`backend.workers.webhook_delivery.prepare_garbage_collector`: startup heap frozen,
+youngest generation's threshold above the engine's working set); the raw sender runs in the same
+process after it.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ from aiohttp import web
 
 from backend.db import Database
 from backend.services.shared.secretbox import SecretBox
-from backend.services.webhooks import engine as delivery
 from backend.services.webhooks import events, signing
-from backend.services.webhooks.engine import DeliveryEngine, EngineSettings
+from backend.services.webhooks.engine import DeliveryEngine
+from backend.services.webhooks.settings import EngineSettings
 from backend.services.webhooks.ssrf import TargetPolicy
 from backend.services.webhooks.subscriptions import SECRET_PURPOSE
+from backend.workers.webhook_delivery import prepare_garbage_collector
 from bench.harness import fresh_database
 
 BODY_BYTES = 1024
@@ -267,7 +269,7 @@ def main() -> None:
     db = Database(url, min_size=1, max_size=2)
 
     org = setup_org(db)
-    delivery.prepare_garbage_collector(EngineSettings().concurrency)  # as the worker does before it delivers
+    prepare_garbage_collector(EngineSettings().concurrency)  # as the worker does before it delivers
     rounds = []
     with ReceiverProcess() as fast:
         subscribe_only(db, box, org, fast.url)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from backend.services.accounts import users as accounts
 from backend.services.shared.passwords import PasswordHasher
-from backend.services.webhooks import engine as delivery
+from backend.services.webhooks.engine import engine_for
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 PROBLEM = "application/problem+json"
@@ -144,7 +144,7 @@ def running_engine(runtime, **settings) -> Iterator[None]:
 
     async def run() -> None:
         control["loop"], control["stop"] = asyncio.get_running_loop(), asyncio.Event()
-        async with delivery.engine_for(runtime, **settings) as engine:
+        async with engine_for(runtime, **settings) as engine:
             started.set()
             await engine.run_forever(control["stop"])
 

@@ -9,10 +9,8 @@ from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import json_body
 from backend.runtime import current_runtime
-from backend.services.inbound import receipt
 from backend.services.oauth import WEBHOOKS_MANAGE
-from backend.services.webhooks import engine as delivery
-from backend.services.webhooks import subscriptions
+from backend.services.webhooks import engine, subscriptions
 
 bp = Blueprint("webhook_ops", __name__, url_prefix="/api/webhooks")
 
@@ -28,11 +26,7 @@ def run_engine_pass():
     if not expected:
         raise ServiceUnavailable("CRON_SECRET is not configured", retry_after=3600)
     require_bearer_secret(expected, "CRON_SECRET")
-    runtime = current_runtime()
-    # The inbox first: the grades it applies emit submission.graded, which this pass then delivers.
-    inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
-    stats = delivery.run_pass(runtime)
-    return jsonify(stats.as_dict() | {"inbound": inbound})
+    return jsonify(engine.run_due_work(current_runtime()))
 
 
 ATTEMPT_FIELDS = ("attempt", "started_at", "duration_ms", "status_code", "error", "response_body")

@@ -7,7 +7,7 @@ import structlog
 from backend.db import Database
 from backend.services.accounts import invitations, users
 from backend.services.shared import rate_limit
-from backend.services.webhooks import engine
+from backend.services.webhooks import retention
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,6 @@ def webhook_retention(db: Database, days: int) -> int | None:
     with db.transaction("service_role") as conn:
         if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (RETENTION_LOCK_KEY,)).fetchone()["ok"]:
             return None
-        deleted = engine.delete_old(conn, days)
+        deleted = retention.delete_old(conn, days)
     log.info("webhook_retention_done", events_deleted=deleted, days=days)
     return deleted

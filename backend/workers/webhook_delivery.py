@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import signal
 import threading
@@ -28,10 +29,30 @@ from backend import create_app
 from backend.config import Config
 from backend.runtime import runtime_of
 from backend.scheduler import add_jobs
-from backend.services.inbound import receipt
-from backend.services.webhooks import engine as delivery
+from backend.services.webhooks import engine
 
 log = structlog.get_logger(__name__)
+
+# A delivery in flight holds tens of container objects (its claim, request, response and
+# outcome, aiohttp's protocol state). 100 per delivery puts the threshold above the working set:
+# a 10,000-delivery drain at 256 in flight ran one collection instead of about 650.
+GC_OBJECTS_PER_DELIVERY = 100
+
+
+def prepare_garbage_collector(concurrency: int) -> None:
+    """Keep the cyclic garbage collector out of the engine's way, for a process that delivers.
+
+    gc.freeze() moves every object that exists now (modules, the app, its config) into a
+    permanent generation, so the startup heap is never rescanned. The youngest generation's
+    threshold (700 allocations by default) is far below the engine's working set, which is renewed
+    continuously: collections ran hundreds of times per 10,000 deliveries and promoted live
+    requests into generations that full collections then walked. Above the working set they are
+    rare, and reference cycles are still collected, a threshold's worth at a time.
+    """
+    gc.collect()
+    gc.freeze()
+    youngest, middle, oldest = gc.get_threshold()
+    gc.set_threshold(max(youngest, GC_OBJECTS_PER_DELIVERY * concurrency), middle, oldest)
 
 
 async def _loop(runtime) -> None:
@@ -39,10 +60,11 @@ async def _loop(runtime) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with delivery.engine_for(runtime) as engine:
-        log.info("delivery_worker_started", worker=engine.worker_id, concurrency=engine.settings.concurrency)
-        delivery.prepare_garbage_collector(engine.settings.concurrency)
-        await engine.run_forever(stop)
+    async with engine.engine_for(runtime) as delivery_engine:
+        settings = delivery_engine.settings
+        log.info("delivery_worker_started", worker=delivery_engine.worker_id, concurrency=settings.concurrency)
+        prepare_garbage_collector(settings.concurrency)
+        await delivery_engine.run_forever(stop)
     log.info("delivery_worker_stopped")
 
 
@@ -79,8 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     runtime = runtime_of(app)
     try:
         if args.once:
-            inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
-            print(json.dumps(delivery.run_pass(runtime).as_dict() | {"inbound": inbound}))
+            print(json.dumps(engine.run_due_work(runtime)))
             return
         if runtime.config.worker_metrics_port:
             serve_metrics(app, runtime.config.worker_metrics_host, runtime.config.worker_metrics_port)

@@ -19,8 +19,8 @@ from datetime import timedelta
 
 import pytest
 
-from backend.services.webhooks import engine as delivery
 from backend.services.webhooks import events
+from backend.services.webhooks.engine import engine_for
 from tests.reliability.conftest import Reply, ScriptedReceiver, query, subscribe, wait_until
 from tests.support import World
 
@@ -113,7 +113,7 @@ def test_each_misbehaving_receiver_ends_as_the_policy_says_and_slows_no_one_else
 
     async def run_engine():
         halt = asyncio.Event()
-        async with delivery.engine_for(
+        async with engine_for(
             runtime,
             backoff_seconds=BACKOFF,
             max_attempts=MAX_ATTEMPTS,

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from backend.services.webhooks import engine as delivery
 from backend.services.webhooks import events, signing
+from backend.services.webhooks.engine import engine_for, run_pass
+from backend.services.webhooks.http import RESPONSE_BODY_LIMIT
 from backend.services.webhooks.subscriptions import SECRET_PURPOSE
+from backend.workers.webhook_delivery import GC_OBJECTS_PER_DELIVERY, prepare_garbage_collector
 from tests.receiver import Answer, Receiver
 
 
@@ -87,7 +89,7 @@ def test_success_is_signed_verifiable_and_logged(runtime, org, receiver):
     sub = subscribe(runtime, org, receiver.url + "/hook", ["task.completed"])
     [event_id] = emit(runtime, org, data={"task_id": "t1", "xp_awarded": 20})
 
-    stats = delivery.run_pass(runtime)
+    stats = run_pass(runtime)
 
     assert stats.as_dict() == {"claimed": 1, "delivered": 1, "retrying": 0, "dead": 0}
     [request] = receiver.requests
@@ -115,7 +117,7 @@ def test_only_matching_active_subscriptions_get_a_delivery(runtime, org, receive
     emit(runtime, org, "quest.completed")
     emit(runtime, org, "task.submitted")
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     assert sorted(r.path for r in receiver.requests) == ["/a", "/b"]
 
@@ -125,7 +127,7 @@ def test_500_then_success_retries_with_the_same_webhook_id(runtime, org, receive
     receiver.script([Answer(status=500, body=b"boom")])
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
@@ -143,7 +145,7 @@ def test_always_failing_goes_dead_after_the_last_attempt(runtime, org, receiver)
     receiver.answer = Answer(status=503, body=b"down")
     emit(runtime, org)
 
-    stats = delivery.run_pass(runtime)
+    stats = run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["status"] == "dead" and row["attempts"] == 3 and row["last_status_code"] == 503
@@ -161,7 +163,7 @@ def test_backoff_schedule_sets_the_next_attempt(make_app, receiver):
     receiver.answer = Answer(status=500)
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["status"] == "retrying" and row["attempts"] == 1
@@ -184,7 +186,7 @@ def test_timeout_counts_as_a_failure(make_app, receiver):
     receiver.answer = Answer(delay=2)
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["status"] == "retrying"
@@ -197,7 +199,7 @@ def test_410_gone_kills_the_delivery_and_disables_the_subscription(runtime, org,
     receiver.answer = Answer(status=410, body=b"gone")
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["status"] == "dead" and row["attempts"] == 1
@@ -218,7 +220,7 @@ def test_410_gone_kills_the_delivery_and_disables_the_subscription(runtime, org,
     assert audited == 1
 
     emit(runtime, org)
-    delivery.run_pass(runtime)
+    run_pass(runtime)
     assert len(receiver.requests) == 1  # nothing more goes to a disabled subscription
 
 
@@ -232,7 +234,7 @@ def test_429_retry_after_is_honoured(runtime, org, receiver, retry_after):
     receiver.answer = Answer(status=429, headers={"Retry-After": retry_after})
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["status"] == "retrying"
@@ -245,7 +247,7 @@ def test_redirects_are_not_followed(runtime, org, receiver):
     receiver.answer = Answer(status=302, headers={"Location": receiver.url + "/new"})
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     assert {r.path for r in receiver.requests} == {"/old"}
     [row] = deliveries(runtime)
@@ -258,7 +260,7 @@ def test_a_rolled_back_emit_sends_nothing(runtime, org, receiver):
         events.emit_event(conn, org["id"], "task.completed", {})
         raise RuntimeError("the domain change failed")
 
-    stats = delivery.run_pass(runtime)
+    stats = run_pass(runtime)
 
     assert stats.claimed == 0 and receiver.requests == [] and deliveries(runtime) == []
 
@@ -268,7 +270,7 @@ def test_rotation_sends_both_signatures_during_the_grace_period(runtime, org, re
     sub = subscribe(runtime, org, receiver.url, previous_secret=old_secret)
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [request] = receiver.requests
     assert len(request.headers["webhook-signature"].split()) == 2
@@ -280,7 +282,7 @@ def test_an_expired_previous_secret_no_longer_signs(runtime, org, receiver):
     sub = subscribe(runtime, org, receiver.url, previous_secret=signing.generate_secret(), grace=-1)
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [request] = receiver.requests
     assert len(request.headers["webhook-signature"].split()) == 1
@@ -292,7 +294,7 @@ def test_internal_targets_are_refused_at_send(runtime, org, receiver, url):
     subscribe(runtime, org, url)
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["last_error"].startswith("refused:")
@@ -320,12 +322,12 @@ def test_a_name_is_resolved_and_checked_at_every_send_and_the_checked_address_is
     subscribe(runtime, org, f"http://rebind.example:{port}/hook")
 
     emit(runtime, org)
-    assert delivery.run_pass(runtime).delivered == 1
+    assert run_pass(runtime).delivered == 1
     assert [r.path for r in receiver.requests] == ["/hook"]
 
     answers["rebind.example"] = "127.0.0.2"  # loopback, not exempt
     emit(runtime, org)
-    stats = delivery.run_pass(runtime)  # this app retries at once: every attempt is refused
+    stats = run_pass(runtime)  # this app retries at once: every attempt is refused
     assert stats.delivered == 0 and stats.retrying + stats.dead >= 1
     assert len(receiver.requests) == 1
     [failed] = [row for row in deliveries(runtime) if row["status"] != "delivered"]
@@ -338,11 +340,11 @@ def test_the_response_body_is_logged_up_to_4_kib(runtime, org, receiver):
     subscribe(runtime, org, receiver.url)
     receiver.answer = Answer(status=500, body=("é" * 3000 + "x" * 100_000).encode())
     [event_id] = emit(runtime, org)
-    delivery.run_pass(runtime)
+    run_pass(runtime)
     [row] = deliveries(runtime, event_id=event_id)
     logged = attempts_of(runtime, row["id"])[0]["response_body"]
     assert logged.encode() == ("é" * 2048).encode()  # 4096 bytes of the answer, decoded
-    assert len(logged.encode()) == delivery.RESPONSE_BODY_LIMIT == 4096
+    assert len(logged.encode()) == RESPONSE_BODY_LIMIT == 4096
 
 
 def test_two_engines_at_once_deliver_each_claim_exactly_once(runtime, org, receiver):
@@ -350,7 +352,7 @@ def test_two_engines_at_once_deliver_each_claim_exactly_once(runtime, org, recei
     emit(runtime, org, count=150)
 
     async def both():
-        async with delivery.engine_for(runtime, batch_size=20) as a, delivery.engine_for(runtime, batch_size=20) as b:
+        async with engine_for(runtime, batch_size=20) as a, engine_for(runtime, batch_size=20) as b:
             return await asyncio.gather(a.run_once(), b.run_once())
 
     first, second = asyncio.run(both())
@@ -367,14 +369,14 @@ def test_a_crashed_engines_leases_are_reclaimed_and_delivered(runtime, org, rece
     emit(runtime, org, count=5)
 
     async def claim_and_crash():
-        async with delivery.engine_for(runtime, lease_seconds=1) as crashed:
+        async with engine_for(runtime, lease_seconds=1) as crashed:
             return await crashed.claim(10)  # claimed, then the process "dies" before sending
 
     assert len(asyncio.run(claim_and_crash())) == 5
-    assert delivery.run_pass(runtime).claimed == 0  # leases still held
+    assert run_pass(runtime).claimed == 0  # leases still held
     time.sleep(1.2)
 
-    stats = delivery.run_pass(runtime)
+    stats = run_pass(runtime)
 
     assert stats.delivered == 5
     assert len(receiver.requests) == 5
@@ -386,7 +388,7 @@ def test_run_forever_delivers_on_notify(runtime, org, receiver):
 
     async def scenario():
         stop = asyncio.Event()
-        async with delivery.engine_for(runtime, poll_seconds=30) as engine:
+        async with engine_for(runtime, poll_seconds=30) as engine:
             task = asyncio.create_task(engine.run_forever(stop))
             await asyncio.sleep(0.3)  # the engine is idle and listening
             started = time.monotonic()
@@ -411,10 +413,10 @@ def test_a_claim_takes_at_most_its_limit_a_crashed_engines_work_first(runtime, o
     emit(runtime, org, count=6)
 
     async def scenario():
-        async with delivery.engine_for(runtime, lease_seconds=1) as crashed:
+        async with engine_for(runtime, lease_seconds=1) as crashed:
             taken = await crashed.claim(2)  # then this engine "dies"
         await asyncio.sleep(1.2)
-        async with delivery.engine_for(runtime) as engine:
+        async with engine_for(runtime) as engine:
             return taken, await engine.claim(3)
 
     taken, claims = asyncio.run(scenario())
@@ -443,7 +445,7 @@ def test_what_is_claimed_ahead_is_given_back_when_the_engine_stops(runtime, org,
 
     async def scenario():
         stop = asyncio.Event()
-        async with delivery.engine_for(runtime, concurrency=2, batch_size=2, poll_seconds=0.1) as engine:
+        async with engine_for(runtime, concurrency=2, batch_size=2, poll_seconds=0.1) as engine:
             task = asyncio.create_task(engine.run_forever(stop))
             await _wait_for(lambda: len(receiver.requests) == 2)
             held = deliveries(runtime, status="delivering")
@@ -476,8 +478,8 @@ def test_a_delivery_claimed_ahead_is_given_back_before_its_lease_could_run_out(r
         stop = asyncio.Event()
         settings = {"concurrency": 1, "batch_size": 1, "lease_seconds": 26, "total_timeout": 15.0}
         # A 30 s poll: the engine looks again when the claim ahead is due back, not at the poll.
-        async with delivery.engine_for(runtime, poll_seconds=30, **settings) as engine:
-            assert engine._hold_seconds() == 1.0
+        async with engine_for(runtime, poll_seconds=30, **settings) as engine:
+            assert engine.hold_seconds() == 1.0
             release = engine.release
 
             async def counting_release(claims):
@@ -502,7 +504,7 @@ def test_a_delivery_claimed_ahead_is_given_back_before_its_lease_could_run_out(r
 
 def test_the_engines_connections_are_service_role_for_their_whole_session(runtime):
     async def roles():
-        async with delivery.engine_for(runtime) as engine, engine.pool.connection() as conn:
+        async with engine_for(runtime) as engine, engine.pool.connection() as conn:
             cur = await conn.execute("select current_user as role, current_setting('enable_bitmapscan') as bitmap")
             return await cur.fetchone()
 
@@ -529,7 +531,7 @@ def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org
     receiver.answer = Answer(headers={"Set-Cookie": "session=org-a-secret; Domain=partner.example; Path=/"})
 
     async def scenario():
-        async with delivery.engine_for(runtime) as engine:
+        async with engine_for(runtime) as engine:
             for _ in range(2):
                 await asyncio.to_thread(emit, runtime, org)
                 await asyncio.to_thread(emit, runtime, other)
@@ -588,7 +590,7 @@ def test_deliveries_of_a_disabled_subscription_die_without_a_request(runtime, or
     with runtime.db.transaction("service_role") as conn:
         conn.execute("update public.webhook_subscriptions set active = false where id = %s", (sub["id"],))
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     [row] = deliveries(runtime)
     assert row["status"] == "dead" and row["attempts"] == 1
@@ -611,7 +613,7 @@ def test_a_subscription_failing_for_five_days_is_disabled(runtime, org, receiver
     receiver.answer = Answer(status=500)
     emit(runtime, org)
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     with runtime.db.transaction("service_role") as conn:
         rows = {
@@ -639,7 +641,7 @@ def test_failures_mark_the_subscription_failing_and_a_success_clears_it(runtime,
             ("http://127.0.0.1:9/refused", failing["id"]),
         )
 
-    delivery.run_pass(runtime)
+    run_pass(runtime)
 
     with runtime.db.transaction("service_role") as conn:
         found = conn.execute("select id, failing_since from public.webhook_subscriptions").fetchall()
@@ -675,7 +677,7 @@ def test_run_pass_works_from_a_thread_whose_event_loop_is_running(runtime, org, 
     emit(runtime, org)
 
     async def caller_with_a_running_loop():
-        return delivery.run_pass(runtime)  # a synchronous call, as a sync framework would make
+        return run_pass(runtime)  # a synchronous call, as a sync framework would make
 
     assert asyncio.run(caller_with_a_running_loop()).delivered == 1
 
@@ -683,11 +685,11 @@ def test_run_pass_works_from_a_thread_whose_event_loop_is_running(runtime, org, 
 def test_a_delivering_process_keeps_the_collector_above_the_engines_working_set():
     before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
     try:
-        delivery.prepare_garbage_collector(256)
-        assert gc.get_threshold() == (256 * delivery.GC_OBJECTS_PER_DELIVERY, before[1], before[2])
+        prepare_garbage_collector(256)
+        assert gc.get_threshold() == (256 * GC_OBJECTS_PER_DELIVERY, before[1], before[2])
         assert gc.get_freeze_count() > frozen_before  # the startup heap is out of the collector's way
-        delivery.prepare_garbage_collector(1)  # never below what it was
-        assert gc.get_threshold()[0] == 256 * delivery.GC_OBJECTS_PER_DELIVERY
+        prepare_garbage_collector(1)  # never below what it was
+        assert gc.get_threshold()[0] == 256 * GC_OBJECTS_PER_DELIVERY
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()

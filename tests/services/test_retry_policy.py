@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.services.webhooks.engine import Attempt, EngineSettings, decide, parse_retry_after
+from backend.services.webhooks.retry import Attempt, decide, parse_retry_after
+from backend.services.webhooks.settings import EngineSettings
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DEFAULTS = EngineSettings()

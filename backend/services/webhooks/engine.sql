@@ -100,12 +100,8 @@ select m.user_id, m.organization_id, 'webhook_disabled',
 from public.memberships m
 where m.organization_id = %(organization_id)s and m.role = 'admin';
 
--- name: delete_old --
--- Retention: events older than the cut-off go, with their deliveries and attempts (cascade),
--- unless a delivery is still on its way.
-delete from public.webhook_events e
-where e.created_at < now() - make_interval(days => %(days)s)
-  and not exists (
-    select 1 from public.webhook_deliveries d
-    where d.event_id = e.id and d.status in ('pending', 'delivering', 'retrying')
-  );
+-- name: audit_disabled --
+-- The audit entry of a disabling: no request behind it, so no address, and the engine as user agent.
+select private.write_audit(%(organization_id)s, 'webhook_subscription.disabled', 'webhook_subscription',
+                           %(subscription_id)s::text, jsonb_build_object('reason', %(reason)s::text),
+                           null, 'questbridge-delivery-engine');

@@ -25,7 +25,6 @@ _NAMED_RANGES = [
     (ipaddress.ip_network("3fff::/20"), "documentation (RFC 9637)"),  # newer than Python 3.11's tables
 ]
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal")
 _LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\Z", re.IGNORECASE)
 
 
