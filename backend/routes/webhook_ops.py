@@ -9,7 +9,7 @@ from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.errors import ServiceUnavailable
 from backend.routes.common import json_body
 from backend.runtime import current_runtime
-from backend.services.inbound import receipt
+from backend.services.inbound import processor
 from backend.services.oauth import WEBHOOKS_MANAGE
 from backend.services.webhooks import engine as delivery
 from backend.services.webhooks import subscriptions
@@ -30,7 +30,9 @@ def run_engine_pass():
     require_bearer_secret(expected, "CRON_SECRET")
     runtime = current_runtime()
     # The inbox first: the grades it applies emit submission.graded, which this pass then delivers.
-    inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
+    inbound = processor.run_pass(
+        runtime.db, processor.InboxSettings.from_config(runtime.config), runtime.inbox_handlers
+    )
     stats = delivery.run_pass(runtime)
     return jsonify(stats.as_dict() | {"inbound": inbound})
 

@@ -28,7 +28,7 @@ from backend import create_app
 from backend.config import Config
 from backend.runtime import runtime_of
 from backend.scheduler import add_jobs
-from backend.services.inbound import receipt
+from backend.services.inbound import processor
 from backend.services.webhooks import engine as delivery
 
 log = structlog.get_logger(__name__)
@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     runtime = runtime_of(app)
     try:
         if args.once:
-            inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
+            inbound = processor.run_pass(
+                runtime.db, processor.InboxSettings.from_config(runtime.config), runtime.inbox_handlers
+            )
             print(json.dumps(delivery.run_pass(runtime).as_dict() | {"inbound": inbound}))
             return
         if runtime.config.worker_metrics_port:
