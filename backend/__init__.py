@@ -20,6 +20,8 @@ from backend.jsonutil import APIJSONProvider
 from backend.logs import configure_logging
 from backend.runtime import EXTENSION, Runtime
 from backend.sentry import init_sentry
+from backend.services.inbound import autograder
+from backend.services.inbound.handlers import Handlers
 from backend.services.inbound.signatures import Source
 from backend.services.oauth.server import OAuth
 from backend.services.shared.passwords import PasswordHasher
@@ -59,6 +61,8 @@ def create_app(config: Config | None = None) -> Flask:
         oauth=OAuth(config, database, secretbox),
         # INBOUND_SOURCES as Source objects (the config validated them).
         inbound_sources={name: Source.from_config(name, spec) for name, spec in config.inbound_sources.items()},
+        # What the inbox applies, per (source, event type); events of any other type are stored `ignored`.
+        inbox_handlers=Handlers({(autograder.SOURCE, autograder.EVENT_TYPE): autograder.apply_grade}),
         metrics=metrics.registry_for(database),
         test_send_waits=threading.BoundedSemaphore(config.webhooks_test_max_waiting),
     )

@@ -7,9 +7,10 @@ import re
 import select
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,6 +25,7 @@ EMBEDDED_DATABASE = "questbridge"
 SYSTEM_POOL_MAX_SIZE = 4
 
 _embedded_lock = threading.Lock()
+T = TypeVar("T")
 
 
 def embedded_server_uri(data_dir: Path) -> str:
@@ -163,6 +165,17 @@ class Database:
         with self.connection() as conn, conn.transaction():
             set_identity(conn, role, claims)
             yield conn
+
+    def try_singleton(self, lock_key: int, job: Callable[[psycopg.Connection], T]) -> T | None:
+        """`job(conn)` in one service_role transaction that holds the advisory lock `lock_key`, so one
+        runner at a time works across every process and machine; None, job not run, if another holds it.
+
+        The lock is transaction-level: it goes with the commit, and a crashed runner never keeps it.
+        """
+        with self.transaction("service_role") as conn:
+            if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (lock_key,)).fetchone()["ok"]:
+                return None
+            return job(conn)
 
 
 def _run_as_service_role(conn: psycopg.Connection) -> None:

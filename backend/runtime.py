@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from backend.auth import TokenVerifier
     from backend.config import Config
     from backend.db import Database
+    from backend.services.inbound.handlers import Handlers
     from backend.services.inbound.signatures import Source
     from backend.services.oauth.server import OAuth
     from backend.services.shared.passwords import PasswordHasher
@@ -33,6 +34,7 @@ class Runtime:
     target_policy: TargetPolicy
     oauth: OAuth
     inbound_sources: dict[str, Source]
+    inbox_handlers: Handlers
     metrics: CollectorRegistry
     # At most WEBHOOKS_TEST_MAX_WAITING test sends of this process wait for their attempt at once.
     test_send_waits: threading.BoundedSemaphore

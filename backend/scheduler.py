@@ -12,7 +12,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from backend import metrics
 from backend.runtime import runtime_of
 from backend.services import maintenance
-from backend.services.inbound import receipt
+from backend.services.inbound import processor
 from backend.services.keys import manage
 from backend.services.oauth import maintenance as oauth_maintenance
 from backend.services.webhooks import engine
@@ -57,7 +57,7 @@ def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) 
     )
     # Inbound webhooks in every process that runs jobs (web and standalone worker): each run drains
     # the inbox, then keeps draining on NOTIFY until the next one starts.
-    inbox_worker = receipt.InboxWorker(db, receipt.InboxSettings.from_config(config))
+    inbox_worker = processor.InboxWorker(db, processor.InboxSettings.from_config(config), runtime.inbox_handlers)
     _every(scheduler, "inbound_inbox", inbox_worker.run, kwargs={"listen_seconds": 0.9}, seconds=1)
     _every(scheduler, "api_key_usage_retention", manage.prune_usage, args=[db], hours=6)
     # OAuth: expired codes, grants and tokens deleted; the signing key rotated when due.

@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 
+from backend.config import Config
 from backend.db import Database
-from backend.services.inbound import autograder_secrets
-from backend.services.inbound import receipt as inbox
+from backend.services.inbound import autograder, autograder_secrets, processor
+from backend.services.inbound.handlers import Handlers
 from backend.services.shared.secretbox import SecretBox
 from bench.cpu import CpuMeter
 from bench.harness import SECRET_KEY, admin_url, free_port, fresh_database, start_gunicorn
@@ -226,9 +227,10 @@ def main() -> None:
         f" hello's / autograder's x{cpu_ratio:.2f}"
     )
 
-    settings = inbox.InboxSettings()
+    settings = processor.InboxSettings.from_config(Config())
+    handlers = Handlers({(autograder.SOURCE, autograder.EVENT_TYPE): autograder.apply_grade})
     started = time.perf_counter()
-    counts = inbox.run_pass(db, settings, time_budget=5.0)
+    counts = processor.run_pass(db, settings, handlers, time_budget=5.0)
     elapsed = time.perf_counter() - started
     print(f"inbox processor (one process, for 5 s): {counts['processed'] / elapsed:.0f} grades applied/s ({counts})")
     db.close()

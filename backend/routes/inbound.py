@@ -12,8 +12,8 @@ from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import NotFound
 from backend.routes.common import NoBody, PageQuery, json_body, page, query_args, read_limited_body
 from backend.runtime import current_runtime
-from backend.services.inbound import autograder_secrets
-from backend.services.inbound import receipt as inbox
+from backend.services.inbound import admin, autograder_secrets, receipt
+from backend.services.inbound.processor import InboxSettings
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
 
@@ -21,7 +21,7 @@ bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
 class EventQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)
     source = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
-    status = fields.String(load_default=None, validate=validate.OneOf(inbox.STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(admin.STATUSES))
 
 
 class FailureQuery(PageQuery):
@@ -49,16 +49,22 @@ def receive(source: str):
     if configured is None:
         raise NotFound(f"no inbound source named {source!r} is configured")
     runtime = current_runtime()
-    body = read_limited_body(inbox.MAX_BODY_BYTES)
-    receipt = inbox.receive_from_source(
-        runtime.db, configured, body, request.headers, request_origin(), inbox.InboxSettings.from_config(runtime.config)
+    body = read_limited_body(receipt.MAX_BODY_BYTES)
+    received = receipt.receive_from_source(
+        runtime.db,
+        configured,
+        body,
+        request.headers,
+        request_origin(),
+        InboxSettings.from_config(runtime.config),
+        runtime.inbox_handlers,
     )
-    if not receipt.created:
+    if not received.created:
         metrics.INBOUND_RECEIVED.labels(source, "duplicate").inc()
-        return jsonify(status="duplicate", event_id=receipt.event_id), 200
-    status = "ignored" if receipt.status == "ignored" else "accepted"
+        return jsonify(status="duplicate", event_id=received.event_id), 200
+    status = "ignored" if received.status == "ignored" else "accepted"
     metrics.INBOUND_RECEIVED.labels(source, status).inc()
-    return jsonify(status=status, event_id=receipt.event_id), 202
+    return jsonify(status=status, event_id=received.event_id), 202
 
 
 @bp.get("/events")
@@ -66,7 +72,7 @@ def receive(source: str):
 def list_events():
     args = query_args(EventQuery())
     with user_transaction() as conn:
-        rows, next_cursor = inbox.list_events(
+        rows, next_cursor = admin.list_events(
             conn,
             args["limit"],
             args["cursor"],
@@ -81,7 +87,7 @@ def list_events():
 @login_required
 def get_event(event_id):
     with user_transaction() as conn:
-        event = inbox.get_event(conn, event_id)
+        event = admin.get_event(conn, event_id)
     return jsonify(event)
 
 
@@ -90,7 +96,7 @@ def get_event(event_id):
 def retry_event(event_id):
     json_body(NoBody())
     with user_transaction() as conn:
-        event = inbox.retry(conn, event_id, g.identity.user_id, request_origin())
+        event = admin.retry(conn, event_id=event_id, user_id=g.identity.user_id, origin=request_origin())
     return jsonify(event), 202
 
 
@@ -99,7 +105,7 @@ def retry_event(event_id):
 def list_failures():
     args = query_args(FailureQuery())
     with user_transaction() as conn:
-        rows, next_cursor = inbox.list_failures(
+        rows, next_cursor = admin.list_failures(
             conn, args["limit"], args["cursor"], organization_id=args["organization_id"], source=args["source"]
         )
     return jsonify(page(rows, next_cursor))

@@ -19,7 +19,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from backend.scheduler import add_jobs
-from backend.services.inbound import receipt as inbox
+from backend.services.inbound import processor
 from tests.support import PROBLEM, assert_problem, one, rows
 
 URL = "/api/webhooks/autograder/"
@@ -82,7 +82,7 @@ def post(client, body, secret=SECRET, signature=None, headers=None):
 
 def process(app) -> dict:
     runtime = app.extensions["questbridge"]
-    return inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+    return processor.run_pass(runtime.db, processor.InboxSettings.from_config(runtime.config), runtime.inbox_handlers)
 
 
 # -- a valid grade, from receipt to everything it changes -------------------------------------
@@ -674,13 +674,15 @@ def test_the_scheduler_runs_the_inbox_in_the_web_process_and_the_worker(app):
     for delivery_sweep in (True, False):  # the standalone worker passes delivery_sweep=False
         scheduler = add_jobs(BackgroundScheduler(timezone="UTC"), runtime, delivery_sweep=delivery_sweep)
         job = scheduler.get_job("inbound_inbox")
-        assert job is not None and job.func.__self__.__class__ is inbox.InboxWorker
+        assert job is not None and job.func.__self__.__class__ is processor.InboxWorker
         assert job.trigger.interval == timedelta(seconds=1)
 
 
 def test_the_inbox_job_is_woken_by_notify(client, app, db, course):
     runtime = app.extensions["questbridge"]
-    worker = inbox.InboxWorker(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+    worker = processor.InboxWorker(
+        runtime.db, processor.InboxSettings.from_config(runtime.config), runtime.inbox_handlers
+    )
     result = {}
     runner = threading.Thread(target=lambda: result.update(worker.run(listen_seconds=4.0)))
     runner.start()

@@ -15,7 +15,8 @@ import pytest
 import stripe
 from standardwebhooks.webhooks import Webhook
 
-from backend.services.inbound import receipt as inbox
+from backend.services.inbound import processor
+from backend.services.inbound.handlers import NO_HANDLER, InboundEvent
 from backend.services.shared import audit
 from tests.support import assert_problem, one
 
@@ -50,10 +51,10 @@ def org(world, db):
 
 
 @pytest.fixture
-def handled():
+def handled(app):
     """Handlers as an integrator registers them; each application leaves an audit entry."""
 
-    def handler(conn, event: inbox.InboundEvent) -> str:
+    def handler(conn, event: InboundEvent) -> str:
         audit.record(
             conn,
             "test_inbound.applied",
@@ -65,16 +66,17 @@ def handled():
         return "applied"
 
     registered = [("partner", "member.synced"), ("payments", "invoice.paid"), ("ci", "build.finished")]
+    handlers = app.extensions["questbridge"].inbox_handlers
     for source, event_type in registered:
-        inbox.register(source, event_type, handler)
+        handlers.add(source, event_type, handler)
     yield
     for source, event_type in registered:
-        inbox.unregister(source, event_type)
+        handlers.remove(source, event_type)
 
 
 def process(app) -> dict:
     runtime = app.extensions["questbridge"]
-    return inbox.run_pass(runtime.db, inbox.InboxSettings.from_config(runtime.config))
+    return processor.run_pass(runtime.db, processor.InboxSettings.from_config(runtime.config), runtime.inbox_handlers)
 
 
 def applications(db) -> list[dict]:
@@ -189,7 +191,7 @@ def test_an_unknown_event_type_is_stored_as_ignored(client, app, db, org, handle
     assert process(app)["claimed"] == 0
     assert applications(db) == []
     shown = client.get(f"/api/inbound/events/{event_id}", headers=auth.headers(org["admin"])).get_json()
-    assert shown["status"] == "ignored" and shown["outcome"] == inbox.NO_HANDLER
+    assert shown["status"] == "ignored" and shown["outcome"] == NO_HANDLER
 
 
 def test_handlers_are_per_source(client, app, db, org, handled):

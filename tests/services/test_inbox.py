@@ -3,37 +3,40 @@ inbox tables, run as each role with raw SQL."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
 import hashlib
 import uuid
 
 import psycopg
 import pytest
 
+from backend.config import PROJECT_ROOT, Config
 from backend.db import set_identity
-from backend.services.inbound import receipt as inbox
+from backend.services.inbound import autograder, processor, receipt
+from backend.services.inbound.handlers import HandlerError, Handlers
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
 
-SETTINGS = inbox.InboxSettings(max_attempts=3, backoff_seconds=(0,), lease_seconds=60)
+SETTINGS = dataclasses.replace(processor.InboxSettings.from_config(Config()), backoff_seconds=(0,), lease_seconds=60)
 
 
-@pytest.fixture
-def handler():
-    def apply(conn, event):
-        audit.record(conn, "test_inbox.applied", target_type="inbound_event", target_id=event.id)
-        return "applied"
+def apply(conn, event):
+    audit.record(conn, "test_inbox.applied", target_type="inbound_event", target_id=event.id)
+    return "applied"
 
-    inbox.register("tests", "thing.happened", apply)
-    yield
-    inbox.unregister("tests", "thing.happened")
+
+HANDLERS = Handlers({("tests", "thing.happened"): apply})
 
 
 def add_events(db, count: int, organization_id=None) -> list:
     ids = []
     with db.transaction("service_role") as conn:
         for n in range(count):
-            receipt = inbox.store(
+            stored = receipt.store(
                 conn,
+                HANDLERS,
                 source="tests",
                 event_type="thing.happened",
                 raw_body=f'{{"n": {n}}}',
@@ -41,7 +44,7 @@ def add_events(db, count: int, organization_id=None) -> list:
                 provider_event_id=f"evt-{uuid.uuid4()}",
                 organization_id=organization_id,
             )
-            ids.append(receipt.event_id)
+            ids.append(stored.event_id)
     return ids
 
 
@@ -52,44 +55,44 @@ def applied(db) -> int:
         ).fetchone()["n"]
 
 
-def test_concurrent_claims_never_overlap(db, handler):
+def test_concurrent_claims_never_overlap(db):
     add_events(db, 10)
     with db.connection() as first, db.connection() as second:
         with first.transaction():
             set_identity(first, "service_role", {})
-            mine = inbox.claim(first, "worker-a", 6, 60, 3)
+            mine = processor.claim(first, "worker-a", 6, 60, 3)
             with second.transaction():
                 set_identity(second, "service_role", {})
-                theirs = inbox.claim(second, "worker-b", 6, 60, 3)
+                theirs = processor.claim(second, "worker-b", 6, 60, 3)
     assert len(mine) == 6 and len(theirs) == 4
     assert not {e.id for e in mine} & {e.id for e in theirs}
 
 
-def test_an_expired_lease_is_taken_over_and_the_old_holder_applies_nothing(db, handler):
+def test_an_expired_lease_is_taken_over_and_the_old_holder_applies_nothing(db):
     [event_id] = add_events(db, 1)
     with db.transaction("service_role") as conn:
-        [stale] = inbox.claim(conn, "crashed-worker", 10, 60, 3)
+        [stale] = processor.claim(conn, "crashed-worker", 10, 60, 3)
         conn.execute("update public.inbound_events set lease_expires_at = now() - interval '1 second'")
     with db.transaction("service_role") as conn:
-        [fresh] = inbox.claim(conn, "new-worker", 10, 60, 3)
+        [fresh] = processor.claim(conn, "new-worker", 10, 60, 3)
     assert fresh.id == stale.id == event_id and fresh.attempts == 2
-    assert inbox.process(db, stale, "crashed-worker", SETTINGS) == "lost"
+    assert processor.process(db, stale, "crashed-worker", SETTINGS, HANDLERS) == "lost"
     assert applied(db) == 0
-    assert inbox.process(db, fresh, "new-worker", SETTINGS) == "processed"
+    assert processor.process(db, fresh, "new-worker", SETTINGS, HANDLERS) == "processed"
     assert applied(db) == 1
 
 
-def test_an_event_whose_every_attempt_lost_its_processor_ends_dead(db, handler):
+def test_an_event_whose_every_attempt_lost_its_processor_ends_dead(db):
     """A processor that dies holding the event (killed, out of memory) each time: after the last
     attempt the expired lease is not taken over again, and the event is dead."""
     [event_id] = add_events(db, 1)
     for attempt in range(1, 4):
         with db.transaction("service_role") as conn:
-            [claimed] = inbox.claim(conn, f"doomed-{attempt}", 10, 60, 3)
+            [claimed] = processor.claim(conn, f"doomed-{attempt}", 10, 60, 3)
             assert claimed.attempts == attempt
             conn.execute("update public.inbound_events set lease_expires_at = now() - interval '1 second'")
     with db.transaction("service_role") as conn:
-        assert inbox.claim(conn, "survivor", 10, 60, 3) == []
+        assert processor.claim(conn, "survivor", 10, 60, 3) == []
         row = conn.execute("select status, error, leased_by from public.inbound_events where id = %s", (event_id,))
         row = row.fetchone()
     assert row["status"] == "dead" and row["leased_by"] is None and "lease expired" in row["error"]
@@ -102,44 +105,50 @@ def test_a_handler_error_is_recorded_and_retried(db):
     def flaky(conn, event):
         calls.append(event.attempts)
         if len(calls) < 2:
-            raise inbox.HandlerError("the partner API said no")
+            raise HandlerError("the partner API said no")
         return "done"
 
-    inbox.register("tests", "flaky.thing", flaky)
-    try:
-        with db.transaction("service_role") as conn:
-            receipt = inbox.store(
-                conn, source="tests", event_type="flaky.thing", raw_body="{}", origin=RequestInfo(), idempotency_key="k"
-            )
-        assert inbox.run_pass(db, SETTINGS)["failed"] == 1
-        with db.transaction("service_role") as conn:
-            row = conn.execute("select status, error from public.inbound_events").fetchone()
-        assert row == {"status": "failed", "error": "the partner API said no"}
-        assert inbox.run_pass(db, SETTINGS)["processed"] == 1
-        assert calls == [1, 2]
-        assert receipt.created
-    finally:
-        inbox.unregister("tests", "flaky.thing")
-
-
-def test_store_is_idempotent_on_both_keys(db, handler):
-    origin = RequestInfo()
+    handlers = Handlers({("tests", "flaky.thing"): flaky})
     with db.transaction("service_role") as conn:
-        first = inbox.store(
-            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, provider_event_id="e1"
+        stored = receipt.store(
+            conn,
+            handlers,
+            source="tests",
+            event_type="flaky.thing",
+            raw_body="{}",
+            origin=RequestInfo(),
+            idempotency_key="k",
         )
-        again = inbox.store(
-            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, provider_event_id="e1"
-        )
-        keyed = inbox.store(
-            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, idempotency_key="h"
-        )
-        keyed_again = inbox.store(
-            conn, source="tests", event_type="thing.happened", raw_body="{}", origin=origin, idempotency_key="h"
-        )
-        other_source = inbox.store(
-            conn, source="others", event_type="x.y", raw_body="{}", origin=origin, provider_event_id="e1"
-        )
+    assert processor.run_pass(db, SETTINGS, handlers)["failed"] == 1
+    with db.transaction("service_role") as conn:
+        row = conn.execute("select status, error from public.inbound_events").fetchone()
+    assert row == {"status": "failed", "error": "the partner API said no"}
+    assert processor.run_pass(db, SETTINGS, handlers)["processed"] == 1
+    assert calls == [1, 2]
+    assert stored.created
+
+
+def test_handlers_are_registered_at_wiring_time_and_the_inbox_imports_none(app):
+    """create_app registers the autograder's handler; receipt and the processor know no handler by
+    name, so a new one is registered without editing them (and nothing imports in a cycle)."""
+    handlers = app.extensions["questbridge"].inbox_handlers
+    assert handlers.get(autograder.SOURCE, autograder.EVENT_TYPE) is autograder.apply_grade
+    assert handlers.get("tests", "thing.happened") is None
+    for name in ("handlers", "processor", "receipt", "admin"):
+        path = PROJECT_ROOT / "backend" / "services" / "inbound" / f"{name}.py"
+        tree = ast.parse(path.read_text())
+        imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names]
+        assert "autograder" not in imported, path
+
+
+def test_store_is_idempotent_on_both_keys(db):
+    with db.transaction("service_role") as conn:
+        store = functools.partial(receipt.store, conn, HANDLERS, raw_body="{}", origin=RequestInfo())
+        first = store(source="tests", event_type="thing.happened", provider_event_id="e1")
+        again = store(source="tests", event_type="thing.happened", provider_event_id="e1")
+        keyed = store(source="tests", event_type="thing.happened", idempotency_key="h")
+        keyed_again = store(source="tests", event_type="thing.happened", idempotency_key="h")
+        other_source = store(source="others", event_type="x.y", provider_event_id="e1")
     assert first.created and not again.created and again.event_id == first.event_id
     assert keyed.created and not keyed_again.created and keyed_again.event_id == keyed.event_id
     assert other_source.created and other_source.status == "ignored"
@@ -156,7 +165,7 @@ def two_orgs(world, db):
     with db.transaction("service_role") as conn:
         conn.execute("update public.profiles set platform_admin = true where id = %s", (platform["id"],))
         for org in (a, b, None):
-            inbox.record_failure(conn, "tests", "forged", RequestInfo(ip="192.0.2.1"), org and org["id"])
+            receipt.record_failure(conn, "tests", "forged", RequestInfo(ip="192.0.2.1"), org and org["id"])
     add_events(db, 1, a["id"])
     add_events(db, 1, b["id"])
     add_events(db, 1, None)

@@ -1,1 +1,1 @@
-"""Inbound webhooks: the durable inbox, signature schemes, and the autograder's grades."""
+"""Inbound webhooks: receipt, the inbox processor and its handlers, admin views, signature schemes, the autograder."""

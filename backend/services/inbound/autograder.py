@@ -1,11 +1,5 @@
-"""Grades from the autograder: verified and stored on receipt, applied by the inbox processor.
-
-Receipt (`receive`) counts the request, checks the HMAC against every platform secret (then, if
-none matches, the secrets of the submission's organization), the fields and the timestamp, then
-stores the event once (the SHA-256 of the signed body is its durable replay key). Applying
-(`apply_grade`, the inbox handler) grades the submission, notifies the student, emits
-`submission.graded` and audits each step in the event's one transaction.
-"""
+"""Grades from the autograder: verified and stored once on receipt (`receive`), then applied by the
+inbox handler `apply_grade` (grade, notify, emit, audit) in the event's one transaction."""
 
 from __future__ import annotations
 
@@ -24,8 +18,9 @@ from backend.db import Database, queries_beside
 from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized
 from backend.jsonutil import dumps, unstorable
 from backend.services import learning
-from backend.services.inbound import autograder_secrets, signatures
-from backend.services.inbound import receipt as inbox
+from backend.services.inbound import autograder_secrets, receipt, signatures
+from backend.services.inbound.handlers import HandlerError, InboundEvent
+from backend.services.inbound.processor import InboxSettings, system_transaction
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.secretbox import SecretBox
 from backend.services.webhooks.events import emit_event
@@ -192,15 +187,15 @@ def accept(
 def _replayed(conn: psycopg.Connection, key: str, origin: RequestInfo, organization_id) -> uuid.UUID:
     """Record a replay as a verification failure of the submission's organization (the payload is
     authentic, so its admins may see it); the id of the event first received."""
-    with inbox.system_transaction(conn):
-        inbox.record_failure(conn, SOURCE, "replay: this signed payload was already received", origin, organization_id)
-        params = {"source": SOURCE, "provider_event_id": None, "idempotency_key": key}
-        return conn.execute(inbox.SQL["existing_event"], params).fetchone()["id"]
+    with system_transaction(conn):
+        replay = "replay: this signed payload was already received"
+        receipt.record_failure(conn, SOURCE, replay, origin, organization_id)
+        return receipt.first_received(conn, SOURCE, idempotency_key=key).event_id
 
 
 def _organization_of(conn: psycopg.Connection, submission_id):
     """The organization of a submission, or None (read as the system: refusals only)."""
-    with inbox.system_transaction(conn):
+    with system_transaction(conn):
         row = conn.execute(SQL["submission_organization"], {"id": submission_id}).fetchone()
     return row["organization_id"] if row else None
 
@@ -245,9 +240,9 @@ def receive(
     body: bytes,
     signature: str | None,
     origin: RequestInfo,
-    settings: inbox.InboxSettings,
+    settings: InboxSettings,
     now: float | None = None,
-) -> inbox.Receipt:
+) -> receipt.Receipt:
     """POST /api/webhooks/autograder/: count, verify, validate, check freshness, store once.
 
     Refusals that are verification failures (signature, timestamp, replay) are recorded in their
@@ -257,7 +252,7 @@ def receive(
     secret looked up (one more statement), and then the grade may only be for that organization.
     """
     with db.system_connection() as conn:
-        inbox.count_request(conn, inbox.rate_bucket(SOURCE, origin), settings.rate_limit_per_hour)
+        receipt.count_request(conn, receipt.rate_bucket(SOURCE, origin), settings.rate_limit_per_hour)
         try:
             organization_id = _verified_organization(conn, box, secrets, body, signature)
         except signatures.SignatureRefused as refused:
@@ -266,14 +261,14 @@ def receive(
                     "no autograder secret is configured: set AUTOGRADER_WEBHOOK_SECRETS or an organization's own",
                     retry_after=3600,
                 ) from None
-            inbox.refuse(conn, SOURCE, refused.reason, origin)
+            receipt.refuse(conn, SOURCE, refused.reason, origin)
             raise Unauthorized(f"{SIGNATURE_HEADER}: {refused.reason}", headers={}) from None
-        raw_body, data = inbox.parse_json_object(body)
+        raw_body, data = receipt.parse_json_object(body)
         grade = parse_grade(data)
         try:
             signatures.check_fresh(grade.timestamp, TOLERANCE_SECONDS, now)
         except signatures.StaleTimestamp as stale:
-            inbox.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
+            receipt.refuse(conn, SOURCE, stale.reason, origin, _organization_of(conn, grade.submission_id))
             raise Conflict(f"timestamp: {stale.reason}", errors={"timestamp": [stale.reason]}, slug="replay") from None
         key = hashlib.sha256(body).hexdigest()
         row = accept(conn, grade, raw_body, key, origin, organization_id).fetchone()
@@ -287,11 +282,11 @@ def receive(
                 slug="replay",
                 extra={"event_id": str(first)},
             )
-        inbox.wake_processors(db, conn)
-    return inbox.Receipt(row["event_id"], True, "pending")
+        receipt.wake_processors(db, conn)
+    return receipt.Receipt(row["event_id"], True, "pending")
 
 
-def _receipt_steps(event: inbox.InboundEvent, grade: Grade) -> list[tuple[str, dict]]:
+def _receipt_steps(event: InboundEvent, grade: Grade) -> list[tuple[str, dict]]:
     """The audit entries of the steps that received the event, from what its row keeps: written
     with the grade, in its transaction, so that receipt stays one insert."""
     return [
@@ -302,13 +297,13 @@ def _receipt_steps(event: inbox.InboundEvent, grade: Grade) -> list[tuple[str, d
     ]
 
 
-def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
+def apply_grade(conn: psycopg.Connection, event: InboundEvent) -> str:
     """The inbox handler: grade, notify, emit and audit each step since receipt, all in the event's
     transaction."""
     grade = parse_grade(event.payload)
     submission = conn.execute(SQL["lock_submission"], {"id": grade.submission_id}).fetchone()
     if submission is None:
-        raise inbox.HandlerError(f"submission {grade.submission_id} no longer exists")
+        raise HandlerError(f"submission {grade.submission_id} no longer exists")
     organization_id = submission["organization_id"]
     origin = RequestInfo(ip=event.client_ip, user_agent=event.user_agent)
     newer = conn.execute(
@@ -402,6 +397,3 @@ def apply_grade(conn: psycopg.Connection, event: inbox.InboundEvent) -> str:
         },
     )
     return "regraded" if regrade else "graded"
-
-
-inbox.register(SOURCE, EVENT_TYPE, apply_grade)

@@ -1,143 +1,37 @@
-"""The inbound inbox: verified webhooks stored durably and idempotently, then applied exactly once in
-effect by a processor that claims with SKIP LOCKED.
-
-Receipt is the fast path (a rate-limit count, one insert guarded by unique keys, NOTIFY). Processing
-runs each event's handler and marks it done in one transaction, so an event's effects and its
-`processed` status commit together or not at all. Three entry points share `run_pass`: the
-APScheduler job (`InboxWorker`, in the web process and in the standalone worker), and the cron
-endpoint. Handlers are registered per (source, event type); types without one are stored `ignored`.
-"""
+"""Receipt of inbound webhooks: counted, verified, stored once (unique keys make it idempotent) and
+the processors woken; the fast path of the configured sources and of the autograder."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 import time
 import uuid
 import weakref
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 import psycopg
 import structlog
 
 from backend import metrics
-from backend.config import Config
-from backend.db import Database, as_service_role, queries_beside, set_identity
-from backend.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized
+from backend.db import Database, queries_beside
+from backend.errors import BadRequest, ServiceUnavailable, TooManyRequests, Unauthorized
 from backend.jsonutil import unstorable
+from backend.services.inbound import processor
 from backend.services.inbound import signatures as inbound_signatures
-from backend.services.shared import audit, rate_limit
+from backend.services.inbound.handlers import NO_HANDLER, Handlers
+from backend.services.inbound.processor import InboxSettings, system_transaction
+from backend.services.shared import rate_limit
 from backend.services.shared.audit import RequestInfo
-from backend.services.shared.ownership import require_admin
-from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 log = structlog.get_logger(__name__)
 
-NOTIFY_CHANNEL = "questbridge_inbox"
 MAX_BODY_BYTES = 256 * 1024
-STATUSES = ("pending", "processing", "processed", "failed", "dead", "ignored")
 RATE_WINDOW_SECONDS = 3600
-NO_HANDLER = "no handler is registered for this event type"
 WAKE_INTERVAL = 0.05  # seconds between two wake-ups sent by one process
-
-
-@dataclass(frozen=True)
-class InboxSettings:
-    max_attempts: int = 3
-    backoff_seconds: tuple = (10, 60)
-    lease_seconds: int = 60
-    batch_size: int = 50
-    rate_limit_per_hour: int = 1000
-
-    @classmethod
-    def from_config(cls, config: Config) -> InboxSettings:
-        return cls(
-            max_attempts=config.inbound_max_attempts,
-            backoff_seconds=tuple(config.inbound_backoff_seconds),
-            rate_limit_per_hour=config.inbound_rate_limit_per_hour,
-        )
-
-    def delay_after(self, attempts: int) -> int:
-        """Seconds before the next attempt once `attempts` have failed."""
-        schedule = self.backoff_seconds
-        return schedule[min(max(attempts, 1) - 1, len(schedule) - 1)]
-
-
-@dataclass(frozen=True)
-class InboundEvent:
-    """A claimed event, as its handler sees it."""
-
-    id: uuid.UUID
-    source: str
-    type: str
-    attempts: int
-    organization_id: uuid.UUID | None
-    subject_id: uuid.UUID | None
-    sent_at: datetime | None
-    raw_body: str
-    body_sha256: str  # hex, of the body as received
-    idempotency_key: str | None
-    received_at: datetime
-    client_ip: str | None
-    user_agent: str | None
-
-    @property
-    def payload(self) -> dict:
-        return json.loads(self.raw_body, parse_float=Decimal)
-
-
-class HandlerError(Exception):
-    """A handler cannot apply its event now: the attempt fails, rolls back, and is retried."""
-
-
-Handler = Callable[[psycopg.Connection, InboundEvent], "str | None"]
-_HANDLERS: dict[tuple[str, str], Handler] = {}
-
-
-def register(source: str, event_type: str, handler: Handler) -> None:
-    """Apply events of `event_type` from `source` with `handler(conn, event) -> outcome`.
-
-    The handler runs inside the event's transaction as service_role; whatever it writes commits
-    together with the event's `processed` status, or rolls back with a failed attempt.
-    """
-    _HANDLERS[(source, event_type)] = handler
-
-
-def unregister(source: str, event_type: str) -> None:
-    _HANDLERS.pop((source, event_type), None)
-
-
-def handler_for(source: str, event_type: str) -> Handler | None:
-    # The built-in handlers register themselves on import; importing here means a processor never
-    # mistakes an autograder grade for an unknown type because nothing else imported the module.
-    from backend.services.inbound import autograder  # noqa: F401
-
-    return _HANDLERS.get((source, event_type))
-
-
-@contextmanager
-def system_transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """A transaction as service_role on `conn`, its statements pipelined.
-
-    Receipt and processing are runs of short statements; pipelined, the ones whose results are not
-    needed yet travel together, which matters most when the database is across a network. Results
-    are fetched as usual: a fetch sends what is queued and waits for it. Receipt runs its few
-    transactions on one connection, so it pays the pool's checkout (and its liveness check) once.
-    """
-    with conn.pipeline(), conn.transaction():
-        set_identity(conn, "service_role", None)
-        yield conn
-
-
-# -- receipt ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -207,6 +101,7 @@ def parse_json_object(body: bytes) -> tuple[str, dict]:
 
 def store(
     conn: psycopg.Connection,
+    handlers: Handlers,
     *,
     source: str,
     event_type: str,
@@ -219,7 +114,7 @@ def store(
     sent_at: float | None = None,
 ) -> Receipt:
     """Insert an event once; a repeat of its provider id or idempotency key returns the first one."""
-    status = "pending" if handler_for(source, event_type) is not None else "ignored"
+    status = "pending" if handlers.get(source, event_type) is not None else "ignored"
     params = {
         "source": source,
         "provider_event_id": provider_event_id,
@@ -237,9 +132,17 @@ def store(
     }
     row = conn.execute(SQL["insert_event"], params).fetchone()
     if row is None:
-        existing = conn.execute(SQL["existing_event"], params).fetchone()
-        return Receipt(existing["id"], False, existing["status"])
+        return first_received(conn, source, provider_event_id=provider_event_id, idempotency_key=idempotency_key)
     return Receipt(row["id"], True, status)
+
+
+def first_received(
+    conn: psycopg.Connection, source: str, *, provider_event_id: str | None = None, idempotency_key: str | None = None
+) -> Receipt:
+    """The event of `source` first stored under this provider event id or idempotency key."""
+    params = {"source": source, "provider_event_id": provider_event_id, "idempotency_key": idempotency_key}
+    existing = conn.execute(SQL["existing_event"], params).fetchone()
+    return Receipt(existing["id"], False, existing["status"])
 
 
 _last_wake: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -259,7 +162,7 @@ def wake_processors(db: Database, conn: psycopg.Connection) -> None:
     if now - _last_wake.get(db, -WAKE_INTERVAL) < WAKE_INTERVAL:
         return
     _last_wake[db] = now
-    conn.execute(SQL["notify"])
+    processor.notify(conn)
 
 
 def _text_field(data: dict, name: str, max_length: int) -> str:
@@ -280,6 +183,7 @@ def receive_from_source(
     headers: Mapping[str, str],
     origin: RequestInfo,
     settings: InboxSettings,
+    handlers: Handlers,
 ) -> Receipt:
     """POST /api/inbound/<source>: count, verify, parse, store once."""
     with db.system_connection() as conn:
@@ -298,6 +202,7 @@ def receive_from_source(
             with system_transaction(conn):
                 receipt = store(
                     conn,
+                    handlers,
                     source=source.name,
                     event_type=event_type,
                     raw_body=raw_body,
@@ -315,203 +220,3 @@ def receive_from_source(
         if receipt.created and receipt.status == "pending":
             wake_processors(db, conn)
     return receipt
-
-
-# -- processing ---------------------------------------------------------------------------------
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def claim(
-    conn: psycopg.Connection,
-    worker: str,
-    limit: int,
-    lease_seconds: int,
-    max_attempts: int,
-    attempted: list | None = None,
-) -> list[InboundEvent]:
-    params = {
-        "limit": limit,
-        "lease_seconds": lease_seconds,
-        "max_attempts": max_attempts,
-        "worker": worker,
-        "attempted": attempted or [],
-    }
-    return [InboundEvent(**row) for row in conn.execute(SQL["claim"], params).fetchall()]
-
-
-def _describe(exc: Exception) -> str:
-    """What an admin reads as the event's error: the cause, without the row's contents."""
-    if isinstance(exc, HandlerError):
-        return str(exc)
-    if isinstance(exc, psycopg.Error):
-        diag = exc.diag
-        constraint = f" ({diag.constraint_name})" if diag.constraint_name else ""
-        return f"database error{constraint}: {diag.message_primary or type(exc).__name__}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def process(db: Database, event: InboundEvent, worker: str, settings: InboxSettings) -> str:
-    """Apply one claimed event; returns processed, ignored, failed, dead, or lost (lease taken over)."""
-    started = time.perf_counter()
-    try:
-        with db.connection() as conn, system_transaction(conn):
-            if conn.execute(SQL["lock_claimed"], {"id": event.id, "worker": worker}).fetchone() is None:
-                return "lost"
-            handler = handler_for(event.source, event.type)
-            if handler is None:
-                status, outcome = "ignored", NO_HANDLER
-            else:
-                status, outcome = "processed", handler(conn, event)
-            conn.execute(
-                SQL["mark_done"],
-                {
-                    "id": event.id,
-                    "status": status,
-                    "outcome": outcome,
-                    "processing_ms": int((time.perf_counter() - started) * 1000),
-                },
-            )
-        return status
-    except Exception as exc:  # one bad event must never stop the processor
-        error = _describe(exc)
-        log.warning("inbound_event_failed", event_id=str(event.id), source=event.source, error=error)
-        with db.transaction("service_role") as conn:
-            row = conn.execute(
-                SQL["mark_failed"],
-                {
-                    "id": event.id,
-                    "worker": worker,
-                    "error": error,
-                    "max_attempts": settings.max_attempts,
-                    "delay_seconds": settings.delay_after(event.attempts),
-                    "processing_ms": int((time.perf_counter() - started) * 1000),
-                },
-            ).fetchone()
-        return row["status"] if row else "lost"
-
-
-def run_pass(db: Database, settings: InboxSettings, time_budget: float = 20.0, worker: str | None = None) -> dict:
-    """Process everything due now, batch by batch, within the time budget; returns the counts.
-
-    Each event is attempted at most once per pass, whatever its backoff.
-    """
-    worker = worker or worker_name()
-    counts: Counter = Counter()
-    attempted: list = []
-    deadline = time.monotonic() + time_budget
-    while time.monotonic() < deadline:
-        with db.transaction("service_role") as conn:
-            events = claim(conn, worker, settings.batch_size, settings.lease_seconds, settings.max_attempts, attempted)
-        if not events:
-            break
-        counts["claimed"] += len(events)
-        for event in events:
-            attempted.append(event.id)
-            counts[process(db, event, worker, settings)] += 1
-    return {name: counts[name] for name in ("claimed", "processed", "ignored", "failed", "dead")}
-
-
-class InboxWorker:
-    """The APScheduler job: drain what is due, then keep draining on NOTIFY until the next run.
-
-    Runs every second with a budget just under that, so events are applied moments after their
-    202 without polling; the listening connection is kept between runs so no wake-up is lost.
-    """
-
-    def __init__(self, db: Database, settings: InboxSettings):
-        self.db = db
-        self.settings = settings
-        self.worker = worker_name()
-        self._listener: psycopg.Connection | None = None
-
-    def run(self, listen_seconds: float = 0.9) -> dict:
-        deadline = time.monotonic() + listen_seconds
-        totals: Counter = Counter(run_pass(self.db, self.settings, worker=self.worker))
-        while (remaining := deadline - time.monotonic()) > 0 and self._wait(remaining):
-            totals.update(run_pass(self.db, self.settings, worker=self.worker))
-        return dict(totals)
-
-    def _wait(self, timeout: float) -> bool:
-        """True when NOTIFY says something arrived within `timeout` seconds."""
-        try:
-            if self._listener is None or self._listener.closed:
-                listener = psycopg.connect(self.db.conninfo, autocommit=True)
-                listener.execute(f"listen {NOTIFY_CHANNEL}")
-                self._listener = listener
-            woken = any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
-            if woken:  # one pass serves every notification already queued
-                for _ in self._listener.notifies(timeout=0.001):
-                    pass
-            return woken
-        except psycopg.Error:
-            log.warning("inbox_listen_lost", exc_info=True)
-            self.close()
-            return False
-
-    def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-
-
-# -- administration -----------------------------------------------------------------------------
-
-
-def get_event(conn: psycopg.Connection, event_id) -> dict:
-    """An event as its organization's admins (or platform admins) see it; 403 for members, else 404."""
-    row = conn.execute(SQL["get_event"], {"id": event_id}).fetchone()
-    if row is None:
-        with as_service_role(conn):
-            owner = conn.execute(SQL["event_organization"], {"id": event_id}).fetchone()
-        if owner is not None and owner["organization_id"] is not None:
-            try:
-                require_admin(conn, owner["organization_id"])
-            except NotFound:
-                pass
-        raise NotFound("inbound event not found")
-    raw_body = row.pop("raw_body")
-    row["payload"] = json.loads(raw_body)
-    return row
-
-
-def list_events(
-    conn: psycopg.Connection, limit: int, cursor: str | None, *, organization_id=None, source=None, status=None
-) -> tuple[list[dict], str | None]:
-    """The events the caller may read (RLS decides), newest first."""
-    params = page_params(cursor, limit) | {"organization_id": organization_id, "source": source, "status": status}
-    rows = conn.execute(SQL["list_events"], params).fetchall()
-    return paginate(rows, limit, key=lambda r: (r["received_at"], r["id"]))
-
-
-def list_failures(
-    conn: psycopg.Connection, limit: int, cursor: str | None, *, organization_id=None, source=None
-) -> tuple[list[dict], str | None]:
-    """Refused requests the caller may read (RLS decides), newest first."""
-    params = page_params(cursor, limit) | {"organization_id": organization_id, "source": source}
-    return paginate(conn.execute(SQL["list_failures"], params).fetchall(), limit)
-
-
-def retry(conn: psycopg.Connection, event_id, user_id, origin: RequestInfo) -> dict:
-    """Queue a dead event again with its attempts reset."""
-    event = get_event(conn, event_id)
-    if event["status"] != "dead":
-        message = f"is {event['status']}; only dead events are retried"
-        raise Conflict(f"status: {message}", errors={"status": [message]})
-    with as_service_role(conn):
-        if conn.execute(SQL["retry_dead"], {"id": event_id}).fetchone() is None:
-            raise Conflict("status: changed meanwhile; reload the event", errors={"status": ["changed meanwhile"]})
-        conn.execute(SQL["notify"])
-        audit.record(
-            conn,
-            "inbound_event.retried",
-            organization_id=event["organization_id"],
-            target_type="inbound_event",
-            target_id=event_id,
-            metadata={"source": event["source"], "type": event["type"], "attempts": event["attempts"]},
-            origin=origin,
-            actor_id=user_id,
-        )
-    return get_event(conn, event_id)

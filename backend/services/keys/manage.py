@@ -46,7 +46,7 @@ MAX_ALLOWLIST_ENTRIES = 100
 MAX_NAME_LENGTH = 200
 MAX_KEYS_LIMIT = 10000  # the highest max_api_keys a platform admin may set (organization_limits_max_api_keys_range)
 USAGE_RETENTION_DAYS = 90
-PRUNE_LOCK_KEY = 0x5142_4150_494B_4559  # "QBAPIKEY", pg_try_advisory_xact_lock of prune_usage
+PRUNE_LOCK_KEY = 0x5142_4150_494B_4559  # "QBAPIKEY", the advisory lock of prune_usage
 MAX_EVENT_TYPE_LENGTH = 128
 MAX_EVENT_DATA_BYTES = 64 * 1024
 MAX_EVENT_DATA_DEPTH = 32
@@ -583,9 +583,9 @@ def usage_by_tier(conn: psycopg.Connection, organization_id=None) -> list[dict]:
 
 def prune_usage(db: Database, keep_days: int = USAGE_RETENTION_DAYS) -> int | None:
     """Delete usage older than keep_days (a scheduler job); None when another process is doing it."""
-    with db.transaction("service_role") as conn:
-        if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (PRUNE_LOCK_KEY,)).fetchone()["ok"]:
-            return None
-        deleted = conn.execute(SQL["prune_usage"], {"keep_days": keep_days}).rowcount
-    log.info("api_key_usage_pruned", rows=deleted, keep_days=keep_days)
+    deleted = db.try_singleton(
+        PRUNE_LOCK_KEY, lambda conn: conn.execute(SQL["prune_usage"], {"keep_days": keep_days}).rowcount
+    )
+    if deleted is not None:
+        log.info("api_key_usage_pruned", rows=deleted, keep_days=keep_days)
     return deleted

@@ -19,9 +19,8 @@ LOCK_KEY = 0x5142_4F41_5554_4800  # "QBOAUTH"
 def run(db: Database, box: SecretBox, config: Config) -> dict | None:
     """One pass; None when another process holds the lock."""
     settings = Settings.from_config(config)
-    with db.transaction("service_role") as conn:
-        if not conn.execute("select pg_try_advisory_xact_lock(%s) as ok", (LOCK_KEY,)).fetchone()["ok"]:
-            return None
+
+    def maintain(conn) -> dict:
         deleted = tokens.delete_expired(conn)
         retired = keys.delete_retired(conn)
         rotated = keys.rotate_if_due(
@@ -31,12 +30,15 @@ def run(db: Database, box: SecretBox, config: Config) -> dict | None:
             ahead_seconds=settings.key_publish_ahead,
             token_ttl_seconds=settings.access_token_ttl,
         )
-    result = {
-        "codes": deleted["codes"],
-        "grants": deleted["grants"],
-        "access_tokens": deleted["access_tokens"],
-        "keys_retired": retired,
-        "key_scheduled": rotated["kid"] if rotated else None,
-    }
-    log.info("oauth_maintenance_done", **result)
+        return {
+            "codes": deleted["codes"],
+            "grants": deleted["grants"],
+            "access_tokens": deleted["access_tokens"],
+            "keys_retired": retired,
+            "key_scheduled": rotated["kid"] if rotated else None,
+        }
+
+    result = db.try_singleton(LOCK_KEY, maintain)
+    if result is not None:
+        log.info("oauth_maintenance_done", **result)
     return result

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from backend import metrics
 from backend.db import check_idle_async_connection, queries_beside
-from backend.services.inbound import receipt
+from backend.services.inbound import processor
 from backend.services.shared.secretbox import SecretBox
 from backend.services.shared.workers import worker_name
 from backend.services.webhooks import http, signing, ssrf
@@ -332,5 +332,7 @@ def run_pass(runtime, time_budget: float = 25.0) -> PassStats:
 def run_due_work(runtime) -> dict:
     """The cron pass and the worker's --once: the inbox first, because the grades it applies emit
     submission.graded, which the delivery pass then sends. The counts of both."""
-    inbound = receipt.run_pass(runtime.db, receipt.InboxSettings.from_config(runtime.config))
+    inbound = processor.run_pass(
+        runtime.db, processor.InboxSettings.from_config(runtime.config), runtime.inbox_handlers
+    )
     return run_pass(runtime).as_dict() | {"inbound": inbound}
