@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.mail import running_inbox
+
 
 @pytest.fixture
 def org(world):
@@ -22,3 +24,14 @@ def member_headers(org, world, auth):
 def stranger_headers(world, auth):
     """The admin of another organization."""
     return auth.headers(world.organization("Elsewhere")["admin"])
+
+
+@pytest.fixture
+def smtp_server():
+    with running_inbox() as inbox:
+        yield inbox
+
+
+@pytest.fixture
+def mail_app(make_app, smtp_server):
+    return make_app(smtp_host="127.0.0.1", smtp_port=smtp_server.port, smtp_starttls=False)
