@@ -19,13 +19,12 @@ from backend.auth import (
     user_transaction,
 )
 from backend.db import as_service_role
-from backend.errors import TooManyRequests, Unauthorized, ValidationFailed
+from backend.errors import TooManyRequests, Unauthorized
 from backend.routes.common import json_body
 from backend.runtime import current_runtime
-from backend.services.accounts import invitations
+from backend.services.accounts import invitations, password_changes
 from backend.services.accounts import users as accounts
 from backend.services.shared import audit
-from backend.services.shared.passwords import password_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -47,12 +46,6 @@ class PasswordChangeSchema(Schema):
 
 def _limits():
     return accounts.LoginLimits.from_config(current_runtime().config)
-
-
-def _check_new_password(field: str, password: str, email: str | None) -> None:
-    problem = password_problem(password, email)
-    if problem:
-        raise ValidationFailed.field(field, problem)
 
 
 @bp.post("/login")
@@ -145,27 +138,16 @@ def change_password():
     """Change one's own password (required first when must_change_password is set)."""
     data = json_body(PasswordChangeSchema())
     runtime = current_runtime()
-    origin = request_origin()
-    guess = accounts.password_check_guesses(_limits(), g.identity.user_id, origin.ip)
-    with runtime.db.transaction("service_role") as conn:  # counted and committed before the check
-        refused = accounts.count_guess(conn, guess)
-        user = accounts.find_by_id(conn, g.identity.user_id)
-    if refused is not None:
-        raise TooManyRequests("too many wrong current passwords; try again later", retry_after=refused[1].retry_after)
-    if user is None or not runtime.hasher.verify(user["password_hash"], data["current_password"]):
-        raise ValidationFailed.field("current_password", "is not your current password", status=403)
-    with runtime.db.transaction("service_role") as conn:
-        accounts.forgive_guess(conn, guess)
-    with runtime.db.transaction("service_role") as conn:
-        _check_new_password("new_password", data["new_password"], user["email"])
-        if data["new_password"] == data["current_password"]:
-            # A required change (an admin-set or leaked password) must actually change it.
-            raise ValidationFailed.field("new_password", "must differ from your current password")
-        accounts.set_password(conn, runtime.hasher, user["id"], data["new_password"])
-        audit.record(
-            conn, "auth.password_changed", target_type="user", target_id=user["id"], origin=origin, actor_id=user["id"]
-        )
-        session = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
+    user, session = password_changes.change_password(
+        runtime.db,
+        runtime.hasher,
+        _limits(),
+        user_id=g.identity.user_id,
+        current_password=data["current_password"],
+        new_password=data["new_password"],
+        origin=request_origin(),
+        session_ttl_seconds=runtime.config.session_ttl_seconds,
+    )
     return signed_in_response(user["id"], user["email"], session, False)
 
 
@@ -175,22 +157,12 @@ def reset_password():
     refuse_cross_site_sign_in()
     data = json_body(PasswordResetSchema())
     runtime = current_runtime()
-    _check_new_password("password", data["password"], None)
-    with runtime.db.transaction("service_role") as conn:
-        user = accounts.consume_reset_token(conn, data["token"])
-        if user is None:
-            raise ValidationFailed.field("token", "is invalid, expired or already used", status=400)
-        # Raised inside the transaction, so a refused password does not spend the token.
-        _check_new_password("password", data["password"], user["email"])
-        accounts.set_password(conn, runtime.hasher, user["id"], data["password"])
-        origin = request_origin()
-        audit.record(
-            conn,
-            "auth.password_reset_completed",
-            target_type="user",
-            target_id=user["id"],
-            origin=origin,
-            actor_id=user["id"],
-        )
-        session = accounts.create_session(conn, user["id"], runtime.config.session_ttl_seconds, origin)
+    user, session = password_changes.reset_password(
+        runtime.db,
+        runtime.hasher,
+        token=data["token"],
+        password=data["password"],
+        origin=request_origin(),
+        session_ttl_seconds=runtime.config.session_ttl_seconds,
+    )
     return signed_in_response(user["id"], user["email"], session, False)

@@ -19,7 +19,6 @@ from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.runtime import current_runtime
 from backend.services.accounts import invitations, mail, users
 from backend.services.accounts.invitations import IssuedLink
-from backend.services.shared import mailer
 
 bp = Blueprint("invitations", __name__)
 
@@ -45,16 +44,14 @@ class AcceptSchema(TokenSchema):
 def _sent(issued: IssuedLink):
     """The invitation as its organization sees it, once its email was handed on (or not: then the
     admin resends it; the invitation stands either way)."""
-    config = current_runtime().config
-    message = mail.invitation(
-        config.public_url,
+    sent = mail.send_invitation(
+        current_runtime().config,
+        issued.invitation["email"],
         issued.token,
         issued.organization_name,
         issued.invitation["role"],
         issued.inviter_email,
-        config.invitation_ttl_seconds,
     )
-    sent = mail.send(mailer.settings_from(config), issued.invitation["email"], message, "invitation")
     return issued.invitation | {"invitation_sent": sent}
 
 

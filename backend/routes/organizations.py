@@ -12,7 +12,6 @@ from backend.routes.common import PageQuery, json_body, page, query_args
 from backend.runtime import current_runtime
 from backend.services.accounts import mail, organizations
 from backend.services.keys import manage
-from backend.services.shared import mailer
 
 bp = Blueprint("organizations", __name__, url_prefix="/api/organizations")
 
@@ -74,9 +73,7 @@ def request_password_reset(org_id, user_id):
         email, token, organization_name = organizations.request_password_reset(
             conn, org_id, user_id, request_origin(), config.password_reset_ttl_seconds
         )
-    ttl = config.password_reset_ttl_seconds
-    message = mail.password_reset(config.public_url, token, organization_name, ttl)
-    if not mail.send(mailer.settings_from(config), email, message, "password_reset"):
+    if not mail.send_password_reset(config, email, token, organization_name):
         # Nothing was sent, so nothing can use the token; asking again issues a fresh one.
         raise ServiceUnavailable("the reset email could not be sent; try again later", retry_after=60)
     return jsonify(status="sent"), 202

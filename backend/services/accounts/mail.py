@@ -8,10 +8,14 @@ bar before anything else loads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
 from backend.services.shared import mailer
+
+if TYPE_CHECKING:
+    from backend.config import Config
 
 log = structlog.get_logger(__name__)
 
@@ -70,3 +74,19 @@ def send(settings: mailer.MailSettings, to: str, message: Message, kind: str) ->
         log.warning(f"{kind}_not_sent", reason=str(exc))
         return False
     return True
+
+
+def send_invitation(
+    config: Config, to: str, token: str, organization_name: str, role: str, inviter_email: str | None
+) -> bool:
+    """Email an invitation's link; False when no mail server took it (the invitation stands)."""
+    message = invitation(
+        config.public_url, token, organization_name, role, inviter_email, config.invitation_ttl_seconds
+    )
+    return send(mailer.settings_from(config), to, message, "invitation")
+
+
+def send_password_reset(config: Config, to: str, token: str, organization_name: str) -> bool:
+    """Email a reset link; False when no mail server took it (then nothing can use the token)."""
+    message = password_reset(config.public_url, token, organization_name, config.password_reset_ttl_seconds)
+    return send(mailer.settings_from(config), to, message, "password_reset")
