@@ -1,18 +1,19 @@
-"""Every setting Questbridge reads, taken from the environment once and documented in README."""
+"""Every setting Questbridge reads: one declaration each (environment name, parser, default, bounds,
+meaning), from which parsing, validation and the README's table come."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import json
 import os
-import re
 import secrets
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from backend.services.inbound import sources
+from backend.services.keys import tiers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,12 +71,7 @@ def _int_list(name: str, raw: str) -> tuple:
     return values
 
 
-INBOUND_SCHEMES = ("standard-webhooks", "stripe", "hmac-hex")
-INBOUND_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
-INBOUND_SOURCE_KEYS = {"scheme", "secrets", "organization_id", "tolerance_seconds", "signature_header"}
-
-
-def _comma_list(raw: str) -> tuple:
+def _comma_list(name: str, raw: str) -> tuple:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
@@ -91,92 +87,6 @@ def _json_object(name: str, raw: str) -> dict:
     return value
 
 
-def _check_inbound_sources(sources: dict) -> None:
-    """INBOUND_SOURCES: {"<source>": {"scheme", "secrets": [..], "organization_id"?, ...}}."""
-    name = "INBOUND_SOURCES"
-    for source, spec in sources.items():
-        where = f"{name}[{source!r}]"
-        if not isinstance(source, str) or not INBOUND_SOURCE_NAME.match(source) or source == "autograder":
-            raise ConfigError(f"{name}: {source!r} is not a source name (a-z, 0-9, - and _; not 'autograder')")
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{where} must be an object")
-        unknown = set(spec) - INBOUND_SOURCE_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-        if spec.get("scheme") not in INBOUND_SCHEMES:
-            raise ConfigError(f"{where}.scheme must be one of {', '.join(INBOUND_SCHEMES)}")
-        secrets_ = spec.get("secrets")
-        if not isinstance(secrets_, list) or not secrets_ or not all(isinstance(s, str) and s for s in secrets_):
-            raise ConfigError(f"{where}.secrets must be a non-empty list of non-empty strings")
-        if spec["scheme"] == "standard-webhooks":
-            for secret in secrets_:
-                try:
-                    base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-                except (binascii.Error, ValueError):
-                    raise ConfigError(f"{where}.secrets: a standard-webhooks secret is whsec_ and base64") from None
-        organization_id = spec.get("organization_id")
-        if organization_id is not None:
-            try:
-                uuid.UUID(str(organization_id))
-            except ValueError:
-                raise ConfigError(f"{where}.organization_id must be a UUID") from None
-        tolerance = spec.get("tolerance_seconds", 300)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 1 <= tolerance <= 3600:
-            raise ConfigError(f"{where}.tolerance_seconds must be an integer from 1 to 3600")
-        header = spec.get("signature_header", "X-Signature")
-        if not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
-            raise ConfigError(f"{where}.signature_header must be an HTTP header name")
-
-
-# A test send holds its web thread this long at most: well inside gunicorn's 30 s, and short
-# enough that waiting requests never crowd out everyone else's.
-MAX_TEST_WAIT_SECONDS = 10.0
-
-API_KEY_TIERS = ("starter", "pro", "enterprise")
-API_KEY_LIMITS = ("per_day", "per_minute")
-MAX_API_KEY_LIMIT = 2**31 - 1  # the usage counters are integer columns
-
-
-def _default_api_key_tiers() -> dict:
-    return {
-        "starter": {"per_day": 1000, "per_minute": 100},
-        "pro": {"per_day": 10000, "per_minute": 1000},
-        "enterprise": {"per_day": 100000, "per_minute": 10000},
-    }
-
-
-def _api_key_tiers(name: str, raw: str) -> dict:
-    """API_KEY_TIERS: JSON changing some limits of the defaults, e.g. {"pro": {"per_minute": 2000}}."""
-    tiers = _default_api_key_tiers()
-    if not raw.strip():
-        return tiers
-    try:
-        changes = json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} is not valid JSON: {exc}") from None
-    if not isinstance(changes, dict):
-        raise ConfigError(f"{name} must be a JSON object of tiers")
-    for tier, limits in changes.items():
-        if tier not in tiers:
-            raise ConfigError(f"{name}: {tier!r} is not a tier ({', '.join(API_KEY_TIERS)})")
-        if not isinstance(limits, dict):
-            raise ConfigError(f"{name}[{tier!r}] must be an object with per_day and/or per_minute")
-        tiers[tier].update(limits)
-    return tiers
-
-
-def _check_api_key_tiers(tiers: dict) -> None:
-    name = "API_KEY_TIERS"
-    if not isinstance(tiers, dict) or set(tiers) != set(API_KEY_TIERS):
-        raise ConfigError(f"{name} must define the tiers {', '.join(API_KEY_TIERS)}")
-    for tier, limits in tiers.items():
-        if not isinstance(limits, dict) or set(limits) != set(API_KEY_LIMITS):
-            raise ConfigError(f"{name}[{tier!r}] must have per_day and per_minute and nothing else")
-        for limit, value in limits.items():
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_API_KEY_LIMIT:
-                raise ConfigError(f"{name}[{tier!r}].{limit} must be an integer from 1 to {MAX_API_KEY_LIMIT}")
-
-
 def _networks(name: str, raw: str) -> tuple:
     networks = []
     for part in (p.strip() for p in raw.split(",")):
@@ -189,82 +99,271 @@ def _networks(name: str, raw: str) -> tuple:
     return tuple(networks)
 
 
+# A test send holds its web thread this long at most: well inside gunicorn's 30 s, and short
+# enough that waiting requests never crowd out everyone else's.
+MAX_TEST_WAIT_SECONDS = 10.0
+
+
+def _api_key_tiers(name: str, raw: str) -> dict:
+    try:
+        return tiers.parse_tiers(name, raw)
+    except tiers.TierConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def integer(minimum: int = 0, maximum: int | None = None) -> Callable[[str, str], int]:
+    return lambda name, raw: _int(name, raw, minimum, maximum)
+
+
+def optional_integer(minimum: int, maximum: int) -> Callable[[str, str], int | None]:
+    return lambda name, raw: _int(name, raw, minimum, maximum) if raw else None
+
+
+def number(minimum: float, maximum: float) -> Callable[[str, str], float]:
+    return lambda name, raw: _float(name, raw, minimum, maximum)
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def optional(name: str, raw: str) -> str | None:
+    return raw or None
+
+
+def base_url(name: str, raw: str) -> str | None:
+    return raw.rstrip("/") or None
+
+
+def upper(name: str, raw: str) -> str:
+    return raw.upper()
+
+
+def path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one Config field is read: from `env` (or an alias), parsed and bounded by `parse`, with
+    `default` as the text used when it is unset (`by_env`: a different text in some QB_ENVs).
+    `blank_is_unset`: an empty value counts as unset rather than being parsed."""
+
+    env: str
+    parse: Callable[[str, str], object]
+    default: str
+    meaning: str
+    by_env: dict = field(default_factory=dict)
+    aliases: tuple = ()
+    blank_is_unset: bool = False
+
+    def default_for(self, qb_env: str) -> str:
+        return self.by_env.get(qb_env, self.default)
+
+    def read(self, environ: dict, qb_env: str):
+        for name in (self.env, *self.aliases):
+            raw = environ.get(name)
+            if raw is not None and not (raw == "" and self.blank_is_unset):
+                return self.parse(self.env, raw)
+        return self.parse(self.env, self.default_for(qb_env))
+
+
+def setting(env: str, parse, default: str, meaning: str, **options):
+    """A Config field read from the environment; its Python default is `default` parsed."""
+    spec = Setting(env, parse, default, meaning, **options)
+    value = parse(env, default)
+    if isinstance(value, dict | list):
+        return field(default_factory=lambda: parse(env, default), metadata={"setting": spec})
+    return field(default=value, metadata={"setting": spec})
+
+
+PRODUCTION_ON = {"production": "true"}
+
+
 @dataclass(frozen=True)
 class Config:
-    env: str = "development"
-    database_url: str | None = None
-    data_dir: Path = PROJECT_ROOT / ".data"
-    secret_key: str = ""
-    jwt_secret: str = ""
-    jwt_issuer: str = "questbridge"
-    jwt_ttl_seconds: int = 3600
-    supabase_url: str | None = None
+    env: str = "development"  # QB_ENV, read first: other defaults depend on it
+    database_url: str | None = None  # DATABASE_URL; in tests TEST_DATABASE_URL comes first
+    data_dir: Path = setting(
+        "QB_DATA_DIR", path, str(PROJECT_ROOT / ".data"), "embedded Postgres and dev secrets", blank_is_unset=True
+    )
+    secret_key: str = setting("SECRET_KEY", text, "", "sessions, CSRF, and the key of webhook secrets at rest")
+    jwt_secret: str = setting(
+        "JWT_SECRET", text, "", "HS256 secret of user JWTs", aliases=("SUPABASE_JWT_SECRET",), blank_is_unset=True
+    )
+    jwt_issuer: str = setting("JWT_ISSUER", text, "questbridge", "iss of the access tokens we issue")
+    jwt_ttl_seconds: int = setting("JWT_TTL_SECONDS", integer(60), "3600", "lifetime of the access tokens we issue")
+    supabase_url: str | None = setting("SUPABASE_URL", base_url, "", "accept asymmetric Supabase tokens via its JWKS")
     session_ttl_seconds: int = 7 * 24 * 3600
-    session_cookie_secure: bool = False
-    hsts_max_age_seconds: int = 0  # 0: no Strict-Transport-Security header (the default outside production)
-    public_url: str = "http://127.0.0.1:8000"
-    pool_min_size: int = 1
-    pool_max_size: int = 10
-    max_content_length: int = 1024 * 1024
-    login_window_seconds: int = 900
-    login_max_failures_per_email: int = 10
-    login_max_failures_per_ip: int = 100
-    login_email_ceiling: int = 30
-    login_email_drip_seconds: int = 15
+    session_cookie_secure: bool = setting(
+        "SESSION_COOKIE_SECURE",
+        _bool,
+        "false",
+        "session cookie over https only, as __Host-qb_session",
+        by_env=PRODUCTION_ON,
+    )
+    hsts_max_age_seconds: int = setting(
+        "HSTS_MAX_AGE_SECONDS",
+        integer(0),
+        "0",
+        "Strict-Transport-Security max-age; 0 sends none",
+        by_env={"production": str(365 * 86400)},
+    )
+    public_url: str = setting(
+        "PUBLIC_URL", base_url, "http://127.0.0.1:8000", "base URL of the links in emails", blank_is_unset=True
+    )
+    pool_min_size: int = setting("DB_POOL_MIN_SIZE", integer(0), "1", "connection pool per process: fewest")
+    pool_max_size: int = setting("DB_POOL_MAX_SIZE", integer(1), "10", "connection pool per process: most")
+    max_content_length: int = setting(
+        "MAX_CONTENT_LENGTH",
+        integer(1024, 64 * 1024 * 1024),
+        str(1024 * 1024),
+        "largest request body accepted, in bytes",
+    )
+    login_window_seconds: int = setting("LOGIN_WINDOW_SECONDS", integer(1), "900", "window of the sign-in lockouts")
+    login_max_failures_per_email: int = setting(
+        "LOGIN_MAX_FAILURES_PER_EMAIL", integer(1), "10", "wrong passwords per window for one email from one address"
+    )
+    login_max_failures_per_ip: int = setting(
+        "LOGIN_MAX_FAILURES_PER_IP", integer(1), "100", "wrong passwords per window from one address"
+    )
+    login_email_ceiling: int = setting(
+        "LOGIN_EMAIL_CEILING", integer(1), "30", "wrong passwords for one email from everywhere before the drip"
+    )
+    login_email_drip_seconds: int = setting(
+        "LOGIN_EMAIL_DRIP_SECONDS", integer(1, 3600), "15", "one attempt per this past the ceiling"
+    )
     password_reset_ttl_seconds: int = 3600
-    invitation_ttl_seconds: int = 7 * 86400
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_from: str = "Questbridge <no-reply@questbridge.local>"
-    smtp_starttls: bool = True
-    trusted_proxies: tuple = ()
-    scheduler_enabled: bool = False
-    cron_secret: str | None = None
-    sentry_dsn: str | None = None
-    metrics_token: str | None = None
-    worker_metrics_port: int | None = None  # the standalone worker's /metrics; unset: none
-    worker_metrics_host: str = "127.0.0.1"
-    log_format: str = "console"
-    log_level: str = "INFO"
-    webhooks_backoff_seconds: tuple = (60, 120, 240, 480, 960)
-    webhooks_max_attempts: int = 5
-    webhooks_allowed_targets: str = ""
-    webhooks_require_https: bool = False
-    webhooks_concurrency: int = 256
-    webhooks_batch_size: int = 200
-    webhooks_lease_seconds: int = 60
-    webhooks_poll_seconds: float = 1.0
-    webhooks_sweep_seconds: float = 2.0
-    webhooks_connect_timeout: float = 5.0
-    webhooks_total_timeout: float = 15.0
-    webhooks_retry_after_cap_seconds: int = 3600
-    webhooks_disable_after_failing_seconds: int = 5 * 86400
-    webhooks_retention_days: int = 30
-    # POST /api/webhooks/test: how long a request waits for the engine's attempt, how many requests
-    # of one process may wait at once, and the per-organization caps.
-    webhooks_test_wait_seconds: float = 2.0
-    webhooks_test_max_waiting: int = 2
-    webhooks_test_max_in_flight: int = 3
-    webhooks_test_per_minute: int = 10
-    autograder_webhook_secrets: tuple = ()
-    inbound_sources: dict = field(default_factory=dict)
-    inbound_max_attempts: int = 3
-    inbound_backoff_seconds: tuple = (10, 60)
-    inbound_rate_limit_per_hour: int = 1000
-    oauth_issuer: str | None = None  # None: PUBLIC_URL
-    oauth_access_token_ttl_seconds: int = 3600
-    oauth_refresh_token_ttl_seconds: int = 30 * 86400
-    oauth_code_ttl_seconds: int = 600
-    oauth_key_rotation_days: int = 30
-    oauth_key_publish_ahead_seconds: int = 86400
-    oauth_client_auth_window_seconds: int = 900
-    oauth_client_auth_max_failures: int = 10
-    oauth_client_auth_max_failures_per_ip: int = 100
-    api_key_tiers: dict = field(default_factory=_default_api_key_tiers)
-    api_keys_rate_limit_enabled: bool = True  # false only to measure the limiter's cost (bench/rate_limit.py)
-    extra: dict = field(default_factory=dict)
+    invitation_ttl_seconds: int = setting(
+        "INVITATION_TTL_SECONDS", integer(3600, 30 * 86400), str(7 * 86400), "how long an invitation's link works"
+    )
+    smtp_host: str | None = setting("SMTP_HOST", optional, "", "mail server; unset prints emails to the console")
+    smtp_port: int = setting("SMTP_PORT", integer(1, 65535), "587", "mail server port")
+    smtp_user: str | None = setting("SMTP_USER", optional, "", "mail server user")
+    smtp_password: str | None = setting("SMTP_PASSWORD", optional, "", "mail server password")
+    smtp_from: str = setting("SMTP_FROM", text, "Questbridge <no-reply@questbridge.local>", "From of our emails")
+    smtp_starttls: bool = setting("SMTP_STARTTLS", _bool, "true", "STARTTLS to the mail server")
+    trusted_proxies: tuple = setting("TRUSTED_PROXIES", _networks, "", "CIDRs whose X-Forwarded-* are believed")
+    scheduler_enabled: bool = setting(
+        "SCHEDULER_ENABLED", _bool, "false", "run the APScheduler jobs in the web process"
+    )
+    cron_secret: str | None = setting("CRON_SECRET", optional, "", "bearer secret of POST /api/webhooks/retry")
+    sentry_dsn: str | None = setting("SENTRY_DSN", optional, "", "report unexpected errors to Sentry")
+    metrics_token: str | None = setting("METRICS_TOKEN", optional, "", "bearer token of GET /metrics")
+    worker_metrics_port: int | None = setting(
+        "WORKER_METRICS_PORT", optional_integer(1, 65535), "", "the standalone worker's /metrics port"
+    )
+    worker_metrics_host: str = setting(
+        "WORKER_METRICS_HOST", text, "127.0.0.1", "the standalone worker's /metrics address", blank_is_unset=True
+    )
+    log_format: str = setting(
+        "LOG_FORMAT",
+        text,
+        "console",
+        "console or json",
+        by_env={"test": "json", "production": "json"},
+        blank_is_unset=True,
+    )
+    log_level: str = setting("LOG_LEVEL", upper, "INFO", "structlog level", blank_is_unset=True)
+    webhooks_backoff_seconds: tuple = setting(
+        "WEBHOOKS_BACKOFF_SECONDS", _int_list, "60,120,240,480,960", "retry schedule of outbound webhooks"
+    )
+    webhooks_max_attempts: int = setting("WEBHOOKS_MAX_ATTEMPTS", integer(1), "5", "attempts before a delivery is dead")
+    webhooks_allowed_targets: str = setting(
+        "WEBHOOKS_ALLOWED_TARGETS", text, "", "hosts or CIDRs exempt from the SSRF guard"
+    )
+    webhooks_require_https: bool = setting(
+        "WEBHOOKS_REQUIRE_HTTPS", _bool, "false", "refuse http:// webhook targets", by_env=PRODUCTION_ON
+    )
+    webhooks_concurrency: int = setting("WEBHOOKS_CONCURRENCY", integer(1), "256", "deliveries in flight per engine")
+    webhooks_batch_size: int = setting(
+        "WEBHOOKS_BATCH_SIZE", integer(1, 10000), "200", "deliveries claimed per statement"
+    )
+    webhooks_lease_seconds: int = setting("WEBHOOKS_LEASE_SECONDS", integer(5), "60", "how long a claim is held")
+    webhooks_poll_seconds: float = setting(
+        "WEBHOOKS_POLL_SECONDS", number(0.01, 60), "1.0", "an idle engine looks for due work this often"
+    )
+    webhooks_sweep_seconds: float = setting(
+        "WEBHOOKS_SWEEP_SECONDS", number(0.1, 600), "2.0", "an engine reclaims expired leases this often"
+    )
+    webhooks_connect_timeout: float = setting(
+        "WEBHOOKS_CONNECT_TIMEOUT", number(0.1, 60), "5.0", "seconds to connect to a receiver"
+    )
+    webhooks_total_timeout: float = setting(
+        "WEBHOOKS_TOTAL_TIMEOUT", number(1, 120), "15.0", "seconds a receiver has to answer"
+    )
+    webhooks_retry_after_cap_seconds: int = setting(
+        "WEBHOOKS_RETRY_AFTER_CAP_SECONDS", integer(1, 86400), "3600", "longest Retry-After honoured"
+    )
+    webhooks_disable_after_failing_seconds: int = setting(
+        "WEBHOOKS_DISABLE_AFTER_FAILING_SECONDS",
+        integer(3600),
+        str(5 * 86400),
+        "a subscription failing this long is disabled",
+    )
+    webhooks_retention_days: int = setting(
+        "WEBHOOKS_RETENTION_DAYS", integer(1), "30", "finished webhook events kept this many days"
+    )
+    webhooks_test_wait_seconds: float = setting(
+        "WEBHOOKS_TEST_WAIT_SECONDS",
+        number(0, MAX_TEST_WAIT_SECONDS),
+        "2",
+        "how long a test send waits for its attempt",
+    )
+    webhooks_test_max_waiting: int = setting(
+        "WEBHOOKS_TEST_MAX_WAITING", integer(1), "2", "test sends one process lets wait at once"
+    )
+    webhooks_test_max_in_flight: int = setting(
+        "WEBHOOKS_TEST_MAX_IN_FLIGHT", integer(1), "3", "test events in flight per organization"
+    )
+    webhooks_test_per_minute: int = setting(
+        "WEBHOOKS_TEST_PER_MINUTE", integer(1), "10", "test events a minute per organization"
+    )
+    autograder_webhook_secrets: tuple = setting(
+        "AUTOGRADER_WEBHOOK_SECRETS", _comma_list, "", "platform HMAC secrets of the autograder webhook"
+    )
+    inbound_sources: dict = setting(
+        "INBOUND_SOURCES", _json_object, "{}", "JSON: the sources of POST /api/inbound/<source>"
+    )
+    inbound_max_attempts: int = setting(
+        "INBOUND_MAX_ATTEMPTS", integer(1), "3", "attempts at applying an inbound event"
+    )
+    inbound_backoff_seconds: tuple = setting("INBOUND_BACKOFF_SECONDS", _int_list, "10,60", "waits between them")
+    inbound_rate_limit_per_hour: int = setting(
+        "INBOUND_RATE_LIMIT_PER_HOUR", integer(1), "1000", "inbound webhooks per hour per address and source"
+    )
+    oauth_issuer: str | None = setting("OAUTH_ISSUER", base_url, "", "the OAuth issuer; unset: PUBLIC_URL")
+    oauth_access_token_ttl_seconds: int = setting(
+        "OAUTH_ACCESS_TOKEN_TTL_SECONDS", integer(60, 86400), "3600", "lifetime of OAuth access tokens"
+    )
+    oauth_refresh_token_ttl_seconds: int = setting(
+        "OAUTH_REFRESH_TOKEN_TTL_SECONDS", integer(3600), str(30 * 86400), "absolute lifetime of refresh tokens"
+    )
+    oauth_code_ttl_seconds: int = setting(
+        "OAUTH_CODE_TTL_SECONDS",
+        integer(10, 600),
+        "600",
+        "lifetime of authorization codes (RFC 6749: 10 minutes at most)",
+    )
+    oauth_key_rotation_days: int = setting(
+        "OAUTH_KEY_ROTATION_DAYS", integer(1), "30", "age at which the signing key rotates"
+    )
+    oauth_key_publish_ahead_seconds: int = setting(
+        "OAUTH_KEY_PUBLISH_AHEAD_SECONDS", integer(0), "86400", "the next key is published this long before it signs"
+    )
+    oauth_client_auth_window_seconds: int = setting(
+        "OAUTH_CLIENT_AUTH_WINDOW_SECONDS", integer(1), "900", "window of the client-authentication lockouts"
+    )
+    oauth_client_auth_max_failures: int = setting(
+        "OAUTH_CLIENT_AUTH_MAX_FAILURES", integer(1), "10", "failed client authentications per client and address"
+    )
+    oauth_client_auth_max_failures_per_ip: int = setting(
+        "OAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", integer(1), "100", "failed client authentications per address"
+    )
+    api_key_tiers: dict = setting("API_KEY_TIERS", _api_key_tiers, "", "JSON changing some tier limits")
+    api_keys_rate_limit_enabled: bool = setting(
+        "API_KEYS_RATE_LIMIT_ENABLED", _bool, "true", "false only for bench/rate_limit.py's baseline"
+    )
 
     @property
     def is_production(self) -> bool:
@@ -277,6 +376,11 @@ class Config:
         return "__Host-qb_session" if self.session_cookie_secure else "qb_session"
 
     @classmethod
+    def settings(cls) -> dict[str, Setting]:
+        """Field name -> its declaration, for every field read from the environment."""
+        return {f.name: f.metadata["setting"] for f in fields(cls) if "setting" in f.metadata}
+
+    @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
         env = dict(os.environ if environ is None else environ)
         qb_env = env.get("QB_ENV", "development").strip() or "development"
@@ -285,110 +389,8 @@ class Config:
         database_url = env.get("DATABASE_URL") or None
         if qb_env == "test":
             database_url = env.get("TEST_DATABASE_URL") or database_url
-        values = dict(
-            env=qb_env,
-            database_url=database_url,
-            data_dir=Path(env.get("QB_DATA_DIR") or PROJECT_ROOT / ".data"),
-            secret_key=env.get("SECRET_KEY", ""),
-            jwt_secret=env.get("JWT_SECRET") or env.get("SUPABASE_JWT_SECRET") or "",
-            jwt_issuer=env.get("JWT_ISSUER", "questbridge"),
-            jwt_ttl_seconds=_int("JWT_TTL_SECONDS", env.get("JWT_TTL_SECONDS", "3600"), 60),
-            supabase_url=(env.get("SUPABASE_URL") or "").rstrip("/") or None,
-            session_cookie_secure=_bool(
-                "SESSION_COOKIE_SECURE",
-                env.get("SESSION_COOKIE_SECURE", "true" if qb_env == "production" else "false"),
-            ),
-            hsts_max_age_seconds=_int(
-                "HSTS_MAX_AGE_SECONDS",
-                env.get("HSTS_MAX_AGE_SECONDS", str(365 * 86400) if qb_env == "production" else "0"),
-                0,
-            ),
-            public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            pool_min_size=_int("DB_POOL_MIN_SIZE", env.get("DB_POOL_MIN_SIZE", "1"), 0),
-            pool_max_size=_int("DB_POOL_MAX_SIZE", env.get("DB_POOL_MAX_SIZE", "10"), 1),
-            login_window_seconds=_int("LOGIN_WINDOW_SECONDS", env.get("LOGIN_WINDOW_SECONDS", "900"), 1),
-            login_max_failures_per_email=_int(
-                "LOGIN_MAX_FAILURES_PER_EMAIL", env.get("LOGIN_MAX_FAILURES_PER_EMAIL", "10"), 1
-            ),
-            login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", env.get("LOGIN_MAX_FAILURES_PER_IP", "100"), 1),
-            invitation_ttl_seconds=_int(
-                "INVITATION_TTL_SECONDS", env.get("INVITATION_TTL_SECONDS", str(7 * 86400)), 3600, 30 * 86400
-            ),
-            login_email_ceiling=_int("LOGIN_EMAIL_CEILING", env.get("LOGIN_EMAIL_CEILING", "30"), 1),
-            login_email_drip_seconds=_int(
-                "LOGIN_EMAIL_DRIP_SECONDS", env.get("LOGIN_EMAIL_DRIP_SECONDS", "15"), 1, 3600
-            ),
-            smtp_host=env.get("SMTP_HOST") or None,
-            smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1, 65535),
-            smtp_user=env.get("SMTP_USER") or None,
-            smtp_password=env.get("SMTP_PASSWORD") or None,
-            smtp_from=env.get("SMTP_FROM", "Questbridge <no-reply@questbridge.local>"),
-            smtp_starttls=_bool("SMTP_STARTTLS", env.get("SMTP_STARTTLS", "true")),
-            trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
-            scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "false")),
-            cron_secret=env.get("CRON_SECRET") or None,
-            sentry_dsn=env.get("SENTRY_DSN") or None,
-            metrics_token=env.get("METRICS_TOKEN") or None,
-            worker_metrics_port=(
-                _int("WORKER_METRICS_PORT", env["WORKER_METRICS_PORT"], 1, 65535)
-                if env.get("WORKER_METRICS_PORT")
-                else None
-            ),
-            worker_metrics_host=env.get("WORKER_METRICS_HOST") or "127.0.0.1",
-            log_format=env.get("LOG_FORMAT") or ("console" if qb_env == "development" else "json"),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            webhooks_backoff_seconds=_int_list(
-                "WEBHOOKS_BACKOFF_SECONDS", env.get("WEBHOOKS_BACKOFF_SECONDS", "60,120,240,480,960")
-            ),
-            webhooks_max_attempts=_int("WEBHOOKS_MAX_ATTEMPTS", env.get("WEBHOOKS_MAX_ATTEMPTS", "5"), 1),
-            webhooks_allowed_targets=env.get("WEBHOOKS_ALLOWED_TARGETS", ""),
-            webhooks_require_https=_bool(
-                "WEBHOOKS_REQUIRE_HTTPS",
-                env.get("WEBHOOKS_REQUIRE_HTTPS", "true" if qb_env == "production" else "false"),
-            ),
-            webhooks_concurrency=_int("WEBHOOKS_CONCURRENCY", env.get("WEBHOOKS_CONCURRENCY", "256"), 1),
-            webhooks_lease_seconds=_int("WEBHOOKS_LEASE_SECONDS", env.get("WEBHOOKS_LEASE_SECONDS", "60"), 5),
-            webhooks_retention_days=_int("WEBHOOKS_RETENTION_DAYS", env.get("WEBHOOKS_RETENTION_DAYS", "30"), 1),
-            webhooks_test_wait_seconds=_float(
-                "WEBHOOKS_TEST_WAIT_SECONDS", env.get("WEBHOOKS_TEST_WAIT_SECONDS", "2"), 0, MAX_TEST_WAIT_SECONDS
-            ),
-            webhooks_test_max_waiting=_int("WEBHOOKS_TEST_MAX_WAITING", env.get("WEBHOOKS_TEST_MAX_WAITING", "2"), 1),
-            webhooks_test_max_in_flight=_int(
-                "WEBHOOKS_TEST_MAX_IN_FLIGHT", env.get("WEBHOOKS_TEST_MAX_IN_FLIGHT", "3"), 1
-            ),
-            webhooks_test_per_minute=_int("WEBHOOKS_TEST_PER_MINUTE", env.get("WEBHOOKS_TEST_PER_MINUTE", "10"), 1),
-            autograder_webhook_secrets=_comma_list(env.get("AUTOGRADER_WEBHOOK_SECRETS", "")),
-            inbound_sources=_json_object("INBOUND_SOURCES", env.get("INBOUND_SOURCES", "")),
-            inbound_max_attempts=_int("INBOUND_MAX_ATTEMPTS", env.get("INBOUND_MAX_ATTEMPTS", "3"), 1),
-            inbound_backoff_seconds=_int_list("INBOUND_BACKOFF_SECONDS", env.get("INBOUND_BACKOFF_SECONDS", "10,60")),
-            inbound_rate_limit_per_hour=_int(
-                "INBOUND_RATE_LIMIT_PER_HOUR", env.get("INBOUND_RATE_LIMIT_PER_HOUR", "1000"), 1
-            ),
-            api_key_tiers=_api_key_tiers("API_KEY_TIERS", env.get("API_KEY_TIERS", "")),
-            api_keys_rate_limit_enabled=_bool(
-                "API_KEYS_RATE_LIMIT_ENABLED", env.get("API_KEYS_RATE_LIMIT_ENABLED", "true")
-            ),
-            oauth_issuer=(env.get("OAUTH_ISSUER") or "").rstrip("/") or None,
-            oauth_access_token_ttl_seconds=_int(
-                "OAUTH_ACCESS_TOKEN_TTL_SECONDS", env.get("OAUTH_ACCESS_TOKEN_TTL_SECONDS", "3600"), 60, 86400
-            ),
-            oauth_refresh_token_ttl_seconds=_int(
-                "OAUTH_REFRESH_TOKEN_TTL_SECONDS", env.get("OAUTH_REFRESH_TOKEN_TTL_SECONDS", str(30 * 86400)), 3600
-            ),
-            oauth_key_rotation_days=_int("OAUTH_KEY_ROTATION_DAYS", env.get("OAUTH_KEY_ROTATION_DAYS", "30"), 1),
-            oauth_key_publish_ahead_seconds=_int(
-                "OAUTH_KEY_PUBLISH_AHEAD_SECONDS", env.get("OAUTH_KEY_PUBLISH_AHEAD_SECONDS", "86400"), 0
-            ),
-            oauth_client_auth_window_seconds=_int(
-                "OAUTH_CLIENT_AUTH_WINDOW_SECONDS", env.get("OAUTH_CLIENT_AUTH_WINDOW_SECONDS", "900"), 1
-            ),
-            oauth_client_auth_max_failures=_int(
-                "OAUTH_CLIENT_AUTH_MAX_FAILURES", env.get("OAUTH_CLIENT_AUTH_MAX_FAILURES", "10"), 1
-            ),
-            oauth_client_auth_max_failures_per_ip=_int(
-                "OAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", env.get("OAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", "100"), 1
-            ),
-        )
+        values = {"env": qb_env, "database_url": database_url}
+        values |= {name: spec.read(env, qb_env) for name, spec in cls.settings().items()}
         names = {f.name for f in fields(cls)}
         unknown = set(overrides) - names
         if unknown:
@@ -408,8 +410,11 @@ class Config:
         _http_url("SUPABASE_URL", self.supabase_url)
         _http_url("PUBLIC_URL", self.public_url)
         _http_url("OAUTH_ISSUER", self.oauth_issuer)
-        _check_inbound_sources(self.inbound_sources)
-        _check_api_key_tiers(self.api_key_tiers)
+        try:
+            sources.check_sources(self.inbound_sources)
+            tiers.check_tiers(self.api_key_tiers)
+        except (sources.SourceConfigError, tiers.TierConfigError) as exc:
+            raise ConfigError(str(exc)) from None
         if self.is_production:
             missing = [
                 name
