@@ -13,7 +13,7 @@ from backend import metrics
 from backend.runtime import runtime_of
 from backend.services import maintenance
 from backend.services.inbound import processor
-from backend.services.keys import manage
+from backend.services.keys import usage
 from backend.services.oauth import maintenance as oauth_maintenance
 from backend.services.webhooks import engine
 
@@ -59,7 +59,7 @@ def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) 
     # the inbox, then keeps draining on NOTIFY until the next one starts.
     inbox_worker = processor.InboxWorker(db, processor.InboxSettings.from_config(config), runtime.inbox_handlers)
     _every(scheduler, "inbound_inbox", inbox_worker.run, kwargs={"listen_seconds": 0.9}, seconds=1)
-    _every(scheduler, "api_key_usage_retention", manage.prune_usage, args=[db], hours=6)
+    _every(scheduler, "api_key_usage_retention", usage.prune_usage, args=[db], hours=6)
     # OAuth: expired codes, grants and tokens deleted; the signing key rotated when due.
     _every(scheduler, "oauth_maintenance", oauth_maintenance.run, args=[db, runtime.secretbox, config], minutes=10)
     scheduler.add_listener(_count_job_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import psycopg
 
-from backend.services.keys import manage
+from backend.services.keys.format import new_key
 from backend.services.shared.digest import secret_digest
 from bench.harness import free_port, fresh_database, start_gunicorn
 
@@ -41,7 +41,7 @@ EVENT = {"event_type": "partner.bench_ping", "data": {"course": "algebra-1", "st
 
 def seed_key(url: str) -> str:
     """An organization with one starter key; returns the key."""
-    key = manage.new_key()
+    key = new_key()
     row_id = uuid.uuid4()
     with psycopg.connect(url) as conn:
         user = conn.execute("insert into auth.users (email) values ('bench@example.org') returning id").fetchone()[0]

@@ -105,12 +105,12 @@ def create_key():
     with user_transaction() as conn:
         key = manage.create_key(
             conn,
-            g.identity.user_id,
-            data["organization_id"],
-            data["name"],
-            data["tier"],
-            data["ip_allowlist"],
-            request_origin(),
+            user_id=g.identity.user_id,
+            organization_id=data["organization_id"],
+            name=data["name"],
+            tier=data["tier"],
+            ip_allowlist=data["ip_allowlist"],
+            origin=request_origin(),
         )
     return jsonify(_with_limits(key)), 201
 
@@ -155,6 +155,11 @@ def rotate_key(key_id):
     data = json_body(RotateSchema())
     with user_transaction() as conn:
         rotated = manage.rotate_key(
-            conn, g.identity.user_id, key_id, data["preserve_key_id"], data["grace_seconds"], request_origin()
+            conn,
+            user_id=g.identity.user_id,
+            key_id=key_id,
+            preserve_key_id=data["preserve_key_id"],
+            grace_seconds=data["grace_seconds"],
+            origin=request_origin(),
         )
     return jsonify(_with_limits(rotated))

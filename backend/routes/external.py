@@ -14,7 +14,8 @@ from backend.auth import request_origin
 from backend.errors import Forbidden, TooManyRequests, Unauthorized
 from backend.routes.common import json_body
 from backend.runtime import current_runtime
-from backend.services.keys import manage as api_keys
+from backend.services.keys import admission, pushed
+from backend.services.keys.format import MalformedKey, parse_key
 
 bp = Blueprint("external", __name__, url_prefix="/v1/external")
 
@@ -31,7 +32,7 @@ REFUSALS = {
 
 
 def _event_type(value: str) -> None:
-    problem = api_keys.check_event_type(value)
+    problem = pushed.check_event_type(value)
     if problem is not None:
         raise ValidationError(problem)
 
@@ -45,7 +46,7 @@ def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail, errors={API_KEY_HEADER: [detail]}, headers=dict(CHALLENGE))
 
 
-def rate_limit_headers(usage: api_keys.Usage) -> dict[str, str]:
+def rate_limit_headers(usage: admission.Usage) -> dict[str, str]:
     """X-RateLimit-* describe the daily quota, or the burst window when that is what refused the
     request; the IETF RateLimit field names the window with fewer requests left, RateLimit-Policy both.
     A window's reset is when it is whole again (for the burst: when its bucket has drained)."""
@@ -69,23 +70,23 @@ def _admit():
     if not raw:
         raise _unauthorized(f"send your API key in the {API_KEY_HEADER} header")
     try:
-        presented = api_keys.parse_key(raw)
-    except api_keys.MalformedKey as malformed:
+        presented = parse_key(raw)
+    except MalformedKey as malformed:
         raise _unauthorized(f"the API key {malformed}") from None
     runtime = current_runtime()
     client_ip = request_origin().ip
     with runtime.db.transaction("service_role") as conn:
-        admission = api_keys.admit(
+        admitted = admission.admit(
             conn,
             presented,
             client_ip,
             runtime.config.api_key_tiers,
             count=runtime.config.api_keys_rate_limit_enabled,
         )
-    g.api_key_usage = admission.usage
-    refusal, usage = admission.refusal, admission.usage
+    g.api_key_usage = admitted.usage
+    refusal, usage = admitted.refusal, admitted.usage
     if refusal is None:
-        g.api_key = admission.key
+        g.api_key = admitted.key
         g.api_key_client_ip = client_ip
     elif refusal in REFUSALS:
         raise _unauthorized(REFUSALS[refusal])
@@ -113,8 +114,8 @@ def _add_rate_limit_headers(response):
 @bp.get("/key")
 def describe_key():
     """The calling key: its id, organization, tier and limits (a cheap way to check a key works)."""
-    key: api_keys.ApiKey = g.api_key
-    limits = api_keys.limits_for(current_runtime().config.api_key_tiers, key.tier)
+    key: admission.ApiKey = g.api_key
+    limits = admission.limits_for(current_runtime().config.api_key_tiers, key.tier)
     return jsonify(
         key_id=key.key_id,
         organization_id=key.organization_id,
@@ -126,14 +127,14 @@ def describe_key():
 @bp.post("/events")
 def push_event():
     body = json_body(EventSchema())
-    api_keys.check_event_data(body["data"])
+    pushed.check_event_data(body["data"])
     with current_runtime().db.transaction("service_role") as conn:
-        event_id = api_keys.push_event(conn, g.api_key, g.api_key_client_ip, body["event_type"], body["data"])
+        event_id = pushed.push_event(conn, g.api_key, g.api_key_client_ip, body["event_type"], body["data"])
     return jsonify(event_id=event_id), 202
 
 
 @bp.get("/events/<uuid:event_id>")
 def get_event(event_id):
     with current_runtime().db.transaction("service_role") as conn:
-        event = api_keys.get_pushed_event(conn, g.api_key, event_id)
+        event = pushed.get_pushed_event(conn, g.api_key, event_id)
     return jsonify(event)

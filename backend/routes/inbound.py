@@ -129,10 +129,10 @@ def rotate_autograder_secret():
         rotated, created = autograder_secrets.rotate(
             conn,
             current_runtime().secretbox,
-            g.identity.user_id,
-            data["organization_id"],
-            data["grace_seconds"],
-            request_origin(),
+            user_id=g.identity.user_id,
+            organization_id=data["organization_id"],
+            grace_seconds=data["grace_seconds"],
+            origin=request_origin(),
         )
     response = jsonify(rotated)
     response.status_code = 201 if created else 200

@@ -10,7 +10,7 @@ from backend.auth import login_required, require_bearer_secret, user_transaction
 from backend.routes.common import PageQuery, page, query_args
 from backend.runtime import current_runtime
 from backend.services import monitoring
-from backend.services.keys import manage
+from backend.services.keys import usage
 
 bp = Blueprint("monitoring", __name__)
 
@@ -70,7 +70,7 @@ def api_key_usage():
     """API key usage today by tier: keys, requests, distinct client IPs and rate-limit hits."""
     args = query_args(ScopeQuery())
     with user_transaction() as conn, monitoring.scoped(conn, args["organization_id"]) as scoped:
-        return jsonify(data=manage.usage_by_tier(scoped, args["organization_id"]))
+        return jsonify(data=usage.usage_by_tier(scoped, args["organization_id"]))
 
 
 @bp.get("/api/audit")

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from backend.services.keys import manage
+from backend.services.keys.format import parse_key
 from backend.services.shared.digest import secret_digest
 from tests.support import assert_problem
 
@@ -44,7 +44,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_header
     body = create(
         client, admin_headers, org, tier="pro", ip_allowlist=["203.0.113.0/24", "2001:db8::1", "::ffff:198.51.100.7"]
     )
-    parsed = manage.parse_key(body["api_key"])
+    parsed = parse_key(body["api_key"])
     assert parsed.key_id == body["key_id"]
     assert body["api_key"].startswith(f"qbk_{body['key_id']}_")
     assert body["tier"] == "pro"
@@ -70,7 +70,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, admin_header
 
 def test_each_key_has_its_own_id_and_a_256_bit_secret(client, admin_headers, org):
     keys = [create(client, admin_headers, org)["api_key"] for _ in range(5)]
-    assert len({manage.parse_key(k).key_id for k in keys}) == 5
+    assert len({parse_key(k).key_id for k in keys}) == 5
     secrets = [k.split("_")[2] for k in keys]
     assert len(set(secrets)) == 5
     assert all(len(s) == 43 for s in secrets)  # 62**43 > 2**256
@@ -255,7 +255,7 @@ def test_rotate_answers_the_new_key_once_and_is_audited(client, admin_headers, o
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["key_id"] == key["key_id"]
-    assert manage.parse_key(body["api_key"]).key_id == key["key_id"]
+    assert parse_key(body["api_key"]).key_id == key["key_id"]
     assert body["previous_key_id"] == key["key_id"]
     assert body["previous_expires_at"].endswith("Z")
     assert body["previous_secret_expires_at"] == body["previous_expires_at"]

@@ -14,7 +14,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from backend.services.keys import manage
+from backend.services.keys.format import new_key, parse_key
 from backend.services.shared.digest import secret_digest
 from backend.services.webhooks import events, signing
 from backend.services.webhooks.subscriptions import SECRET_PURPOSE
@@ -211,7 +211,7 @@ def _corrupt(value: str, index: int) -> str:
 def test_a_malformed_key_is_refused_before_any_database_work(make_app, make_value):
     # This app's database does not exist: any query would fail with a 5xx instead of the 401.
     app = make_app(database_url="postgresql://nobody@127.0.0.1:9/nowhere?connect_timeout=1")
-    value = make_value(manage.new_key().value)
+    value = make_value(new_key().value)
     started = time.perf_counter()
     response = app.test_client().post("/v1/external/events", json=EVENT, headers={"X-API-Key": value})
     body = assert_problem(response, 401, field="X-API-Key")
@@ -222,8 +222,8 @@ def test_a_malformed_key_is_refused_before_any_database_work(make_app, make_valu
 
 def test_an_unknown_key_id_and_a_wrong_secret_are_401_without_headers(client, issue):
     key = issue()
-    unknown = manage.new_key()  # well-formed, never issued
-    wrong_secret = manage.new_key(key["key_id"])  # the right key id with another secret
+    unknown = new_key()  # well-formed, never issued
+    wrong_secret = new_key(key["key_id"])  # the right key id with another secret
     for value in (unknown.value, wrong_secret.value):
         response = ping(client, value)
         body = assert_problem(response, 401, field="X-API-Key")
@@ -618,7 +618,7 @@ def test_rotation_keeping_the_key_id_with_grace(client, issue, admin_headers, db
     new = response.get_json()
     assert new["key_id"] == old["key_id"]
     assert new["api_key"] != old["api_key"]
-    assert manage.parse_key(new["api_key"]).key_id == old["key_id"]
+    assert parse_key(new["api_key"]).key_id == old["key_id"]
     assert ping(client, new).status_code == 200
     assert ping(client, old).status_code == 200  # the old secret still works during the grace period
     row = key_row(db, old["key_id"])

@@ -18,8 +18,10 @@ from backend.config import Config, ConfigError
 from backend.db import Database
 from backend.errors import Conflict
 from backend.routes.external import rate_limit_headers
-from backend.services.keys import manage
-from backend.services.keys.manage import Limits, Usage
+from backend.services.keys import admission, manage, pushed
+from backend.services.keys.admission import Admission, Limits, Usage, drained, ip_allowed
+from backend.services.keys.format import MalformedKey, ParsedKey, new_key, parse_key
+from backend.services.keys.usage import PRUNE_LOCK_KEY, prune_usage, usage_by_tier
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.digest import secret_digest
 
@@ -38,21 +40,21 @@ SCANNER_PATTERN = re.compile(r"\bqbk_[0-9a-f]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}
 
 
 def test_a_new_key_parses_back_to_its_key_id():
-    key = manage.new_key()
-    assert manage.parse_key(key.value) == key
+    key = new_key()
+    assert parse_key(key.value) == key
     assert SCANNER_PATTERN.fullmatch(key.value)
     assert SCANNER_PATTERN.search(f"config: API_KEY={key.value}\n").group(0) == key.value
 
 
 def test_keeping_the_key_id_changes_only_the_secret():
-    first = manage.new_key()
-    second = manage.new_key(first.key_id)
+    first = new_key()
+    second = new_key(first.key_id)
     assert second.key_id == first.key_id
     assert second.value.split("_")[2] != first.value.split("_")[2]
 
 
 def test_the_checksum_is_a_crc32_of_everything_before_it():
-    key = manage.new_key()
+    key = new_key()
     body, checksum = key.value.rsplit("_", 1)
     value = 0
     for char in checksum:
@@ -61,15 +63,15 @@ def test_the_checksum_is_a_crc32_of_everything_before_it():
 
 
 def test_every_single_character_change_is_caught_offline():
-    key = manage.new_key().value
+    key = new_key().value
     alphabet = "0123456789abcdefABCDEFxyz_"
     for index in range(len(key)):
         for char in alphabet:
             if char == key[index]:
                 continue
             changed = key[:index] + char + key[index + 1 :]
-            with pytest.raises(manage.MalformedKey):
-                manage.parse_key(changed)
+            with pytest.raises(MalformedKey):
+                parse_key(changed)
 
 
 @pytest.mark.parametrize(
@@ -77,14 +79,15 @@ def test_every_single_character_change_is_caught_offline():
     ["", "qbk_", "Bearer qbk_x", "qbk_0123456789abcdef_short_abcdef", "\x00", "qbk_" + "a" * 200, "🔑"],
 )
 def test_values_that_are_not_keys_are_malformed(value):
-    with pytest.raises(manage.MalformedKey):
-        manage.parse_key(value)
+    with pytest.raises(MalformedKey):
+        parse_key(value)
 
 
 def test_keys_are_hashed_with_sha256_of_the_whole_key():
-    key = manage.new_key()
+    key = new_key()
     assert secret_digest(key.value) == hashlib.sha256(key.value.encode()).digest()
     assert len(secret_digest(key.value)) == 32
+    assert key.digest == secret_digest(key.value)  # what the service stores
 
 
 # -- allowlists --------------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def test_keys_are_hashed_with_sha256_of_the_whole_key():
 )
 def test_ip_allowed(allowlist, client_ip, allowed):
     networks = [ipaddress.ip_network(n) for n in allowlist]
-    assert manage.ip_allowed(networks, client_ip) is allowed
+    assert ip_allowed(networks, client_ip) is allowed
 
 
 # -- windows and headers -----------------------------------------------------------------------
@@ -167,8 +170,8 @@ def test_headers_when_the_day_is_used_up():
 
 
 def test_a_burst_bucket_drains_at_its_rate_and_never_below_empty():
-    assert manage.drained(10.0, 3.0, 60) == 7.0
-    assert manage.drained(10.0, 30.0, 60) == 0.0
+    assert drained(10.0, 3.0, 60) == 7.0
+    assert drained(10.0, 30.0, 60) == 0.0
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -232,73 +235,88 @@ def runtime(app):
     return app.extensions["questbridge"]
 
 
-def make_key(runtime, org, tier="starter", allowlist=()) -> manage.ParsedKey:
-    key = manage.new_key()
-    row_id = uuid.uuid4()
-    with runtime.db.transaction("service_role") as conn:
-        conn.execute(
-            "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, ip_allowlist,"
-            " secret_hash) values (%s, %s, %s, %s, 'k', %s, %s::cidr[], %s)",
-            (row_id, key.key_id, org["id"], row_id, tier, list(allowlist), secret_digest(key.value)),
+def as_admin(runtime, world, org):
+    """A transaction as the organization's admin, as the admin routes run."""
+    return runtime.db.transaction("authenticated", world.claims(org["admin"]))
+
+
+def make_key(runtime, world, org, tier="starter", allowlist=()) -> ParsedKey:
+    """A key named `k`, created by the organization's admin through the service."""
+    with as_admin(runtime, world, org) as conn:
+        created = manage.create_key(
+            conn,
+            user_id=org["admin"]["id"],
+            organization_id=org["id"],
+            name="k",
+            tier=tier,
+            ip_allowlist=[ipaddress.ip_network(network) for network in allowlist],
+            origin=RequestInfo(),
         )
-    return key
+    return parse_key(created["api_key"])
 
 
-def admit(runtime, key, ip="192.0.2.1", **kwargs) -> manage.Admission:
+def revoke(runtime, world, org, key) -> None:
+    with as_admin(runtime, world, org) as conn:
+        manage.revoke_key(conn, key.key_id, RequestInfo())
+
+
+def admit(runtime, key, ip="192.0.2.1", **kwargs) -> Admission:
     with runtime.db.transaction("service_role") as conn:
-        return manage.admit(conn, key, ip, runtime.config.api_key_tiers, **kwargs)
+        return admission.admit(conn, key, ip, runtime.config.api_key_tiers, **kwargs)
 
 
 def test_admission_outcomes(runtime, world):
     org = world.organization()
-    key = make_key(runtime, org, allowlist=["192.0.2.0/24"])
+    key = make_key(runtime, world, org, allowlist=["192.0.2.0/24"])
     admitted = admit(runtime, key)
     assert admitted.refusal is None
     assert admitted.key.key_id == key.key_id and admitted.key.organization_id == org["id"]
     assert (admitted.usage.day_requests, admitted.usage.burst_level) == (1, 1.0)
 
-    assert admit(runtime, manage.new_key()) == manage.Admission(None, None, "unknown_key")
-    assert admit(runtime, manage.new_key(key.key_id)) == manage.Admission(None, None, "wrong_secret")
+    assert admit(runtime, new_key()) == Admission(None, None, "unknown_key")
+    assert admit(runtime, new_key(key.key_id)) == Admission(None, None, "wrong_secret")
     outside = admit(runtime, key, ip="198.51.100.1")
     assert outside.refusal == "ip_not_allowed"
     assert outside.usage.day_requests == 1  # the standing, read without counting
     assert admit(runtime, key, ip=None).refusal == "ip_not_allowed"
 
-    with runtime.db.transaction("service_role") as conn:
-        conn.execute("update public.api_keys set revoked_at = now() where key_id = %s", (key.key_id,))
+    revoke(runtime, world, org, key)
     revoked = admit(runtime, key)
     assert (revoked.refusal, revoked.usage.day_requests) == ("revoked", 1)
 
 
 def test_a_replaced_key_works_until_it_expires(runtime, world):
     org = world.organization()
-    key = make_key(runtime, org)
-    with runtime.db.transaction("service_role") as conn:
-        conn.execute(
-            "update public.api_keys set replaced_by = '0123456789abcdef', expires_at = now() + interval '1 hour'"
-            " where key_id = %s",
-            (key.key_id,),
+    key = make_key(runtime, world, org)
+    with as_admin(runtime, world, org) as conn:
+        manage.rotate_key(
+            conn,
+            user_id=org["admin"]["id"],
+            key_id=key.key_id,
+            preserve_key_id=False,
+            grace_seconds=3600,
+            origin=RequestInfo(),
         )
     assert admit(runtime, key).refusal is None
-    with runtime.db.transaction("service_role") as conn:
+    with runtime.db.transaction("service_role") as conn:  # the grace period, over
         conn.execute("update public.api_keys set expires_at = now() where key_id = %s", (key.key_id,))
     assert admit(runtime, key).refusal == "expired"
 
 
 def test_count_false_admits_without_recording_usage(runtime, world):
-    key = make_key(runtime, world.organization())
-    admission = admit(runtime, key, count=False)
-    assert (admission.refusal, admission.usage) == (None, None)
+    key = make_key(runtime, world, world.organization())
+    admitted = admit(runtime, key, count=False)
+    assert (admitted.refusal, admitted.usage) == (None, None)
     with runtime.db.transaction("service_role") as conn:
         assert conn.execute("select count(*) as n from public.api_key_usage").fetchone()["n"] == 0
 
 
 def test_the_counting_transaction_commits_asynchronously_and_only_itself(runtime, world, database_url):
-    key = make_key(runtime, world.organization())
+    key = make_key(runtime, world, world.organization())
     db = Database(database_url, min_size=1, max_size=1)  # one connection: the next transaction reuses it
     try:
         with db.transaction("service_role") as conn:
-            assert manage.admit(conn, key, "192.0.2.1", runtime.config.api_key_tiers).refusal is None
+            assert admission.admit(conn, key, "192.0.2.1", runtime.config.api_key_tiers).refusal is None
             assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "off"
         with db.transaction("service_role") as conn:
             assert conn.execute("show synchronous_commit").fetchone()["synchronous_commit"] == "on"
@@ -308,12 +326,11 @@ def test_the_counting_transaction_commits_asynchronously_and_only_itself(runtime
 
 def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
     org, other = world.allow(world.organization("A")), world.organization("B")
-    starter_a, pro_a = make_key(runtime, org), make_key(runtime, org, tier="pro")
-    make_key(runtime, org, tier="pro")  # unused: a key, without requests
-    revoked = make_key(runtime, org, tier="enterprise")
-    starter_b = make_key(runtime, other)
-    with runtime.db.transaction("service_role") as conn:
-        conn.execute("update public.api_keys set revoked_at = now() where key_id = %s", (revoked.key_id,))
+    starter_a, pro_a = make_key(runtime, world, org), make_key(runtime, world, org, tier="pro")
+    make_key(runtime, world, org, tier="pro")  # unused: a key, without requests
+    revoked = make_key(runtime, world, org, tier="enterprise")
+    starter_b = make_key(runtime, world, other)
+    revoke(runtime, world, org, revoked)
     for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
         admit(runtime, starter_a, ip=ip)
     admit(runtime, pro_a, ip="192.0.2.1")
@@ -323,8 +340,8 @@ def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
     assert admit(runtime, starter_b, ip="203.0.113.2").refusal == "rate_limited"
 
     with runtime.db.transaction("service_role") as conn:
-        mine = manage.usage_by_tier(conn, org["id"])
-        everyone = manage.usage_by_tier(conn)
+        mine = usage_by_tier(conn, org["id"])
+        everyone = usage_by_tier(conn)
     assert mine == [
         {"tier": "starter", "keys": 1, "requests_today": 3, "unique_consumers": 2, "rate_limit_hits": 0},
         {"tier": "pro", "keys": 2, "requests_today": 1, "unique_consumers": 1, "rate_limit_hits": 0},
@@ -340,9 +357,9 @@ def test_usage_by_tier_for_one_organization_and_for_all(runtime, world):
 
     # As a user, RLS keeps it to the organizations the caller administers.
     with runtime.db.transaction("authenticated", world.claims(org["admin"])) as conn:
-        assert manage.usage_by_tier(conn) == mine
+        assert usage_by_tier(conn) == mine
     with runtime.db.transaction("authenticated", world.claims(world.add_member(org))) as conn:
-        assert all(row["keys"] == row["requests_today"] == 0 for row in manage.usage_by_tier(conn))
+        assert all(row["keys"] == row["requests_today"] == 0 for row in usage_by_tier(conn))
 
 
 def test_a_key_rotated_to_a_new_id_counts_once(runtime, world, auth, client):
@@ -355,11 +372,11 @@ def test_a_key_rotated_to_a_new_id_counts_once(runtime, world, auth, client):
     ).get_json()
     client.post(f"/v1/admin/external/keys/{created['key_id']}/rotate", json={"preserve_key_id": False}, headers=headers)
     with runtime.db.transaction("service_role") as conn:
-        assert manage.usage_by_tier(conn, org["id"])[1]["keys"] == 1
+        assert usage_by_tier(conn, org["id"])[1]["keys"] == 1
 
 
 def test_prune_usage_keeps_recent_days(runtime, world):
-    key = make_key(runtime, world.organization())
+    key = make_key(runtime, world, world.organization())
     admit(runtime, key)
     with runtime.db.transaction("service_role") as conn:
         conn.execute(
@@ -371,7 +388,7 @@ def test_prune_usage_keeps_recent_days(runtime, world):
             "insert into public.api_key_usage_clients (lineage_id, day, ip, organization_id)"
             " select lineage_id, day - 91, ip, organization_id from public.api_key_usage_clients"
         )
-    assert manage.prune_usage(runtime.db) == 1
+    assert prune_usage(runtime.db) == 1
     with runtime.db.transaction("service_role") as conn:
         days = conn.execute("select count(*) as n from public.api_key_usage").fetchone()["n"]
         clients = conn.execute("select count(*) as n from public.api_key_usage_clients").fetchone()["n"]
@@ -380,8 +397,8 @@ def test_prune_usage_keeps_recent_days(runtime, world):
 
 def test_prune_usage_yields_to_a_running_prune(runtime):
     with runtime.db.transaction("service_role") as conn:
-        conn.execute("select pg_advisory_xact_lock(%s)", (manage.PRUNE_LOCK_KEY,))
-        assert manage.prune_usage(runtime.db) is None
+        conn.execute("select pg_advisory_xact_lock(%s)", (PRUNE_LOCK_KEY,))
+        assert prune_usage(runtime.db) is None
 
 
 def rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key_id):
@@ -393,7 +410,14 @@ def rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key
     def rotate(name, hold=False):
         try:
             with runtime.db.transaction("authenticated", world.claims(admin)) as conn:
-                results[name] = manage.rotate_key(conn, admin["id"], key.key_id, preserve_key_id, 3600, RequestInfo())
+                results[name] = manage.rotate_key(
+                    conn,
+                    user_id=admin["id"],
+                    key_id=key.key_id,
+                    preserve_key_id=preserve_key_id,
+                    grace_seconds=3600,
+                    origin=RequestInfo(),
+                )
                 if hold:
                     a_rotated.set()
                     release_a.wait(10)
@@ -415,20 +439,20 @@ def rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key
 
 def test_a_rotation_to_a_new_key_id_waits_for_a_concurrent_one_and_refuses(runtime, world):
     org = world.organization()
-    key = make_key(runtime, org)
+    key = make_key(runtime, world, org)
     results = rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key_id=False)
     assert isinstance(results["b"], Conflict)
     assert results["b"].extra["replaced_by"] == results["a"]["key_id"]
     with runtime.db.transaction("service_role") as conn:
         assert conn.execute("select count(*) as n from public.api_keys").fetchone()["n"] == 2
-    assert admit(runtime, manage.parse_key(results["a"]["api_key"])).refusal is None
+    assert admit(runtime, parse_key(results["a"]["api_key"])).refusal is None
 
 
 def test_a_rotation_keeping_the_key_id_moves_the_secret_a_concurrent_one_wrote(runtime, world):
     org = world.organization()
-    key = make_key(runtime, org)
+    key = make_key(runtime, world, org)
     results = rotate_while_another_rotation_is_open(runtime, world, org, key, preserve_key_id=True)
-    a_key, b_key = (manage.parse_key(results[name]["api_key"]) for name in ("a", "b"))
+    a_key, b_key = (parse_key(results[name]["api_key"]) for name in ("a", "b"))
     assert admit(runtime, b_key).refusal is None  # current
     assert admit(runtime, a_key).refusal is None  # previous, in its grace period: not lost
     assert admit(runtime, key).refusal == "wrong_secret"
@@ -442,22 +466,11 @@ def two_orgs(runtime, world):
     """Org A with an admin and a member, org B with its admin; a used key in each."""
     a, b = world.organization("A"), world.organization("B")
     member = world.add_member(a)
-    keys = {"a": make_key(runtime, a), "b": make_key(runtime, b)}
+    keys = {"a": make_key(runtime, world, a), "b": make_key(runtime, world, b)}
     for key in keys.values():
-        admit(runtime, key)
-    with runtime.db.transaction("service_role") as conn:
-        for name, key in keys.items():
-            org = a if name == "a" else b
-            event = conn.execute(
-                "insert into public.webhook_events (organization_id, type, payload)"
-                " values (%s, 'partner.x', '{}') returning id",
-                (org["id"],),
-            ).fetchone()["id"]
-            conn.execute(
-                "insert into public.api_key_events (event_id, organization_id, api_key_id)"
-                " select %s, organization_id, id from public.api_keys where key_id = %s",
-                (event, key.key_id),
-            )
+        admitted = admit(runtime, key)
+        with runtime.db.transaction("service_role") as conn:
+            pushed.push_event(conn, admitted.key, None, "partner.x", {})
     return {"a": a, "b": b, "member": member, "keys": keys}
 
 
@@ -537,7 +550,7 @@ def test_admins_create_keys_only_for_their_organization_and_as_new_lineages(
         admin,
         "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash, created_by)"
         " values (%s, %s, %s, %s, 'k', 'starter', %s, %s)",
-        (row_id, manage.new_key().key_id, two_orgs[org_name]["id"], lineage, b"\x00" * 32, admin["id"]),
+        (row_id, new_key().key_id, two_orgs[org_name]["id"], lineage, b"\x00" * 32, admin["id"]),
     )
     assert (result[0] if isinstance(result, tuple) else result) == expected
 
@@ -602,7 +615,7 @@ def insert_key_as(runtime, world, admin, org, tier="starter"):
         admin,
         "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash, created_by)"
         " values (%s, %s, %s, %s, 'k', %s, %s, %s)",
-        (row_id, manage.new_key().key_id, org["id"], row_id, tier, b"\x00" * 32, admin["id"]),
+        (row_id, new_key().key_id, org["id"], row_id, tier, b"\x00" * 32, admin["id"]),
     )
 
 
@@ -630,7 +643,7 @@ def test_the_databases_refusals_are_403s_naming_the_limit(runtime, world, two_or
                 conn.execute(
                     "insert into public.api_keys (id, key_id, organization_id, lineage_id, name, tier, secret_hash,"
                     " created_by) values (%s, %s, %s, %s, 'k', %s, %s, %s)",
-                    (row_id, manage.new_key().key_id, a["id"], row_id, tier, b"\x00" * 32, a["admin"]["id"]),
+                    (row_id, new_key().key_id, a["id"], row_id, tier, b"\x00" * 32, a["admin"]["id"]),
                 )
         problem = from_database_error(refused.value)
         assert isinstance(problem, Forbidden) and list(problem.errors) == [field]

@@ -60,7 +60,13 @@ def describe(conn: psycopg.Connection, organization_id) -> dict:
 
 
 def rotate(
-    conn: psycopg.Connection, box: SecretBox, user_id, organization_id, grace_seconds: int, origin: RequestInfo
+    conn: psycopg.Connection,
+    box: SecretBox,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    grace_seconds: int,
+    origin: RequestInfo,
 ) -> tuple[dict, bool]:
     """A new secret for the organization, in clear this once, and whether it is its first; the
     previous one keeps verifying for grace_seconds (0: it stops at once)."""
