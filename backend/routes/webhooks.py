@@ -11,8 +11,7 @@ from backend.auth import login_required, request_origin, user_transaction
 from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, page, query_args
 from backend.runtime import current_runtime
 from backend.services.oauth import WEBHOOKS_MANAGE
-from backend.services.webhooks import events
-from backend.services.webhooks import subscriptions as webhooks
+from backend.services.webhooks import events, subscriptions
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
@@ -40,7 +39,7 @@ class EventTypesMixin:
     """`event_types: [..]` or a single `event_type`, never both; loaded as a deduplicated list."""
 
     event_types = fields.List(
-        fields.String(validate=_event_type), validate=validate.Length(min=1, max=webhooks.MAX_EVENT_TYPES)
+        fields.String(validate=_event_type), validate=validate.Length(min=1, max=subscriptions.MAX_EVENT_TYPES)
     )
     event_type = fields.String(validate=_event_type)
     event_types_required = True
@@ -83,8 +82,8 @@ class SubscriptionChangesSchema(EventTypesMixin, Schema):
 class RotateSecretSchema(Schema):
     grace_seconds = fields.Integer(
         strict=True,
-        load_default=webhooks.DEFAULT_GRACE_SECONDS,
-        validate=validate.Range(min=0, max=webhooks.MAX_GRACE_SECONDS),
+        load_default=subscriptions.DEFAULT_GRACE_SECONDS,
+        validate=validate.Range(min=0, max=subscriptions.MAX_GRACE_SECONDS),
     )
 
 
@@ -105,7 +104,7 @@ class SubscriptionQuery(PageQuery):
 class DeliveryQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)
     subscription_id = fields.UUID(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(webhooks.DELIVERY_STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(subscriptions.DELIVERY_STATUSES))
     event_type = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
 
     @validates_schema
@@ -125,17 +124,17 @@ def list_event_types():
 def create_subscription():
     data = json_body(SubscriptionSchema())
     runtime = current_runtime()
-    target_url = webhooks.check_target(data["target_url"], runtime.target_policy)
+    target_url = subscriptions.check_target(data["target_url"], runtime.target_policy)
     with user_transaction() as conn:
-        subscription = webhooks.create_subscription(
+        subscription = subscriptions.create_subscription(
             conn,
             runtime.secretbox,
-            g.identity.user_id,
-            data["organization_id"],
-            target_url,
-            data["event_types"],
-            data["description"],
-            request_origin(),
+            user_id=g.identity.user_id,
+            organization_id=data["organization_id"],
+            target_url=target_url,
+            event_types=data["event_types"],
+            description=data["description"],
+            origin=request_origin(),
         )
     return jsonify(subscription), 201
 
@@ -145,7 +144,9 @@ def create_subscription():
 def list_subscriptions():
     args = query_args(SubscriptionQuery())
     with user_transaction() as conn:
-        rows, next_cursor = webhooks.list_subscriptions(conn, args["organization_id"], args["limit"], args["cursor"])
+        rows, next_cursor = subscriptions.list_subscriptions(
+            conn, args["organization_id"], args["limit"], args["cursor"]
+        )
     return jsonify(page(rows, next_cursor))
 
 
@@ -153,7 +154,7 @@ def list_subscriptions():
 @login_required(scope=WEBHOOKS_MANAGE)
 def get_subscription(subscription_id):
     with user_transaction() as conn:
-        subscription = webhooks.get_subscription(conn, subscription_id)
+        subscription = subscriptions.get_subscription(conn, subscription_id)
     return jsonify(subscription)
 
 
@@ -162,9 +163,9 @@ def get_subscription(subscription_id):
 def update_subscription(subscription_id):
     changes = json_body(SubscriptionChangesSchema())
     if "target_url" in changes:
-        changes["target_url"] = webhooks.check_target(changes["target_url"], current_runtime().target_policy)
+        changes["target_url"] = subscriptions.check_target(changes["target_url"], current_runtime().target_policy)
     with user_transaction() as conn:
-        subscription = webhooks.update_subscription(conn, subscription_id, changes, request_origin())
+        subscription = subscriptions.update_subscription(conn, subscription_id, changes, request_origin())
     return jsonify(subscription)
 
 
@@ -172,7 +173,7 @@ def update_subscription(subscription_id):
 @login_required(scope=WEBHOOKS_MANAGE)
 def delete_subscription(subscription_id):
     with user_transaction() as conn:
-        webhooks.delete_subscription(conn, subscription_id, request_origin())
+        subscriptions.delete_subscription(conn, subscription_id, request_origin())
     return "", 204
 
 
@@ -181,7 +182,7 @@ def delete_subscription(subscription_id):
 def rotate_secret(subscription_id):
     data = json_body(RotateSecretSchema())
     with user_transaction() as conn:
-        rotated = webhooks.rotate_secret(
+        rotated = subscriptions.rotate_secret(
             conn, current_runtime().secretbox, subscription_id, data["grace_seconds"], request_origin()
         )
     return jsonify(rotated)
@@ -192,7 +193,9 @@ def rotate_secret(subscription_id):
 def redeliver_dead(subscription_id):
     data = json_body(RedeliverDeadSchema())
     with user_transaction() as conn:
-        count = webhooks.redeliver_dead(conn, subscription_id, data["since"], data["until"], request_origin())
+        count = subscriptions.redeliver_dead(
+            conn, subscription_id=subscription_id, since=data["since"], until=data["until"], origin=request_origin()
+        )
     return jsonify(count=count), 202
 
 
@@ -206,8 +209,13 @@ def redeliver_dead_in_organization():
     """Every dead delivery of every subscription of an organization, queued again (bulk replay)."""
     data = json_body(RedeliverDeadInOrganizationSchema())
     with user_transaction() as conn:
-        count = webhooks.redeliver_dead(
-            conn, None, data["since"], data["until"], request_origin(), organization_id=data["organization_id"]
+        count = subscriptions.redeliver_dead(
+            conn,
+            subscription_id=None,
+            organization_id=data["organization_id"],
+            since=data["since"],
+            until=data["until"],
+            origin=request_origin(),
         )
     return jsonify(count=count), 202
 
@@ -217,7 +225,7 @@ def redeliver_dead_in_organization():
 def list_deliveries():
     args = query_args(DeliveryQuery())
     with user_transaction() as conn:
-        rows, next_cursor = webhooks.list_deliveries(
+        rows, next_cursor = subscriptions.list_deliveries(
             conn,
             args["limit"],
             args["cursor"],
@@ -233,7 +241,7 @@ def list_deliveries():
 @login_required(scope=WEBHOOKS_MANAGE)
 def get_delivery(delivery_id):
     with user_transaction() as conn:
-        delivery = webhooks.get_delivery(conn, delivery_id)
+        delivery = subscriptions.get_delivery(conn, delivery_id)
     return jsonify(delivery)
 
 
@@ -242,5 +250,5 @@ def get_delivery(delivery_id):
 def redeliver(delivery_id):
     json_body(NoBody())
     with user_transaction() as conn:
-        delivery = webhooks.redeliver(conn, delivery_id, request_origin())
+        delivery = subscriptions.redeliver(conn, delivery_id, request_origin())
     return jsonify(delivery), 202

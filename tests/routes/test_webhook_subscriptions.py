@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.services.webhooks import signing
-from backend.services.webhooks import subscriptions as webhooks
+from backend.services.webhooks import signing, subscriptions
 from tests.support import assert_problem
 
 TARGET = "https://93.184.215.14/questbridge"  # a public address literal: no DNS needed
@@ -102,7 +101,7 @@ def test_create_with_a_single_event_type(client, admin_headers, org):
         ["lms.grade.posted_v2"],
         ["*"],
         ["*", "quest.completed", "partner.course_synced"],
-        [f"p{i}.x" for i in range(webhooks.MAX_EVENT_TYPES)],
+        [f"p{i}.x" for i in range(subscriptions.MAX_EVENT_TYPES)],
     ],
 )
 def test_accepted_event_type_names(client, admin_headers, org, event_types):
@@ -178,7 +177,7 @@ def test_every_catalog_type_and_partner_names_stay_subscribable(client, admin_he
         ({"event_type": "task.completed"}, "event_types"),  # both event_types and event_type
         ({"event_types": None}, "event_types"),
         ({"event_types": []}, "event_types"),
-        ({"event_types": [f"p{i}.x" for i in range(webhooks.MAX_EVENT_TYPES + 1)]}, "event_types"),
+        ({"event_types": [f"p{i}.x" for i in range(subscriptions.MAX_EVENT_TYPES + 1)]}, "event_types"),
         ({"event_types": "task.completed"}, "event_types"),  # a string where a list belongs
         ({"event_types": [7]}, "event_types"),
         ({"target_url": None}, "target_url"),
@@ -326,7 +325,7 @@ def test_the_secret_is_shown_once_and_stored_encrypted(client, admin_headers, or
     assert secret.encode() not in stored
     assert signing.secret_key(secret) not in stored
     box = app.extensions["questbridge"].secretbox
-    assert box.decrypt(stored, webhooks.SECRET_PURPOSE) == secret
+    assert box.decrypt(stored, subscriptions.SECRET_PURPOSE) == secret
 
 
 def test_rotation_with_grace_keeps_two_active_secrets(client, admin_headers, org, app, db):
@@ -344,8 +343,8 @@ def test_rotation_with_grace_keeps_two_active_secrets(client, admin_headers, org
     box = app.extensions["questbridge"].secretbox
     row = stored_row(db, created["id"])
     now = datetime.now(UTC)
-    assert webhooks.active_secrets(box, row, now) == [rotated["secret"], created["secret"]]
-    assert webhooks.active_secrets(box, row, expires_at + timedelta(seconds=1)) == [rotated["secret"]]
+    assert subscriptions.active_secrets(box, row, now) == [rotated["secret"], created["secret"]]
+    assert subscriptions.active_secrets(box, row, expires_at + timedelta(seconds=1)) == [rotated["secret"]]
 
     shown = client.get(f"/api/webhooks/subscriptions/{created['id']}", headers=admin_headers).get_json()
     assert shown["previous_secret_expires_at"] == rotated["previous_secret_expires_at"]
@@ -371,7 +370,7 @@ def test_rotation_without_grace_keeps_one_secret(client, admin_headers, org, app
     row = stored_row(db, created["id"])
     assert row["previous_secret_encrypted"] is None
     box = app.extensions["questbridge"].secretbox
-    assert webhooks.active_secrets(box, row, datetime.now(UTC)) == [response.get_json()["secret"]]
+    assert subscriptions.active_secrets(box, row, datetime.now(UTC)) == [response.get_json()["secret"]]
 
 
 @pytest.mark.parametrize(

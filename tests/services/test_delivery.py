@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from backend.services.webhooks import events, signing
+from backend.services.shared.audit import RequestInfo
+from backend.services.webhooks import events, ssrf, subscriptions
 from backend.services.webhooks.engine import engine_for, run_pass
 from backend.services.webhooks.http import RESPONSE_BODY_LIMIT
-from backend.services.webhooks.subscriptions import SECRET_PURPOSE
 from backend.workers.webhook_delivery import GC_OBJECTS_PER_DELIVERY, prepare_garbage_collector
 from tests.receiver import Answer, Receiver
+from tests.support import AuthActions, World
 
 
 @pytest.fixture
@@ -38,31 +39,41 @@ def runtime(hooks_app):
 
 @pytest.fixture
 def org(hooks_app):
-    from tests.support import World
-
     return World(hooks_app).organization("Hooks Org")
 
 
-def subscribe(runtime, org, url, event_types=("*",), *, active=True, previous_secret=None, grace=3600):
-    secret = signing.generate_secret()
-    sub_id = uuid.uuid4()
+def subscribe(runtime, org, url, event_types=("*",), *, active=True, rotated_with_grace=None):
+    """A subscription made through the service by the organization's admin. With `rotated_with_grace`
+    its first secret is rotated with that grace (seconds) and returned as `previous_secret`."""
+    box, origin = runtime.secretbox, RequestInfo()
+    with runtime.db.transaction("authenticated", {"sub": str(org["admin"]["id"])}) as conn:
+        created = subscriptions.create_subscription(
+            conn,
+            box,
+            user_id=org["admin"]["id"],
+            organization_id=org["id"],
+            target_url=url,
+            event_types=list(event_types),
+            description="",
+            origin=origin,
+        )
+        sub = {"id": created["id"], "secret": created["secret"]}
+        if not active:
+            subscriptions.update_subscription(conn, sub["id"], {"active": False}, origin)
+        if rotated_with_grace is not None:
+            rotated = subscriptions.rotate_secret(conn, box, sub["id"], rotated_with_grace, origin)
+            sub |= {"secret": rotated["secret"], "previous_secret": created["secret"]}
+    return sub
+
+
+def expire_previous_secret(runtime, sub) -> None:
+    """Time passing: the grace of the previous secret ends (the service only sets a future end)."""
     with runtime.db.transaction("service_role") as conn:
         conn.execute(
-            "insert into public.webhook_subscriptions (id, organization_id, target_url, event_types, active,"
-            " secret_encrypted, previous_secret_encrypted, previous_secret_expires_at)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                sub_id,
-                org["id"],
-                url,
-                list(event_types),
-                active,
-                runtime.secretbox.encrypt(secret, SECRET_PURPOSE),
-                runtime.secretbox.encrypt(previous_secret, SECRET_PURPOSE) if previous_secret else None,
-                datetime.now(UTC) + timedelta(seconds=grace) if previous_secret else None,
-            ),
+            "update public.webhook_subscriptions set previous_secret_expires_at = now() - interval '1 second'"
+            " where id = %s",
+            (sub["id"],),
         )
-    return {"id": sub_id, "secret": secret}
 
 
 def emit(runtime, org, event_type="task.completed", data=None, count=1):
@@ -156,8 +167,6 @@ def test_always_failing_goes_dead_after_the_last_attempt(runtime, org, receiver)
 def test_backoff_schedule_sets_the_next_attempt(make_app, receiver):
     app = make_app(webhooks_allowed_targets="127.0.0.1/32", webhooks_backoff_seconds=(60, 120), webhooks_max_attempts=5)
     runtime = app.extensions["questbridge"]
-    from tests.support import World
-
     org = World(app).organization()
     subscribe(runtime, org, receiver.url)
     receiver.answer = Answer(status=500)
@@ -179,8 +188,6 @@ def test_timeout_counts_as_a_failure(make_app, receiver):
         webhooks_total_timeout=0.5,
     )
     runtime = app.extensions["questbridge"]
-    from tests.support import World
-
     org = World(app).organization()
     subscribe(runtime, org, receiver.url)
     receiver.answer = Answer(delay=2)
@@ -227,8 +234,6 @@ def test_410_gone_kills_the_delivery_and_disables_the_subscription(runtime, org,
 @pytest.mark.parametrize("retry_after", ["120", "RFC1123"])
 def test_429_retry_after_is_honoured(runtime, org, receiver, retry_after):
     if retry_after == "RFC1123":
-        from email.utils import format_datetime
-
         retry_after = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
     subscribe(runtime, org, receiver.url)
     receiver.answer = Answer(status=429, headers={"Retry-After": retry_after})
@@ -266,8 +271,7 @@ def test_a_rolled_back_emit_sends_nothing(runtime, org, receiver):
 
 
 def test_rotation_sends_both_signatures_during_the_grace_period(runtime, org, receiver):
-    old_secret = signing.generate_secret()
-    sub = subscribe(runtime, org, receiver.url, previous_secret=old_secret)
+    sub = subscribe(runtime, org, receiver.url, rotated_with_grace=3600)
     emit(runtime, org)
 
     run_pass(runtime)
@@ -275,11 +279,12 @@ def test_rotation_sends_both_signatures_during_the_grace_period(runtime, org, re
     [request] = receiver.requests
     assert len(request.headers["webhook-signature"].split()) == 2
     Webhook(sub["secret"]).verify(request.body, request.headers)
-    Webhook(old_secret).verify(request.body, request.headers)
+    Webhook(sub["previous_secret"]).verify(request.body, request.headers)
 
 
 def test_an_expired_previous_secret_no_longer_signs(runtime, org, receiver):
-    sub = subscribe(runtime, org, receiver.url, previous_secret=signing.generate_secret(), grace=-1)
+    sub = subscribe(runtime, org, receiver.url, rotated_with_grace=3600)
+    expire_previous_secret(runtime, sub)
     emit(runtime, org)
 
     run_pass(runtime)
@@ -307,8 +312,6 @@ def test_a_name_is_resolved_and_checked_at_every_send_and_the_checked_address_is
     """DNS rebinding: the name's answer changes between sends. Each send resolves it again, refuses
     an internal answer, and connects to the very address it checked (the receiver on 127.0.0.1,
     exempt in these tests, under a name that is not its own)."""
-    from backend.services.webhooks import ssrf
-
     answers = {"rebind.example": "127.0.0.1"}
     real_getaddrinfo = ssrf.socket.getaddrinfo
 
@@ -514,9 +517,6 @@ def test_the_engines_connections_are_service_role_for_their_whole_session(runtim
 def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org, receiver, monkeypatch, hooks_app):
     """Two organizations' endpoints on one host: a Set-Cookie from one is not sent to the other
     (nor back to the first)."""
-    from backend.services.webhooks import ssrf
-    from tests.support import World
-
     real_getaddrinfo = ssrf.socket.getaddrinfo
     names = {"partner.example", "partner-a.partner.example"}
 
@@ -546,8 +546,6 @@ def test_cookies_a_receiver_sets_never_travel_with_later_deliveries(runtime, org
 def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
     app = make_app(webhooks_allowed_targets="127.0.0.1/32", cron_secret="cron-" + "s" * 30)
     runtime = app.extensions["questbridge"]
-    from tests.support import World
-
     org = World(app).organization()
     subscribe(runtime, org, receiver.url)
     emit(runtime, org, count=2)
@@ -572,8 +570,6 @@ def test_cron_endpoint_requires_the_secret_and_runs_a_pass(make_app, receiver):
 
 
 def test_members_may_not_send_test_events(hooks_app, runtime, org, receiver):
-    from tests.support import AuthActions, World
-
     client = hooks_app.test_client()
     member = World(hooks_app).add_member(org)
     target = subscribe(runtime, org, receiver.url)

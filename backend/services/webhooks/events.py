@@ -202,7 +202,9 @@ def emit_event(conn: psycopg.Connection, organization_id, event_type: str, data:
     return event_id
 
 
-def emit_to_subscription(conn: psycopg.Connection, organization_id, subscription_id, event_type: str, data: dict):
+def emit_to_subscription(
+    conn: psycopg.Connection, *, organization_id: uuid.UUID, subscription_id: uuid.UUID, event_type: str, data: dict
+) -> tuple[uuid.UUID, uuid.UUID]:
     """An event delivered to one subscription only (webhook.test), due at once: the engines are
     woken when the caller's transaction commits. Returns (event id, delivery id)."""
     _check_type(event_type)

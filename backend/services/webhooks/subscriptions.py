@@ -70,8 +70,9 @@ def _notify_engine(conn: psycopg.Connection) -> None:
 def create_subscription(
     conn: psycopg.Connection,
     box: SecretBox,
-    user_id,
-    organization_id,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
     target_url: str,
     event_types: list[str],
     description: str,
@@ -105,7 +106,7 @@ def create_subscription(
     return get_subscription(conn, subscription_id) | {"secret": secret}
 
 
-def get_subscription(conn: psycopg.Connection, subscription_id) -> dict:
+def get_subscription(conn: psycopg.Connection, subscription_id: uuid.UUID) -> dict:
     _authorize(conn, "subscription_organization", subscription_id, "subscription")
     row = conn.execute(SQL["get_subscription"], {"id": subscription_id}).fetchone()
     if row is None:
@@ -130,7 +131,7 @@ class TestSendLimits:
         )
 
 
-def queue_test_delivery(conn: psycopg.Connection, subscription_id, limits: TestSendLimits) -> dict:
+def queue_test_delivery(conn: psycopg.Connection, subscription_id: uuid.UUID, limits: TestSendLimits) -> dict:
     """webhook.test for one subscription (org admins), queued for the delivery engines, which are
     woken on commit: {event_id, delivery_id, status}.
 
@@ -162,10 +163,10 @@ def queue_test_delivery(conn: psycopg.Connection, subscription_id, limits: TestS
             )
     event_id, delivery_id = events.emit_to_subscription(
         conn,
-        organization_id,
-        subscription["id"],
-        TEST_EVENT,
-        {"message": "This is a test event from Questbridge.", "subscription_id": str(subscription["id"])},
+        organization_id=organization_id,
+        subscription_id=subscription["id"],
+        event_type=TEST_EVENT,
+        data={"message": "This is a test event from Questbridge.", "subscription_id": str(subscription["id"])},
     )
     return {"event_id": event_id, "delivery_id": delivery_id, "status": "pending"}
 
@@ -174,7 +175,7 @@ def _test_events(count: int) -> str:
     return f"{count} test event" if count == 1 else f"{count} test events"
 
 
-def wait_for_test_attempt(db: Database, delivery_id, seconds: float) -> dict | None:
+def wait_for_test_attempt(db: Database, delivery_id: uuid.UUID, seconds: float) -> dict | None:
     """A test delivery's status, with its latest attempt (`attempt` and the rest not None) as soon
     as an engine has recorded one, or as it stands after `seconds`; None if it is gone.
 
@@ -196,14 +197,16 @@ def wait_for_test_attempt(db: Database, delivery_id, seconds: float) -> dict | N
 
 
 def list_subscriptions(
-    conn: psycopg.Connection, organization_id, limit: int, cursor: str | None
+    conn: psycopg.Connection, organization_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[dict], str | None]:
     require_admin(conn, organization_id)
     params = page_params(cursor, limit) | {"organization_id": organization_id}
     return paginate(conn.execute(SQL["list_subscriptions"], params).fetchall(), limit)
 
 
-def update_subscription(conn: psycopg.Connection, subscription_id, changes: dict, origin: RequestInfo) -> dict:
+def update_subscription(
+    conn: psycopg.Connection, subscription_id: uuid.UUID, changes: dict, origin: RequestInfo
+) -> dict:
     """Change any of target_url, event_types, active, description; re-activating clears the disabled state."""
     organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
     params = {name: changes.get(name) for name in ("target_url", "event_types", "active", "description")}
@@ -228,7 +231,7 @@ def update_subscription(conn: psycopg.Connection, subscription_id, changes: dict
     return row
 
 
-def delete_subscription(conn: psycopg.Connection, subscription_id, origin: RequestInfo) -> None:
+def delete_subscription(conn: psycopg.Connection, subscription_id: uuid.UUID, origin: RequestInfo) -> None:
     """Remove a subscription; its deliveries and their attempts go with it."""
     organization_id = _authorize(conn, "subscription_organization", subscription_id, "subscription")
     if conn.execute(SQL["delete_subscription"], {"id": subscription_id}).fetchone() is None:
@@ -244,7 +247,7 @@ def delete_subscription(conn: psycopg.Connection, subscription_id, origin: Reque
 
 
 def rotate_secret(
-    conn: psycopg.Connection, box: SecretBox, subscription_id, grace_seconds: int, origin: RequestInfo
+    conn: psycopg.Connection, box: SecretBox, subscription_id: uuid.UUID, grace_seconds: int, origin: RequestInfo
 ) -> dict:
     """A new signing secret; the old one keeps signing for grace_seconds (0: it stops at once)."""
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
@@ -280,8 +283,8 @@ def list_deliveries(
     limit: int,
     cursor: str | None,
     *,
-    organization_id=None,
-    subscription_id=None,
+    organization_id: uuid.UUID | None = None,
+    subscription_id: uuid.UUID | None = None,
     status: str | None = None,
     event_type: str | None = None,
 ) -> tuple[list[dict], str | None]:
@@ -301,7 +304,7 @@ def list_deliveries(
     return paginate(conn.execute(SQL["list_deliveries"], params).fetchall(), limit)
 
 
-def get_delivery(conn: psycopg.Connection, delivery_id) -> dict:
+def get_delivery(conn: psycopg.Connection, delivery_id: uuid.UUID) -> dict:
     """A delivery with the event it carries and the log of its attempts."""
     _authorize(conn, "delivery_organization", delivery_id, "delivery")
     delivery = conn.execute(SQL["get_delivery"], {"id": delivery_id}).fetchone()
@@ -311,7 +314,7 @@ def get_delivery(conn: psycopg.Connection, delivery_id) -> dict:
     return delivery
 
 
-def redeliver(conn: psycopg.Connection, delivery_id, origin: RequestInfo) -> dict:
+def redeliver(conn: psycopg.Connection, delivery_id: uuid.UUID, origin: RequestInfo) -> dict:
     """Queue a delivery again under the same id (the webhook-id header), its attempts reset."""
     organization_id = _authorize(conn, "delivery_organization", delivery_id, "delivery")
     row = conn.execute(SQL["redeliver"], {"id": delivery_id}).fetchone()
@@ -334,11 +337,12 @@ def redeliver(conn: psycopg.Connection, delivery_id, origin: RequestInfo) -> dic
 
 def redeliver_dead(
     conn: psycopg.Connection,
-    subscription_id,
+    *,
+    subscription_id: uuid.UUID | None,
+    organization_id: uuid.UUID | None = None,
     since: datetime | None,
     until: datetime | None,
     origin: RequestInfo,
-    organization_id=None,
 ) -> int:
     """Queue again every dead delivery created in [since, until) of a subscription, or with
     subscription_id None of every subscription of `organization_id`; returns how many."""
