@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
 from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -43,16 +44,9 @@ from backend.services.oauth import (
     keys,
     tokens,
 )
-from backend.services.oauth.server import (
-    HttpRequest,
-    InvalidRequestError,
-    InvalidScopeError,
-    OAuth,
-    OAuth2Error,
-    Reply,
-    User,
-    basic_credentials,
-)
+from backend.services.oauth.adapters import HttpRequest, Reply, basic_credentials
+from backend.services.oauth.grants import User
+from backend.services.oauth.server import OAuth
 
 bp = Blueprint("oauth", __name__)
 
