@@ -352,7 +352,7 @@ def authorize():
         if session is None:
             return redirect(url_for("oauth.login_page", next=request.full_path), 302)
         client = grant.request.client
-        role = clients.membership_role(conn, client.organization_id, session["user_id"])
+        role = clients.membership_role(conn, organization_id=client.organization_id, user_id=session["user_id"])
         refusal = _refuse_user(session, client, role)
         if refusal is not None:
             return refusal
@@ -387,7 +387,7 @@ def authorize_decision():
         except OAuth2Error as error:
             return _authorization_error(error, see_other=True)
         client = grant.request.client
-        role = clients.membership_role(conn, client.organization_id, session["user_id"])
+        role = clients.membership_role(conn, organization_id=client.organization_id, user_id=session["user_id"])
         refusal = _refuse_user(session, client, role)
         if refusal is not None:
             return refusal
@@ -533,7 +533,13 @@ def introspect():
 def create_client():
     data = json_body(ClientSchema())
     with user_transaction() as conn:
-        client = clients.create_client(conn, g.identity.user_id, data.pop("organization_id"), data, request_origin())
+        client = clients.create_client(
+            conn,
+            user_id=g.identity.user_id,
+            organization_id=data.pop("organization_id"),
+            data=data,
+            origin=request_origin(),
+        )
     response = jsonify(client)
     response.status_code = 201
     response.headers.update(NO_STORE)

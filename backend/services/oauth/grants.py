@@ -148,7 +148,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """The code carries only the scopes the user can exercise (RFC 6749 3.3: the token answer's
         `scope` tells the client); when none is left, access_denied."""
         if grant_user:
-            role = clients.membership_role(call_conn(), self.request.client.organization_id, grant_user.id)
+            role = clients.membership_role(
+                call_conn(), organization_id=self.request.client.organization_id, user_id=grant_user.id
+            )
             granted = exercisable_scopes(self.request.scope.split(), role)
             if not granted:
                 raise AccessDeniedError(description=NO_EXERCISABLE_SCOPE, redirect_uri=redirect_uri)
@@ -206,7 +208,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Narrowed, like the code, to what the user can exercise now: an admin who became a
         member keeps the grant but no longer gets admin scopes."""
         scope = self.request.payload.scope or refresh_token.get_scope()
-        role = clients.membership_role(call_conn(), self.request.client.organization_id, user.id)
+        role = clients.membership_role(
+            call_conn(), organization_id=self.request.client.organization_id, user_id=user.id
+        )
         if role is None:  # left or was removed from the client's organization: the grant ends there
             raise InvalidGrantError("the user is no longer a member of the client's organization")
         granted = exercisable_scopes(scope.split(), role)
