@@ -18,7 +18,7 @@ from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip, forwarded_scheme
 from backend.runtime import current_runtime
 from backend.services.accounts import users
-from backend.services.oauth.server import InvalidAccessToken
+from backend.services.oauth.resource import InvalidAccessToken
 from backend.services.shared.audit import RequestInfo
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -181,7 +181,7 @@ def authenticate_request() -> Identity | None:
     token = _bearer_token()
     if token is not None:
         oauth = current_runtime().oauth
-        if oauth is not None and oauth.is_access_token(token):
+        if oauth is not None and oauth.resource.is_access_token(token):
             return _oauth_identity(oauth, token)
         claims = runtime.verifier.verify(token)
         _require_live_session(runtime, claims)
@@ -358,7 +358,7 @@ def bearer_session_id() -> uuid.UUID | None:
 def _oauth_identity(oauth, token: str) -> Identity:
     """An OAuth access token's identity: its user (or client principal), running as that user."""
     try:
-        grant = oauth.authenticate(token)
+        grant = oauth.resource.authenticate(token)
     except InvalidAccessToken as exc:
         raise Unauthorized(
             str(exc), headers={"WWW-Authenticate": 'Bearer realm="questbridge", error="invalid_token"'}

@@ -59,9 +59,9 @@ def seed(db: Database) -> dict:
             learning.create_task(conn, quest["id"], "Task", "craft", 10)
         client = clients.create_client(
             conn,
-            admin_id,
-            org_id,
-            {
+            user_id=admin_id,
+            organization_id=org_id,
+            data={
                 "name": "Bench LMS",
                 "redirect_uris": ["https://lms.example.edu/callback"],
                 "scopes": ["read:profile", "read:quests"],
@@ -69,7 +69,7 @@ def seed(db: Database) -> dict:
                 "client_type": "confidential",
                 "pkce_required": True,
             },
-            RequestInfo(),
+            origin=RequestInfo(),
         )
     return client
 

@@ -16,7 +16,7 @@ from backend.errors import Forbidden, Unauthorized
 from backend.routes.common import PageQuery, page, query_args
 from backend.runtime import current_runtime
 from backend.services.oauth import api
-from backend.services.oauth.server import InvalidAccessToken
+from backend.services.oauth.resource import InvalidAccessToken
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -39,12 +39,12 @@ def token_required(scope: str):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            oauth = current_runtime().oauth
+            resource = current_runtime().oauth.resource
             token = _access_token()
-            if not oauth.is_access_token(token):
+            if not resource.is_access_token(token):
                 raise _unauthorized("this API takes OAuth access tokens, not user sign-ins", "invalid_token")
             try:
-                claims = oauth.verify(token)
+                claims = resource.verify(token)
                 if scope not in claims["scope"].split():
                     challenge = f'Bearer realm="questbridge", error="insufficient_scope", scope="{scope}"'
                     raise Forbidden(
@@ -52,7 +52,7 @@ def token_required(scope: str):
                         slug="insufficient-scope",
                         headers={"WWW-Authenticate": challenge},
                     )
-                with oauth.acting_as(claims) as (conn, grant):
+                with resource.acting_as(claims) as (conn, grant):
                     g.identity = Identity(
                         user_id=grant.user_id,
                         email=None,

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
 from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -43,16 +44,9 @@ from backend.services.oauth import (
     keys,
     tokens,
 )
-from backend.services.oauth.server import (
-    HttpRequest,
-    InvalidRequestError,
-    InvalidScopeError,
-    OAuth,
-    OAuth2Error,
-    Reply,
-    User,
-    basic_credentials,
-)
+from backend.services.oauth.adapters import HttpRequest, Reply, basic_credentials
+from backend.services.oauth.grants import User
+from backend.services.oauth.server import OAuth
 
 bp = Blueprint("oauth", __name__)
 
@@ -358,7 +352,7 @@ def authorize():
         if session is None:
             return redirect(url_for("oauth.login_page", next=request.full_path), 302)
         client = grant.request.client
-        role = clients.membership_role(conn, client.organization_id, session["user_id"])
+        role = clients.membership_role(conn, organization_id=client.organization_id, user_id=session["user_id"])
         refusal = _refuse_user(session, client, role)
         if refusal is not None:
             return refusal
@@ -393,7 +387,7 @@ def authorize_decision():
         except OAuth2Error as error:
             return _authorization_error(error, see_other=True)
         client = grant.request.client
-        role = clients.membership_role(conn, client.organization_id, session["user_id"])
+        role = clients.membership_role(conn, organization_id=client.organization_id, user_id=session["user_id"])
         refusal = _refuse_user(session, client, role)
         if refusal is not None:
             return refusal
@@ -539,7 +533,13 @@ def introspect():
 def create_client():
     data = json_body(ClientSchema())
     with user_transaction() as conn:
-        client = clients.create_client(conn, g.identity.user_id, data.pop("organization_id"), data, request_origin())
+        client = clients.create_client(
+            conn,
+            user_id=g.identity.user_id,
+            organization_id=data.pop("organization_id"),
+            data=data,
+            origin=request_origin(),
+        )
     response = jsonify(client)
     response.status_code = 201
     response.headers.update(NO_STORE)

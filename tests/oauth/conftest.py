@@ -11,6 +11,7 @@ import requests
 from werkzeug.serving import make_server
 
 from tests.oauth.support import read_form, register
+from tests.routes.conftest import admin_headers, member_headers, org, stranger_headers  # noqa: F401 (shared fixtures)
 from tests.support import World
 
 
@@ -63,23 +64,30 @@ def live(make_app):
 
 
 @pytest.fixture
-def world(live) -> World:
+def live_world(live) -> World:
+    """The world of the live server's app (the `world` of the other tests is the test client's)."""
     return World(live.app)
 
 
 @pytest.fixture
-def academy(live, world):
+def academy(live, live_world):
     """An organization, its admin, a learner, and a confidential client its admin registered."""
-    org = world.organization("Academy")
+    academy_org = live_world.organization("Academy")
     admin_session = requests.Session()
     login = admin_session.post(
         f"{live.url}/api/auth/login",
-        json={"email": org["admin"]["email"], "password": org["admin"]["password"]},
+        json={"email": academy_org["admin"]["email"], "password": academy_org["admin"]["password"]},
         timeout=10,
     )
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    client = register(_Http(live.url), headers, org)
-    return {"org": org, "admin": org["admin"], "learner": world.add_member(org), "client": client, "headers": headers}
+    client = register(_Http(live.url), headers, academy_org)
+    return {
+        "org": academy_org,
+        "admin": academy_org["admin"],
+        "learner": live_world.add_member(academy_org),
+        "client": client,
+        "headers": headers,
+    }
 
 
 class _Http:

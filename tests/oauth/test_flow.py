@@ -186,8 +186,8 @@ def test_a_member_asking_only_for_admin_scopes_is_sent_back_with_access_denied(l
         assert conn.execute("select count(*) as n from public.oauth_consents").fetchone()["n"] == 0
 
 
-def test_an_admin_who_becomes_a_member_loses_webhooks_manage_at_the_next_refresh(live, academy, world):
-    second_admin = world.add_member(academy["org"], role="admin")
+def test_an_admin_who_becomes_a_member_loses_webhooks_manage_at_the_next_refresh(live, academy, live_world):
+    second_admin = live_world.add_member(academy["org"], role="admin")
     session, token = connect_as(live, academy, second_admin, WITH_ADMIN_SCOPE)
     assert token["scope"] == WITH_ADMIN_SCOPE
     with live.app.extensions["questbridge"].db.transaction("service_role") as conn:

@@ -120,7 +120,7 @@ def test_pkce_required_is_enforced(live, academy):
     assert query_of(location)["error"] == "invalid_request"
 
 
-def test_a_verifier_without_a_challenge_is_refused(live, academy, world):
+def test_a_verifier_without_a_challenge_is_refused(live, academy, live_world):
     client = dict(academy["client"])
     with live.app.extensions["questbridge"].db.transaction("service_role") as conn:
         conn.execute(

@@ -1,9 +1,4 @@
-"""The OAuth 2.0 authorization server (OAuth 2.1 defaults) on Authlib, with our own psycopg storage.
-
-clients: registration by org admins; keys: the ES256 keys that sign access-token JWTs; tokens:
-codes, grants, refresh and access tokens, consents; server: Authlib's server, grants and
-endpoints wired to that storage; api: what the protected /api/v1 reads.
-"""
+"""The OAuth 2.0 authorization server (OAuth 2.1 defaults) on Authlib, with our own psycopg storage."""
 
 from __future__ import annotations
 

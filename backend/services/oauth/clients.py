@@ -185,12 +185,12 @@ def load_client(conn: psycopg.Connection, client_id: str) -> Client | None:
     return Client.from_row(row) if row else None
 
 
-def organization_name(conn: psycopg.Connection, organization_id) -> str | None:
+def organization_name(conn: psycopg.Connection, organization_id: uuid.UUID) -> str | None:
     row = conn.execute(SQL["organization_name"], {"organization_id": organization_id}).fetchone()
     return row["name"] if row else None
 
 
-def membership_role(conn: psycopg.Connection, organization_id, user_id) -> str | None:
+def membership_role(conn: psycopg.Connection, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
     """The user's role in the organization, or None (conn runs as service_role)."""
     row = conn.execute(SQL["membership_role"], {"organization_id": organization_id, "user_id": user_id}).fetchone()
     return row["role"] if row else None
@@ -289,7 +289,14 @@ def _create_principal(conn: psycopg.Connection, client_id: str, organization_id,
     return principal_id
 
 
-def create_client(conn: psycopg.Connection, user_id, organization_id, data: dict, origin: RequestInfo) -> dict:
+def create_client(
+    conn: psycopg.Connection,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    data: dict,
+    origin: RequestInfo,
+) -> dict:
     """Register a client for `organization_id` (None: the one the caller administers); its secret
     (confidential clients) is returned in clear this once."""
     if organization_id is None:

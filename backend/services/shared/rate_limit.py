@@ -108,3 +108,9 @@ def delete_expired(conn: psycopg.Connection, older_than_seconds: int = 2 * 86400
     before = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
     windows = conn.execute(SQL["delete_expired"], {"before": before}).rowcount
     return windows + conn.execute(SQL["delete_expired_paces"]).rowcount
+
+
+def window_bounds(window_seconds: int) -> tuple[datetime, int]:
+    """The fixed window of `window_seconds` now: its start, as the counters key it, and its end in
+    unix seconds; for a caller that reads counts within a query of its own."""
+    return _window(window_seconds)
