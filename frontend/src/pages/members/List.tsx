@@ -1,12 +1,12 @@
 import { useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
-import { api, type Invitation, type Member } from "../api";
-import { useAuth, useOrganization } from "../auth";
-import { ConfirmDialog } from "../components/Dialog";
-import { Breakable, StatusBadge, Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { Field } from "../components/forms";
-import { useAction, usePagedList } from "../hooks";
+import { api, type Invitation, type Member } from "../../api";
+import { useAuth, useOrganization } from "../../auth";
+import { ConfirmDialog } from "../../components/Dialog";
+import { Breakable, StatusBadge, Time } from "../../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Field } from "../../components/forms";
+import { useAction, usePagedList } from "../../hooks";
 
 const ROLES = [
   { value: "member", label: "Member" },

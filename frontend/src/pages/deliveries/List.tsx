@@ -8,13 +8,13 @@ import {
   type EventType,
   type Page,
   type Subscription,
-} from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog } from "../components/Dialog";
-import { EventTypeFilter } from "../components/EventTypePicker";
-import { formatMs, shortId, StatusBadge, Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { REFRESH_MS, useAction, useApi, usePagedList } from "../hooks";
+} from "../../api";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog } from "../../components/Dialog";
+import { EventTypeFilter } from "../../components/EventTypePicker";
+import { formatMs, shortId, StatusBadge, Time } from "../../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { REFRESH_MS, useAction, useApi, usePagedList } from "../../hooks";
 
 const FILTERS = ["status", "event_type", "subscription_id"] as const;
 

@@ -1,12 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { api, type OAuthClient } from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog } from "../components/Dialog";
-import { Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { Field, FieldMessages, hasFieldError, lines } from "../components/forms";
-import { SecretReveal } from "../components/SecretReveal";
-import { useAction, usePagedList } from "../hooks";
+import { api, type OAuthClient } from "../../api";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog } from "../../components/Dialog";
+import { Time } from "../../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Field, FieldMessages, hasFieldError, lines } from "../../components/forms";
+import { SecretReveal } from "../../components/SecretReveal";
+import { useAction, usePagedList } from "../../hooks";
 
 export const SCOPES = [
   { value: "read:profile", label: "Read the user's profile" },

@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ApiError, api } from "../api";
-import { useAuth } from "../auth";
-import { ErrorBanner } from "../components/feedback";
-import { Field } from "../components/forms";
+import { ApiError, api } from "../../api";
+import { useAuth } from "../../auth";
+import { ErrorBanner } from "../../components/feedback";
+import { Field } from "../../components/forms";
 
 export function LoginPage() {
   const { login, error: sessionError } = useAuth();

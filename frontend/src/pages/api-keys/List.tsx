@@ -1,12 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { api, type ApiKey, type OrganizationLimits, type TierLimits } from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog, Dialog } from "../components/Dialog";
-import { StatusBadge, Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { Field, lines } from "../components/forms";
-import { SecretReveal } from "../components/SecretReveal";
-import { useAction, useApi, usePagedList } from "../hooks";
+import { api, type ApiKey, type OrganizationLimits, type TierLimits } from "../../api";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { StatusBadge, Time } from "../../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Field, lines } from "../../components/forms";
+import { SecretReveal } from "../../components/SecretReveal";
+import { useAction, useApi, usePagedList } from "../../hooks";
 
 const KEYS_PATH = "/v1/admin/external/keys";
 

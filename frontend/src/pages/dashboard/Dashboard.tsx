@@ -1,10 +1,10 @@
 import { Link } from "react-router-dom";
-import type { Delivery, Page, TierUsage, TimePoint, WebhookMetrics } from "../api";
-import { useOrganization } from "../auth";
-import { BarList, LineChart } from "../components/charts";
-import { formatMs, formatNumber, formatPercent, shortId, StatusBadge, Time } from "../components/display";
-import { Empty, LoadState, PageTitle } from "../components/feedback";
-import { REFRESH_MS, useApi } from "../hooks";
+import type { Delivery, Page, TierUsage, TimePoint, WebhookMetrics } from "../../api";
+import { useOrganization } from "../../auth";
+import { BarList, LineChart } from "../../components/charts";
+import { formatMs, formatNumber, formatPercent, shortId, StatusBadge, Time } from "../../components/display";
+import { Empty, LoadState, PageTitle } from "../../components/feedback";
+import { REFRESH_MS, useApi } from "../../hooks";
 
 const timeLabel = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 

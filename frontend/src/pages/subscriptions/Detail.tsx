@@ -1,15 +1,15 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { api, type ApiError, type EventType, type Subscription, type TestSendResult } from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog, Dialog } from "../components/Dialog";
-import { formatMs, StatusBadge, Time } from "../components/display";
-import { EventTypePicker, normalizeTypes } from "../components/EventTypePicker";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { Field, FieldMessages, hasFieldError } from "../components/forms";
-import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../components/GraceChoices";
-import { SecretReveal } from "../components/SecretReveal";
-import { useAction, useApi, usePagedList } from "../hooks";
+import { api, type ApiError, type EventType, type Subscription, type TestSendResult } from "../../api";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { formatMs, StatusBadge, Time } from "../../components/display";
+import { EventTypePicker, normalizeTypes } from "../../components/EventTypePicker";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Field, FieldMessages, hasFieldError } from "../../components/forms";
+import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../../components/GraceChoices";
+import { SecretReveal } from "../../components/SecretReveal";
+import { useAction, useApi, usePagedList } from "../../hooks";
 
 export function SubscriptionsPage() {
   const organization = useOrganization();

@@ -1,14 +1,14 @@
 import { useId, useState } from "react";
 import { useSearchParams } from "react-router-dom";
-import { api, type AutograderSecret, type InboundEvent, type Organization } from "../api";
-import { useOrganization } from "../auth";
-import { Dialog } from "../components/Dialog";
-import { shortId, StatusBadge, Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { FieldMessages } from "../components/forms";
-import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../components/GraceChoices";
-import { SecretReveal } from "../components/SecretReveal";
-import { REFRESH_MS, useAction, useApi, usePagedList } from "../hooks";
+import { api, type AutograderSecret, type InboundEvent, type Organization } from "../../api";
+import { useOrganization } from "../../auth";
+import { Dialog } from "../../components/Dialog";
+import { shortId, StatusBadge, Time } from "../../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { FieldMessages } from "../../components/forms";
+import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../../components/GraceChoices";
+import { SecretReveal } from "../../components/SecretReveal";
+import { REFRESH_MS, useAction, useApi, usePagedList } from "../../hooks";
 
 export const INBOUND_STATUSES = ["pending", "processing", "processed", "failed", "dead", "ignored"];
 const EVENTS_PATH = "/api/inbound/events";

@@ -1,13 +1,13 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Link, Navigate, useNavigate } from "react-router-dom";
-import { ApiError, api, type InvitationPreview, type Organization } from "../api";
-import { useAuth } from "../auth";
-import { Time } from "../components/display";
-import { inviterName } from "../components/InvitationPrompt";
-import { ErrorBanner, Loading } from "../components/feedback";
-import { Field } from "../components/forms";
-import { useAction } from "../hooks";
-import { finishLink, forgetLink, linkFinished, linkToken, type LinkPage } from "../linkToken";
+import { ApiError, api, type InvitationPreview, type Organization } from "../../api";
+import { useAuth } from "../../auth";
+import { Time } from "../../components/display";
+import { inviterName } from "../../components/InvitationPrompt";
+import { ErrorBanner, Loading } from "../../components/feedback";
+import { Field } from "../../components/forms";
+import { useAction } from "../../hooks";
+import { finishLink, forgetLink, linkFinished, linkToken, type LinkPage } from "../../linkToken";
 
 function asApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : new ApiError(0, "Unexpected error", String(error));

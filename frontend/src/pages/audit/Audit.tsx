@@ -1,8 +1,8 @@
-import type { AuditEntry } from "../api";
-import { useOrganization } from "../auth";
-import { Breakable, FullId, Time } from "../components/display";
-import { Empty, LoadMore, LoadState, PageTitle } from "../components/feedback";
-import { usePagedList } from "../hooks";
+import type { AuditEntry } from "../../api";
+import { useOrganization } from "../../auth";
+import { Breakable, FullId, Time } from "../../components/display";
+import { Empty, LoadMore, LoadState, PageTitle } from "../../components/feedback";
+import { usePagedList } from "../../hooks";
 
 function describeMetadata(metadata: Record<string, unknown> | null): string {
   if (!metadata) return "";
