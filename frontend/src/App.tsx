@@ -5,13 +5,17 @@ import { Layout } from "./components/Layout";
 import { ApiKeysPage } from "./pages/api-keys/List";
 import { AuditPage } from "./pages/audit/Audit";
 import { DashboardPage } from "./pages/dashboard/Dashboard";
-import { DeliveriesPage, DeliveryDetailPage } from "./pages/deliveries/List";
+import { DeliveryDetailPage } from "./pages/deliveries/Detail";
+import { DeliveriesPage } from "./pages/deliveries/List";
 import { InboundPage } from "./pages/inbound/List";
-import { InvitationPage, ResetPasswordPage } from "./pages/invitation/Invitation";
+import { InvitationPage } from "./pages/invitation/Invitation";
+import { ResetPasswordPage } from "./pages/invitation/ResetPassword";
 import { ChangePasswordPage, LoginPage } from "./pages/login/Login";
 import { MembersPage } from "./pages/members/List";
 import { OAuthClientsPage } from "./pages/oauth-clients/List";
-import { NewSubscriptionPage, SubscriptionDetailPage, SubscriptionsPage } from "./pages/subscriptions/Detail";
+import { SubscriptionDetailPage } from "./pages/subscriptions/Detail";
+import { SubscriptionsPage } from "./pages/subscriptions/List";
+import { NewSubscriptionPage } from "./pages/subscriptions/New";
 
 export const BASENAME = "/admin";
 

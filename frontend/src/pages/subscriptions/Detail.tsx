@@ -1,278 +1,32 @@
-import { useState, type FormEvent } from "react";
+// /subscriptions/:id: a subscription's settings, test sends, signing secret and deletion.
+import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { api, type ApiError, type EventType, type Subscription, type TestSendResult } from "../../api";
-import { useOrganization } from "../../auth";
+import {
+  deleteSubscription,
+  redeliverDeadOfSubscription,
+  rotateSubscriptionSecret,
+  sendTestEvent,
+  subscriptionPath,
+  updateSubscription,
+  type Subscription,
+  type SubscriptionFields,
+  type TestSendResult,
+} from "../../api/subscriptions";
 import { ConfirmDialog, Dialog } from "../../components/Dialog";
-import { formatMs, StatusBadge, Time } from "../../components/display";
-import { EventTypePicker, normalizeTypes } from "../../components/EventTypePicker";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
-import { Field, FieldMessages, hasFieldError } from "../../components/forms";
+import { Time } from "../../components/display";
+import { ErrorBanner, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { FieldMessages } from "../../components/forms";
 import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../../components/GraceChoices";
 import { SecretReveal } from "../../components/SecretReveal";
-import { useAction, useApi, usePagedList } from "../../hooks";
-
-export function SubscriptionsPage() {
-  const organization = useOrganization();
-  const list = usePagedList<Subscription>("/api/webhooks/subscriptions", { organization_id: organization.id });
-
-  return (
-    <>
-      <PageTitle
-        actions={
-          <Link className="button button-primary" to="/subscriptions/new">
-            New subscription
-          </Link>
-        }
-      >
-        Subscriptions
-      </PageTitle>
-      <LoadState what="Subscriptions" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
-          <Empty title="No subscriptions yet">
-            A subscription sends signed webhooks to a partner's URL when events happen.{" "}
-            <Link to="/subscriptions/new">Create the first one</Link>.
-          </Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="subscriptions-table">
-              <thead>
-                <tr>
-                  <th scope="col">Target URL</th>
-                  <th scope="col">Event types</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((subscription) => (
-                  <tr key={subscription.id}>
-                    <th scope="row" data-label="Target URL">
-                      <Link to={`/subscriptions/${subscription.id}`} className="url">
-                        {subscription.target_url}
-                      </Link>
-                      {subscription.description && <div className="muted small">{subscription.description}</div>}
-                    </th>
-                    <td data-label="Event types">
-                      <TypeList types={subscription.event_types} />
-                    </td>
-                    <td data-label="State">
-                      <SubscriptionState subscription={subscription} />
-                    </td>
-                    <td data-label="Created">
-                      <Time value={subscription.created_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
-    </>
-  );
-}
-
-function TypeList({ types }: { types: string[] }) {
-  return (
-    <span className="types">
-      {types.map((type) => (
-        <code key={type}>{type === "*" ? "* (every event)" : type}</code>
-      ))}
-    </span>
-  );
-}
-
-function SubscriptionState({ subscription }: { subscription: Subscription }) {
-  if (subscription.active) return <StatusBadge status="active" />;
-  return (
-    <>
-      <StatusBadge status="disabled" />
-      {subscription.disabled_reason && <div className="muted small">{subscription.disabled_reason}</div>}
-    </>
-  );
-}
-
-interface FormValues {
-  target_url: string;
-  description: string;
-  event_types: string[];
-  active: boolean;
-}
-
-function SubscriptionForm({
-  initial,
-  showActive,
-  submitLabel,
-  busy,
-  error,
-  onSubmit,
-  onCancel,
-}: {
-  initial: FormValues;
-  showActive: boolean;
-  submitLabel: string;
-  busy: boolean;
-  error: ApiError | undefined;
-  onSubmit: (values: FormValues) => void;
-  onCancel?: () => void;
-}) {
-  const catalog = useApi<{ data: EventType[] }>("/api/webhooks/event-types");
-  const [values, setValues] = useState(initial);
-  const [localError, setLocalError] = useState<string>();
-  const typesErrorId = "event-types-error";
-  const typeFields = ["event_types", "event_type"];
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    if (!values.event_types.length) {
-      setLocalError("Choose at least one event type.");
-      return;
-    }
-    setLocalError(undefined);
-    onSubmit({ ...values, target_url: values.target_url.trim(), event_types: normalizeTypes(values.event_types) });
-  }
-
-  const typesInvalid = Boolean(localError) || hasFieldError(error, typeFields);
-  return (
-    <form className="form" onSubmit={submit} noValidate>
-      <ErrorBanner error={error} fields={["target_url", "description", "active", ...typeFields]} />
-      <Field
-        label="Target URL"
-        name="target_url"
-        error={error}
-        hint="Where the signed POSTs go. HTTPS in production."
-      >
-        {(props) => (
-          <input
-            {...props}
-            type="url"
-            name="target_url"
-            inputMode="url"
-            required
-            placeholder="https://lms.example.org/webhooks/questbridge"
-            value={values.target_url}
-            onChange={(event) => setValues({ ...values, target_url: event.target.value })}
-          />
-        )}
-      </Field>
-      <Field label="Description (optional)" name="description" error={error}>
-        {(props) => (
-          <input
-            {...props}
-            name="description"
-            maxLength={500}
-            value={values.description}
-            onChange={(event) => setValues({ ...values, description: event.target.value })}
-          />
-        )}
-      </Field>
-      {catalog.error ? (
-        <ErrorBanner error={catalog.error} onRetry={catalog.reload} />
-      ) : (
-        <EventTypePicker
-          catalog={catalog.data?.data ?? []}
-          value={values.event_types}
-          onChange={(types) => setValues({ ...values, event_types: types })}
-          describedBy={typesInvalid ? typesErrorId : undefined}
-          invalid={typesInvalid}
-        />
-      )}
-      {localError && (
-        <div id={typesErrorId} className="field-error">
-          {localError}
-        </div>
-      )}
-      {!localError && <FieldMessages id={typesErrorId} error={error} name={typeFields} />}
-      {showActive && (
-        <label className="check check-strong">
-          <input
-            type="checkbox"
-            name="active"
-            checked={values.active}
-            onChange={(event) => setValues({ ...values, active: event.target.checked })}
-          />
-          <span>
-            Active
-            <span className="check-hint">A disabled subscription receives nothing until it is enabled again.</span>
-          </span>
-        </label>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {busy ? "Saving…" : submitLabel}
-        </button>
-        {onCancel && (
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
-    </form>
-  );
-}
-
-export function NewSubscriptionPage() {
-  const organization = useOrganization();
-  const navigate = useNavigate();
-  const [created, setCreated] = useState<Subscription>();
-  const create = useAction((values: FormValues) =>
-    api<Subscription>("/api/webhooks/subscriptions", {
-      method: "POST",
-      body: {
-        organization_id: organization.id,
-        target_url: values.target_url,
-        event_types: values.event_types,
-        description: values.description,
-      },
-    }),
-  );
-
-  if (created) {
-    return (
-      <>
-        <PageTitle>Subscription created</PageTitle>
-        <div className="panel">
-          <p>
-            Deliveries to <span className="url">{created.target_url}</span> are signed with this secret (Standard
-            Webhooks, <code>webhook-signature</code> header).
-          </p>
-          {created.secret && (
-            <SecretReveal label="Signing secret" secret={created.secret} onDone={() => navigate(`/subscriptions/${created.id}`)} />
-          )}
-          <p>
-            <Link to={`/subscriptions/${created.id}`}>Open the subscription</Link> to send a test event.
-          </p>
-        </div>
-      </>
-    );
-  }
-
-  return (
-    <>
-      <PageTitle>New subscription</PageTitle>
-      <div className="panel">
-        <SubscriptionForm
-          initial={{ target_url: "", description: "", event_types: [], active: true }}
-          showActive={false}
-          submitLabel="Create subscription"
-          busy={create.busy}
-          error={create.error}
-          onSubmit={async (values) => {
-            const subscription = await create.run(values);
-            if (subscription) setCreated(subscription);
-          }}
-          onCancel={() => navigate("/subscriptions")}
-        />
-      </div>
-    </>
-  );
-}
+import { useAction, useApi } from "../../hooks";
+import { SubscriptionForm } from "./Form";
+import { SubscriptionState } from "./parts";
+import { TestResult } from "./TestResult";
 
 export function SubscriptionDetailPage() {
   const { id = "" } = useParams();
   const navigate = useNavigate();
-  const subscription = useApi<Subscription>(`/api/webhooks/subscriptions/${encodeURIComponent(id)}`);
+  const subscription = useApi<Subscription>(subscriptionPath(id));
   const [notice, setNotice] = useState<string>();
   const [dialog, setDialog] = useState<"delete" | "rotate" | "redeliver" | null>(null);
   const [grace, setGrace] = useState(DEFAULT_GRACE_SECONDS);
@@ -280,30 +34,11 @@ export function SubscriptionDetailPage() {
   const [testResult, setTestResult] = useState<TestSendResult>();
   const [formKey, setFormKey] = useState(0);
 
-  const save = useAction((values: FormValues) =>
-    api<Subscription>(`/api/webhooks/subscriptions/${id}`, {
-      method: "PUT",
-      body: {
-        target_url: values.target_url,
-        event_types: values.event_types,
-        active: values.active,
-        description: values.description,
-      },
-    }),
-  );
-  const remove = useAction(() => api(`/api/webhooks/subscriptions/${id}`, { method: "DELETE" }));
-  const rotate = useAction((graceSeconds: number) =>
-    api<{ secret: string }>(`/api/webhooks/subscriptions/${id}/rotate-secret`, {
-      method: "POST",
-      body: { grace_seconds: graceSeconds },
-    }),
-  );
-  const redeliverDead = useAction(() =>
-    api<{ count: number }>(`/api/webhooks/subscriptions/${id}/redeliver-dead`, { method: "POST", body: {} }),
-  );
-  const sendTest = useAction(() =>
-    api<TestSendResult>("/api/webhooks/test", { method: "POST", body: { subscription_id: id } }),
-  );
+  const save = useAction((values: SubscriptionFields) => updateSubscription(id, values));
+  const remove = useAction(() => deleteSubscription(id));
+  const rotate = useAction((graceSeconds: number) => rotateSubscriptionSecret(id, graceSeconds));
+  const redeliverDead = useAction(() => redeliverDeadOfSubscription(id));
+  const sendTest = useAction(() => sendTestEvent(id));
 
   const data = subscription.data;
   return (
@@ -522,54 +257,5 @@ export function SubscriptionDetailPage() {
         </Dialog>
       )}
     </>
-  );
-}
-
-function TestResult({ result }: { result: TestSendResult }) {
-  const attempt = result.attempt;
-  if (!attempt) return <TestQueued result={result} />;
-  const ok = result.status === "delivered";
-  return (
-    <div className={`test-result ${ok ? "test-ok" : "test-failed"}`} role="status" data-testid="test-result">
-      <p>
-        <StatusBadge status={result.status} />{" "}
-        {ok ? "The receiver accepted the test event." : "The receiver did not accept the test event."}
-      </p>
-      <dl className="facts">
-        <dt>HTTP status</dt>
-        <dd>{attempt.status_code ?? "no answer"}</dd>
-        <dt>Duration</dt>
-        <dd>{formatMs(attempt.duration_ms)}</dd>
-        {attempt.error && (
-          <>
-            <dt>Error</dt>
-            <dd>{attempt.error}</dd>
-          </>
-        )}
-        <dt>Delivery</dt>
-        <dd>
-          <Link to={`/deliveries/${result.delivery_id}`}>{result.delivery_id}</Link>
-        </dd>
-      </dl>
-      {attempt.response_body && (
-        <>
-          <p className="small muted">Response body</p>
-          <pre className="code-block">{attempt.response_body}</pre>
-        </>
-      )}
-    </div>
-  );
-}
-
-/** 202: the receiver has not answered yet; the delivery log follows the attempt. */
-function TestQueued({ result }: { result: TestSendResult }) {
-  return (
-    <div className="test-result test-queued" role="status" data-testid="test-result">
-      <p>
-        <StatusBadge status={result.status} /> Queued: the receiver has not answered yet.
-      </p>
-      <p className="small muted">The attempt will appear in the delivery log as soon as the receiver answers.</p>
-      <Link to={`/deliveries/${result.delivery_id}`}>Follow the delivery</Link>
-    </div>
   );
 }
