@@ -2,16 +2,20 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation, useSearchParams } 
 import { AuthProvider, useAuth } from "./auth";
 import { Empty, ErrorBanner, Loading, PageTitle } from "./components/feedback";
 import { Layout } from "./components/Layout";
-import { ApiKeysPage } from "./pages/ApiKeys";
-import { AuditPage } from "./pages/Audit";
-import { DashboardPage } from "./pages/Dashboard";
-import { DeliveriesPage, DeliveryDetailPage } from "./pages/Deliveries";
-import { InboundPage } from "./pages/Inbound";
-import { InvitationPage, ResetPasswordPage } from "./pages/Invitation";
-import { ChangePasswordPage, LoginPage } from "./pages/Login";
-import { MembersPage } from "./pages/Members";
-import { OAuthClientsPage } from "./pages/OAuthClients";
-import { NewSubscriptionPage, SubscriptionDetailPage, SubscriptionsPage } from "./pages/Subscriptions";
+import { ApiKeysPage } from "./pages/api-keys/List";
+import { AuditPage } from "./pages/audit/Audit";
+import { DashboardPage } from "./pages/dashboard/Dashboard";
+import { DeliveryDetailPage } from "./pages/deliveries/Detail";
+import { DeliveriesPage } from "./pages/deliveries/List";
+import { InboundPage } from "./pages/inbound/List";
+import { InvitationPage } from "./pages/invitation/Invitation";
+import { ResetPasswordPage } from "./pages/invitation/ResetPassword";
+import { ChangePasswordPage, LoginPage } from "./pages/login/Login";
+import { MembersPage } from "./pages/members/List";
+import { OAuthClientsPage } from "./pages/oauth-clients/List";
+import { SubscriptionDetailPage } from "./pages/subscriptions/Detail";
+import { SubscriptionsPage } from "./pages/subscriptions/List";
+import { NewSubscriptionPage } from "./pages/subscriptions/New";
 
 export const BASENAME = "/admin";
 

@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { ApiError, api, onUnauthorized, setCsrfToken, type Me, type Organization } from "./api";
+import { ApiError, asApiError, onUnauthorized, setCsrfToken } from "./api";
+import { fetchMe, signIn, signOut, type Me, type Organization } from "./api/auth";
 
 const ORG_STORAGE_KEY = "questbridge.admin.organization";
 
@@ -40,7 +41,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const refresh = useCallback(async () => {
     try {
-      const profile = await api<Me>("/api/auth/me", { quietUnauthorized: true });
+      const profile = await fetchMe();
       setCsrfToken(profile.csrf_token);
       setMe(profile);
       setError(undefined);
@@ -51,7 +52,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         setError(undefined);
       } else {
         setMe(null);
-        setError(caught instanceof ApiError ? caught : new ApiError(0, "Unexpected error", String(caught)));
+        setError(asApiError(caught));
       }
     }
   }, []);
@@ -71,11 +72,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const login = useCallback(
     async (email: string, password: string) => {
-      const signedIn = await api<{ csrf_token?: string }>("/api/auth/login", {
-        method: "POST",
-        body: { email, password },
-        quietUnauthorized: true,
-      });
+      const signedIn = await signIn(email, password);
       setCsrfToken(signedIn?.csrf_token);
       await refresh();
     },
@@ -84,7 +81,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const logout = useCallback(async () => {
     try {
-      await api("/api/auth/logout", { method: "POST", quietUnauthorized: true });
+      await signOut();
     } finally {
       setCsrfToken(null);
       setMe(null);

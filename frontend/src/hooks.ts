@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError, api, type Query } from "./api";
+import { ApiError, api, asApiError, type Query } from "./api";
 
 /** How often live pages (dashboard, deliveries, inbound events) fetch again. */
 export const REFRESH_MS = 5000;
@@ -11,11 +11,6 @@ export interface Resource<T> {
   /** When the data was last fetched successfully. */
   updatedAt: Date | undefined;
   reload: () => Promise<void>;
-}
-
-function asApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  return new ApiError(0, "Unexpected error", error instanceof Error ? error.message : String(error));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { useEffect, useId, useState, type KeyboardEvent } from "react";
-import type { EventType } from "../api";
+import type { EventType } from "../api/subscriptions";
 
 export const WILDCARD = "*";
 const CUSTOM_TYPE = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;

@@ -1,4 +1,4 @@
-import { api, type Inviter, type PendingInvitation } from "../api";
+import { answerInvitation, type Inviter, type PendingInvitation } from "../api/invitations";
 import { useAuth } from "../auth";
 import { useAction } from "../hooks";
 import { Time } from "./display";
@@ -12,7 +12,7 @@ export function inviterName(inviter: Inviter | null): string {
 export function InvitationPrompt() {
   const { me, refresh, selectOrganization } = useAuth();
   const answer = useAction(async (invitation: PendingInvitation, action: "accept" | "decline") => {
-    await api(`/api/invitations/${encodeURIComponent(invitation.id)}/${action}`, { method: "POST" });
+    await answerInvitation(invitation.id, action);
     return action;
   });
   const invitations = me?.invitations ?? [];

@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, useLocation } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { AutograderSecret } from "../api";
+import type { AutograderSecret } from "../api/inbound";
 import { AppRoutes, safeNext } from "../App";
 import { AuthProvider } from "../auth";
 import { FakeApi, ME, ORG, OTHER_ORG, problem } from "../test/server";

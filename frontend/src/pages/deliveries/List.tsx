@@ -1,20 +1,21 @@
+// /deliveries: the delivery log, filtered through the address, with bulk redelivery of dead ones.
 import { useEffect, useId, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router-dom";
+import { Link, useSearchParams } from "react-router-dom";
+import type { Page } from "../../api";
+import { DELIVERIES_PATH, DELIVERY_STATUSES, redeliverDeadOfOrganization, type Delivery } from "../../api/deliveries";
 import {
-  api,
-  DELIVERY_STATUSES,
-  type Delivery,
-  type DeliveryDetail,
+  EVENT_TYPES_PATH,
+  redeliverDeadOfSubscription,
+  SUBSCRIPTIONS_PATH,
   type EventType,
-  type Page,
   type Subscription,
-} from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog } from "../components/Dialog";
-import { EventTypeFilter } from "../components/EventTypePicker";
-import { formatMs, shortId, StatusBadge, Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { REFRESH_MS, useAction, useApi, usePagedList } from "../hooks";
+} from "../../api/subscriptions";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog } from "../../components/Dialog";
+import { EventTypeFilter } from "../../components/EventTypePicker";
+import { shortId, StatusBadge, Time } from "../../components/display";
+import { Empty, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { REFRESH_MS, useAction, useApi, usePagedList } from "../../hooks";
 
 const FILTERS = ["status", "event_type", "subscription_id"] as const;
 
@@ -31,12 +32,12 @@ export function DeliveriesPage() {
   const ids = { status: useId(), type: useId(), subscription: useId(), refresh: useId() };
 
   const list = usePagedList<Delivery>(
-    "/api/webhooks/deliveries",
+    DELIVERIES_PATH,
     { organization_id: organization.id, ...filters },
     autoRefresh ? REFRESH_MS : undefined,
   );
-  const catalog = useApi<{ data: EventType[] }>("/api/webhooks/event-types");
-  const subscriptions = useApi<Page<Subscription>>("/api/webhooks/subscriptions", {
+  const catalog = useApi<{ data: EventType[] }>(EVENT_TYPES_PATH);
+  const subscriptions = useApi<Page<Subscription>>(SUBSCRIPTIONS_PATH, {
     organization_id: organization.id,
     limit: 200,
   });
@@ -46,14 +47,8 @@ export function DeliveriesPage() {
   // whole organization when no subscription is chosen (including subscriptions not listed here).
   const bulk = useAction(async () => {
     const result = filters.subscription_id
-      ? await api<{ count: number }>(`/api/webhooks/subscriptions/${encodeURIComponent(filters.subscription_id)}/redeliver-dead`, {
-          method: "POST",
-          body: {},
-        })
-      : await api<{ count: number }>("/api/webhooks/deliveries/redeliver-dead", {
-          method: "POST",
-          body: { organization_id: organization.id },
-        });
+      ? await redeliverDeadOfSubscription(filters.subscription_id)
+      : await redeliverDeadOfOrganization(organization.id);
     return result.count;
   });
 
@@ -212,147 +207,6 @@ export function DeliveriesPage() {
           </p>
         </ConfirmDialog>
       )}
-    </>
-  );
-}
-
-export function DeliveryDetailPage() {
-  const { id = "" } = useParams();
-  const delivery = useApi<DeliveryDetail>(`/api/webhooks/deliveries/${encodeURIComponent(id)}`, undefined, REFRESH_MS);
-  const [notice, setNotice] = useState<string>();
-  const redeliver = useAction(() => api<Delivery>(`/api/webhooks/deliveries/${id}/redeliver`, { method: "POST" }));
-  const data = delivery.data;
-
-  return (
-    <>
-      <PageTitle
-        actions={
-          data && (
-            <button
-              type="button"
-              className="button button-primary"
-              disabled={redeliver.busy || data.status === "delivering"}
-              onClick={async () => {
-                setNotice(undefined);
-                const result = await redeliver.run();
-                if (result) {
-                  setNotice("Queued again. The engine sends it within seconds.");
-                  void delivery.reload();
-                }
-              }}
-            >
-              {redeliver.busy ? "Queuing…" : "Redeliver"}
-            </button>
-          )
-        }
-      >
-        Delivery
-      </PageTitle>
-      <p className="breadcrumbs">
-        <Link to="/deliveries">← All deliveries</Link>
-      </p>
-      <Notice>{notice}</Notice>
-      <ErrorBanner error={redeliver.error} />
-      <LoadState what="Delivery" loading={delivery.loading} error={delivery.error} hasData={Boolean(data)} onRetry={delivery.reload}>
-        {data && (
-          <>
-            <section className="panel" aria-labelledby="summary-heading">
-              <h2 id="summary-heading">Summary</h2>
-              <dl className="facts facts-grid">
-                <dt>Status</dt>
-                <dd>
-                  <StatusBadge status={data.status} />
-                </dd>
-                <dt>Event type</dt>
-                <dd>
-                  <code>{data.event_type}</code>
-                </dd>
-                <dt>Delivery id (webhook-id)</dt>
-                <dd>
-                  <code>{data.id}</code>
-                </dd>
-                <dt>Event id</dt>
-                <dd>
-                  <code>{data.event_id}</code>
-                </dd>
-                <dt>Subscription</dt>
-                <dd>
-                  <Link to={`/subscriptions/${data.subscription_id}`}>{shortId(data.subscription_id)}</Link>
-                </dd>
-                <dt>Attempts</dt>
-                <dd>{data.attempts}</dd>
-                <dt>Created</dt>
-                <dd>
-                  <Time value={data.created_at} />
-                </dd>
-                <dt>Delivered</dt>
-                <dd>
-                  <Time value={data.delivered_at} />
-                </dd>
-                {data.next_attempt_at && data.status !== "delivered" && (
-                  <>
-                    <dt>Next attempt</dt>
-                    <dd>
-                      <Time value={data.next_attempt_at} />
-                    </dd>
-                  </>
-                )}
-              </dl>
-            </section>
-
-            <section className="panel" aria-labelledby="attempts-heading">
-              <h2 id="attempts-heading">Attempts</h2>
-              {data.attempts_log.length === 0 ? (
-                <Empty title="No attempts yet">The engine has not tried this delivery yet.</Empty>
-              ) : (
-                <div className="table-wrap">
-                  <table className="table table-stack" data-testid="attempts-table">
-                    <thead>
-                      <tr>
-                        <th scope="col">#</th>
-                        <th scope="col">Started</th>
-                        <th scope="col">HTTP status</th>
-                        <th scope="col">Duration</th>
-                        <th scope="col">Error</th>
-                        <th scope="col">Response body</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.attempts_log.map((attempt, index) => (
-                        <tr key={`${attempt.attempt}-${index}`}>
-                          <td data-label="#">{attempt.attempt}</td>
-                          <td data-label="Started">
-                            <Time value={attempt.started_at} />
-                          </td>
-                          <td data-label="HTTP status">
-                            {attempt.status_code === null ? (
-                              <span className="muted">none</span>
-                            ) : (
-                              <span className={attempt.status_code < 300 ? "code-ok" : "code-bad"}>{attempt.status_code}</span>
-                            )}
-                          </td>
-                          <td data-label="Duration">{formatMs(attempt.duration_ms)}</td>
-                          <td data-label="Error">{attempt.error ?? <span className="muted">—</span>}</td>
-                          <td data-label="Response body">
-                            {attempt.response_body ? <pre className="code-inline">{attempt.response_body}</pre> : <span className="muted">empty</span>}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              )}
-            </section>
-
-            {data.payload !== undefined && (
-              <section className="panel" aria-labelledby="payload-heading">
-                <h2 id="payload-heading">Payload</h2>
-                <pre className="code-block">{JSON.stringify(data.payload, null, 2)}</pre>
-              </section>
-            )}
-          </>
-        )}
-      </LoadState>
     </>
   );
 }

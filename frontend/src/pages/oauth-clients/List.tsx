@@ -1,22 +1,13 @@
-import { useState, type FormEvent } from "react";
-import { api, type OAuthClient } from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog } from "../components/Dialog";
-import { Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { Field, FieldMessages, hasFieldError, lines } from "../components/forms";
-import { SecretReveal } from "../components/SecretReveal";
-import { useAction, usePagedList } from "../hooks";
-
-export const SCOPES = [
-  { value: "read:profile", label: "Read the user's profile" },
-  { value: "read:quests", label: "Read quests" },
-  { value: "read:progress", label: "Read progress" },
-  { value: "write:submissions", label: "Create submissions" },
-  { value: "webhooks:manage", label: "Manage webhook subscriptions" },
-];
-
-const CLIENTS_PATH = "/api/oauth/clients";
+// /oauth-clients: the LMS platforms registered as OAuth clients; create, rotate a secret, delete.
+import { useState } from "react";
+import { CLIENTS_PATH, deleteClient, rotateClientSecret, type OAuthClient } from "../../api/oauthClients";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog } from "../../components/Dialog";
+import { Time } from "../../components/display";
+import { Empty, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { SecretReveal } from "../../components/SecretReveal";
+import { useAction, usePagedList } from "../../hooks";
+import { CreateClientForm } from "./Form";
 
 function clientName(client: OAuthClient): string {
   return client.name ?? client.client_name ?? client.client_id;
@@ -36,15 +27,8 @@ export function OAuthClientsPage() {
   const [confirm, setConfirm] = useState<{ client: OAuthClient; action: "rotate" | "delete" }>();
   const [notice, setNotice] = useState<string>();
 
-  const rotate = useAction((client: OAuthClient) =>
-    api<{ client_id: string; client_secret: string }>(`${CLIENTS_PATH}/${encodeURIComponent(client.client_id)}/rotate-secret`, {
-      method: "POST",
-      body: {},
-    }),
-  );
-  const remove = useAction((client: OAuthClient) =>
-    api(`${CLIENTS_PATH}/${encodeURIComponent(client.client_id)}`, { method: "DELETE" }),
-  );
+  const rotate = useAction((client: OAuthClient) => rotateClientSecret(client.client_id));
+  const remove = useAction((client: OAuthClient) => deleteClient(client.client_id));
   const pending = confirm?.action === "rotate" ? rotate : remove;
 
   return (
@@ -203,123 +187,5 @@ export function OAuthClientsPage() {
         </ConfirmDialog>
       )}
     </>
-  );
-}
-
-function CreateClientForm({
-  organizationId,
-  onCreated,
-  onCancel,
-}: {
-  organizationId: string;
-  onCreated: (client: OAuthClient) => void;
-  onCancel: () => void;
-}) {
-  const [name, setName] = useState("");
-  const [redirects, setRedirects] = useState("");
-  const [scopes, setScopes] = useState<string[]>(["read:profile"]);
-  const [machine, setMachine] = useState(false);
-  const [isPublic, setIsPublic] = useState(false);
-  const create = useAction(() =>
-    api<OAuthClient>(CLIENTS_PATH, {
-      method: "POST",
-      body: {
-        organization_id: organizationId,
-        client_type: isPublic ? "public" : "confidential",
-        name: name.trim(),
-        redirect_uris: lines(redirects),
-        scopes,
-        grant_types: machine && !isPublic
-          ? ["authorization_code", "refresh_token", "client_credentials"]
-          : ["authorization_code", "refresh_token"],
-      },
-    }),
-  );
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const client = await create.run();
-    if (client) onCreated(client);
-  }
-
-  return (
-    <section className="panel" aria-labelledby="new-client-heading">
-      <h2 id="new-client-heading">New OAuth client</h2>
-      <form className="form" onSubmit={submit} noValidate>
-        <ErrorBanner error={create.error} fields={["name", "redirect_uris", "scopes", "scope", "grant_types"]} />
-        <Field label="Name" name="name" error={create.error} hint="Shown to users on the consent screen.">
-          {(props) => <input {...props} name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}
-        </Field>
-        <Field
-          label="Redirect URIs"
-          name="redirect_uris"
-          error={create.error}
-          hint="One per line, matched exactly. HTTPS, or http://127.0.0.1 for local tools."
-        >
-          {(props) => (
-            <textarea
-              {...props}
-              name="redirect_uris"
-              rows={3}
-              value={redirects}
-              placeholder="https://lms.example.org/oauth/callback"
-              onChange={(e) => setRedirects(e.target.value)}
-            />
-          )}
-        </Field>
-        <fieldset className="picker" aria-invalid={hasFieldError(create.error, ["scopes", "scope"]) || undefined}>
-          <legend>Scopes</legend>
-          <div className="picker-options">
-            {SCOPES.map((scope) => (
-              <label key={scope.value} className="check">
-                <input
-                  type="checkbox"
-                  value={scope.value}
-                  checked={scopes.includes(scope.value)}
-                  onChange={(event) =>
-                    setScopes(
-                      event.target.checked ? [...scopes, scope.value] : scopes.filter((item) => item !== scope.value),
-                    )
-                  }
-                />
-                <span>
-                  <code>{scope.value}</code>
-                  <span className="check-hint">{scope.label}</span>
-                </span>
-              </label>
-            ))}
-          </div>
-        </fieldset>
-        <FieldMessages id="scopes-error" error={create.error} name={["scopes", "scope"]} />
-        <FieldMessages id="grant-types-error" error={create.error} name="grant_types" />
-        <label className="check">
-          <input type="checkbox" checked={isPublic} onChange={(event) => setIsPublic(event.target.checked)} />
-          <span>
-            Public client
-            <span className="check-hint">No secret (an app in a browser or on a phone); PKCE protects its sign-ins.</span>
-          </span>
-        </label>
-        <label className={`check${isPublic ? " check-disabled" : ""}`}>
-          <input
-            type="checkbox"
-            checked={machine && !isPublic}
-            disabled={isPublic}
-            onChange={(event) => setMachine(event.target.checked)}
-          />
-          <span>
-            Also allow client credentials
-            <span className="check-hint">For server-to-server calls without a user.</span>
-          </span>
-        </label>
-        <div className="form-actions">
-          <button type="submit" className="button button-primary" disabled={create.busy}>
-            {create.busy ? "Creating…" : "Create client"}
-          </button>
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    </section>
   );
 }

@@ -1,123 +1,21 @@
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { Link, Navigate, useNavigate } from "react-router-dom";
-import { ApiError, api, type InvitationPreview, type Organization } from "../api";
-import { useAuth } from "../auth";
-import { Time } from "../components/display";
-import { inviterName } from "../components/InvitationPrompt";
-import { ErrorBanner, Loading } from "../components/feedback";
-import { Field } from "../components/forms";
-import { useAction } from "../hooks";
-import { finishLink, forgetLink, linkFinished, linkToken, type LinkPage } from "../linkToken";
-
-function asApiError(error: unknown): ApiError {
-  return error instanceof ApiError ? error : new ApiError(0, "Unexpected error", String(error));
-}
-
-function sameEmail(a: string | undefined, b: string | undefined): boolean {
-  return Boolean(a && b && a.trim().toLowerCase() === b.trim().toLowerCase());
-}
-
-/** After a link signed the person in: forget its token, show the organization, go to the dashboard. */
-function useSignedInByLink() {
-  const { refresh, selectOrganization } = useAuth();
-  const navigate = useNavigate();
-  return async (organizationId?: string) => {
-    finishLink();
-    if (organizationId) selectOrganization(organizationId);
-    await refresh();
-    navigate("/", { replace: true });
-  };
-}
-
-/** The card the emailed links open, signed in or not. */
-function LinkCard({ title, children }: { title: string; children: ReactNode }) {
-  return (
-    <div className="login-page">
-      <main className="login-card" id="main">
-        <h1>{title}</h1>
-        {children}
-      </main>
-    </div>
-  );
-}
-
-function NoLink({ page }: { page: LinkPage }) {
-  const { me } = useAuth();
-  return (
-    <>
-      <p>
-        This page opens from the link in your {page === "invitation" ? "invitation" : "password reset"} email. For your
-        safety the link works only once and is not kept: open it from the email again, or ask your organization admin
-        to send a new one.
-      </p>
-      <p>
-        <Link to="/">{me ? "Go to the dashboard" : "Sign in"}</Link>
-      </p>
-    </>
-  );
-}
-
-/** A link that no longer works, in words a person can act on. */
-function LinkError({ error, what }: { error: ApiError; what: string }) {
-  if (error.fieldMessages("token").length) {
-    return (
-      <div className="alert alert-error" role="alert">
-        <p className="alert-title">This {what} link no longer works</p>
-        <p>It is invalid, has expired or was already used. Ask your organization admin to send a new one.</p>
-      </div>
-    );
-  }
-  return <ErrorBanner error={error} fields={["password"]} />;
-}
-
-/** /reset-password: the page an admin-asked reset email links to; it signs the person in. */
-export function ResetPasswordPage() {
-  const token = linkToken("reset-password");
-  const signedIn = useSignedInByLink();
-  const [password, setPassword] = useState("");
-  const reset = useAction(() =>
-    api("/api/auth/password-reset", { method: "POST", body: { token, password }, quietUnauthorized: true }),
-  );
-
-  if (linkFinished()) return <Navigate to="/" replace />;
-  if (!token) {
-    return (
-      <LinkCard title="Choose a new password">
-        <NoLink page="reset-password" />
-      </LinkCard>
-    );
-  }
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    if ((await reset.run()) !== undefined) await signedIn();
-  }
-
-  return (
-    <LinkCard title="Choose a new password">
-      <p className="muted">Your new password replaces the old one and signs you out everywhere else.</p>
-      {reset.error && <LinkError error={reset.error} what="reset" />}
-      <form onSubmit={submit} noValidate>
-        <Field label="New password" name="password" error={reset.error} hint="At least 10 characters; a passphrase is best.">
-          {(props) => (
-            <input
-              {...props}
-              type="password"
-              name="password"
-              autoComplete="new-password"
-              required
-              value={password}
-              onChange={(event) => setPassword(event.target.value)}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button button-primary button-block" disabled={reset.busy}>
-          {reset.busy ? "Saving…" : "Set password and sign in"}
-        </button>
-      </form>
-    </LinkCard>
-  );
-}
+// /invitation: answer an emailed invitation, signed in or not.
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, Navigate } from "react-router-dom";
+import { asApiError, type ApiError } from "../../api";
+import {
+  acceptInvitationLink,
+  declineInvitationLink,
+  lookupInvitation,
+  type InvitationPreview,
+} from "../../api/invitations";
+import { useAuth } from "../../auth";
+import { Time } from "../../components/display";
+import { inviterName } from "../../components/InvitationPrompt";
+import { ErrorBanner, Loading } from "../../components/feedback";
+import { Field } from "../../components/forms";
+import { useAction } from "../../hooks";
+import { forgetLink, linkFinished, linkToken } from "../../linkToken";
+import { LinkCard, LinkError, NoLink, sameEmail, useSignedInByLink } from "./link";
 
 /** /invitation: the page an invitation email links to. Accept (choosing a password for a new
  * account, or signed in as the invited account) or decline. */
@@ -135,28 +33,15 @@ export function InvitationPage() {
   useEffect(() => {
     if (!token) return;
     const controller = new AbortController();
-    api<InvitationPreview>("/api/invitations/lookup", {
-      method: "POST",
-      body: { token },
-      signal: controller.signal,
-      quietUnauthorized: true,
-    }).then(setPreview, (error) => {
+    lookupInvitation(token, controller.signal).then(setPreview, (error) => {
       if (!controller.signal.aborted) setLookupError(asApiError(error));
     });
     return () => controller.abort();
   }, [token]);
 
   const newAccount = preview ? !preview.account_exists : false;
-  const accept = useAction(() =>
-    api<{ organization: Organization }>("/api/invitations/accept", {
-      method: "POST",
-      body: newAccount ? { token, password } : { token },
-      quietUnauthorized: true,
-    }),
-  );
-  const decline = useAction(() =>
-    api("/api/invitations/decline", { method: "POST", body: { token }, quietUnauthorized: true }),
-  );
+  const accept = useAction(() => acceptInvitationLink(token, newAccount ? password : undefined));
+  const decline = useAction(() => declineInvitationLink(token));
 
   if (linkFinished()) return <Navigate to="/" replace />;
   if (declined) {

@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ApiError, api } from "../api";
-import { useAuth } from "../auth";
-import { ErrorBanner } from "../components/feedback";
-import { Field } from "../components/forms";
+import { asApiError, type ApiError } from "../../api";
+import { changePassword } from "../../api/auth";
+import { useAuth } from "../../auth";
+import { ErrorBanner } from "../../components/feedback";
+import { Field } from "../../components/forms";
 
 export function LoginPage() {
   const { login, error: sessionError } = useAuth();
@@ -21,7 +22,7 @@ export function LoginPage() {
     try {
       await login(email.trim(), password);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(0, "Sign-in failed", String(caught)));
+      setError(asApiError(caught, "Sign-in failed"));
       setPassword("");
     } finally {
       setBusy(false);
@@ -84,10 +85,10 @@ export function ChangePasswordPage() {
     setBusy(true);
     setError(undefined);
     try {
-      await api("/api/auth/password", { method: "POST", body: { current_password: current, new_password: next } });
+      await changePassword(current, next);
       await refresh();
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(0, "Could not change the password", String(caught)));
+      setError(asApiError(caught, "Could not change the password"));
     } finally {
       setBusy(false);
     }

@@ -1,10 +1,12 @@
 import { Link } from "react-router-dom";
-import type { Delivery, Page, TierUsage, TimePoint, WebhookMetrics } from "../api";
-import { useOrganization } from "../auth";
-import { BarList, LineChart } from "../components/charts";
-import { formatMs, formatNumber, formatPercent, shortId, StatusBadge, Time } from "../components/display";
-import { Empty, LoadState, PageTitle } from "../components/feedback";
-import { REFRESH_MS, useApi } from "../hooks";
+import type { Page } from "../../api";
+import { DELIVERIES_PATH, type Delivery } from "../../api/deliveries";
+import { KEY_USAGE_PATH, METRICS_PATH, TIMESERIES_PATH, type TierUsage, type TimePoint, type WebhookMetrics } from "../../api/monitoring";
+import { useOrganization } from "../../auth";
+import { BarList, LineChart } from "../../components/charts";
+import { formatMs, formatNumber, formatPercent, shortId, StatusBadge, Time } from "../../components/display";
+import { Empty, LoadState, PageTitle } from "../../components/feedback";
+import { REFRESH_MS, useApi } from "../../hooks";
 
 const timeLabel = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -16,10 +18,10 @@ function minuteLabel(iso: string): string {
 export function DashboardPage() {
   const organization = useOrganization();
   const scope = { organization_id: organization.id };
-  const metrics = useApi<WebhookMetrics>("/v1/monitoring/webhooks/metrics", scope, REFRESH_MS);
-  const series = useApi<{ data: TimePoint[] }>("/v1/monitoring/webhooks/timeseries", { ...scope, minutes: 60 }, REFRESH_MS);
-  const keys = useApi<{ data: TierUsage[] }>("/v1/monitoring/external/keys", scope, REFRESH_MS);
-  const recent = useApi<Page<Delivery>>("/api/webhooks/deliveries", { ...scope, limit: 10 }, REFRESH_MS);
+  const metrics = useApi<WebhookMetrics>(METRICS_PATH, scope, REFRESH_MS);
+  const series = useApi<{ data: TimePoint[] }>(TIMESERIES_PATH, { ...scope, minutes: 60 }, REFRESH_MS);
+  const keys = useApi<{ data: TierUsage[] }>(KEY_USAGE_PATH, scope, REFRESH_MS);
+  const recent = useApi<Page<Delivery>>(DELIVERIES_PATH, { ...scope, limit: 10 }, REFRESH_MS);
 
   const updated = [metrics.updatedAt, series.updatedAt, keys.updatedAt, recent.updatedAt]
     .filter((date): date is Date => Boolean(date))

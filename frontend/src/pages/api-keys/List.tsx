@@ -1,38 +1,28 @@
-import { useState, type FormEvent } from "react";
-import { api, type ApiKey, type OrganizationLimits, type TierLimits } from "../api";
-import { useOrganization } from "../auth";
-import { ConfirmDialog, Dialog } from "../components/Dialog";
-import { StatusBadge, Time } from "../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../components/feedback";
-import { Field, lines } from "../components/forms";
-import { SecretReveal } from "../components/SecretReveal";
-import { useAction, useApi, usePagedList } from "../hooks";
-
-const KEYS_PATH = "/v1/admin/external/keys";
-
-/** "Starter (1,000 requests a day, 100 a minute)": the figures the server enforces, not a copy. */
-export function tierLabel(tier: TierLimits): string {
-  const name = tier.tier.charAt(0).toUpperCase() + tier.tier.slice(1);
-  return `${name} (${tier.per_day.toLocaleString("en-US")} requests a day, ${tier.per_minute.toLocaleString("en-US")} a minute)`;
-}
-
-function keyId(key: ApiKey): string {
-  return key.key_id ?? key.id ?? "";
-}
-
-function keyStatus(key: ApiKey): string {
-  return key.status ?? (key.revoked_at ? "revoked" : "active");
-}
-
-/** Revoked and expired keys can no longer be rotated or revoked. */
-function isUsable(key: ApiKey): boolean {
-  return keyStatus(key) === "active" || keyStatus(key) === "replaced";
-}
+// /api-keys: the organization's API keys within its limits; create, rotate and revoke.
+import { useState } from "react";
+import {
+  isUsable,
+  keyId,
+  keyStatus,
+  KEYS_PATH,
+  limitsPath,
+  revokeKey,
+  type ApiKey,
+  type OrganizationLimits,
+} from "../../api/apiKeys";
+import { useOrganization } from "../../auth";
+import { ConfirmDialog } from "../../components/Dialog";
+import { StatusBadge, Time } from "../../components/display";
+import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { SecretReveal } from "../../components/SecretReveal";
+import { useAction, useApi, usePagedList } from "../../hooks";
+import { CreateKeyForm } from "./Form";
+import { RotateKeyDialog } from "./RotateDialog";
 
 export function ApiKeysPage() {
   const organization = useOrganization();
   const list = usePagedList<ApiKey>(KEYS_PATH, { organization_id: organization.id });
-  const limits = useApi<OrganizationLimits>(`/api/organizations/${encodeURIComponent(organization.id)}/limits`);
+  const limits = useApi<OrganizationLimits>(limitsPath(organization.id));
   const full = limits.data !== undefined && limits.data.api_keys >= limits.data.max_api_keys;
   const [creating, setCreating] = useState(false);
   const [revealed, setRevealed] = useState<{ label: string; key: ApiKey }>();
@@ -40,7 +30,7 @@ export function ApiKeysPage() {
   const [revoking, setRevoking] = useState<ApiKey>();
   const [notice, setNotice] = useState<string>();
 
-  const revoke = useAction((key: ApiKey) => api(`${KEYS_PATH}/${encodeURIComponent(keyId(key))}`, { method: "DELETE" }));
+  const revoke = useAction((key: ApiKey) => revokeKey(keyId(key)));
 
   return (
     <>
@@ -214,147 +204,5 @@ export function ApiKeysPage() {
         </ConfirmDialog>
       )}
     </>
-  );
-}
-
-function CreateKeyForm({
-  organizationId,
-  tiers,
-  onCreated,
-  onCancel,
-}: {
-  organizationId: string;
-  /** The tiers this organization may issue. */
-  tiers: TierLimits[];
-  onCreated: (key: ApiKey) => void;
-  onCancel: () => void;
-}) {
-  const [name, setName] = useState("");
-  const [tier, setTier] = useState(tiers[0]?.tier ?? "starter");
-  const [allowlist, setAllowlist] = useState("");
-  const create = useAction(() => {
-    const ips = lines(allowlist);
-    return api<ApiKey>(KEYS_PATH, {
-      method: "POST",
-      body: { organization_id: organizationId, name: name.trim(), tier, ...(ips.length ? { ip_allowlist: ips } : {}) },
-    });
-  });
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const key = await create.run();
-    if (key) onCreated(key);
-  }
-
-  return (
-    <section className="panel" aria-labelledby="new-key-heading">
-      <h2 id="new-key-heading">New API key</h2>
-      <form className="form" onSubmit={submit} noValidate>
-        <ErrorBanner error={create.error} fields={["name", "tier", "ip_allowlist"]} />
-        <Field label="Name" name="name" error={create.error} hint="Who uses it, e.g. “Canvas production”.">
-          {(props) => <input {...props} name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}
-        </Field>
-        <Field label="Tier" name="tier" error={create.error}>
-          {(props) => (
-            <select {...props} name="tier" value={tier} onChange={(e) => setTier(e.target.value)}>
-              {tiers.map((option) => (
-                <option key={option.tier} value={option.tier}>
-                  {tierLabel(option)}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field
-          label="IP allowlist (optional)"
-          name="ip_allowlist"
-          error={create.error}
-          hint="One address or CIDR per line, e.g. 203.0.113.0/24. Empty allows any address."
-        >
-          {(props) => (
-            <textarea {...props} name="ip_allowlist" rows={3} value={allowlist} onChange={(e) => setAllowlist(e.target.value)} />
-          )}
-        </Field>
-        <div className="form-actions">
-          <button type="submit" className="button button-primary" disabled={create.busy}>
-            {create.busy ? "Creating…" : "Create key"}
-          </button>
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    </section>
-  );
-}
-
-function RotateKeyDialog({
-  apiKey,
-  onClose,
-  onRotated,
-}: {
-  apiKey: ApiKey;
-  onClose: () => void;
-  onRotated: (key: ApiKey) => void;
-}) {
-  const [preserve, setPreserve] = useState(true);
-  const [grace, setGrace] = useState(86400);
-  const rotate = useAction(() =>
-    api<ApiKey>(`${KEYS_PATH}/${encodeURIComponent(keyId(apiKey))}/rotate`, {
-      method: "POST",
-      body: { preserve_key_id: preserve, grace_seconds: grace },
-    }),
-  );
-  return (
-    <Dialog
-      title={`Rotate ${apiKey.name || "API key"}`}
-      onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={rotate.busy}
-            onClick={async () => {
-              const key = await rotate.run();
-              if (key) onRotated(key);
-            }}
-          >
-            {rotate.busy ? "Rotating…" : "Rotate"}
-          </button>
-        </>
-      }
-    >
-      <fieldset className="radios">
-        <legend>Key id</legend>
-        <label className="check">
-          <input type="radio" name="preserve" checked={preserve} onChange={() => setPreserve(true)} data-autofocus />
-          <span>
-            Keep the key id
-            <span className="check-hint">Only the secret changes; usage history and allowlist stay with the same id.</span>
-          </span>
-        </label>
-        <label className="check">
-          <input type="radio" name="preserve" checked={!preserve} onChange={() => setPreserve(false)} />
-          <span>
-            New key id
-            <span className="check-hint">A new key replaces this one; the old id is revoked after the grace period.</span>
-          </span>
-        </label>
-      </fieldset>
-      <div className="field">
-        <label htmlFor="grace-select">The old secret keeps working for</label>
-        <select id="grace-select" value={grace} onChange={(e) => setGrace(Number(e.target.value))}>
-          <option value={0}>No grace period</option>
-          <option value={3600}>1 hour</option>
-          <option value={86400}>24 hours</option>
-          <option value={604800}>7 days</option>
-        </select>
-      </div>
-      <ErrorBanner error={rotate.error} />
-    </Dialog>
   );
 }

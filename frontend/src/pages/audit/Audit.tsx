@@ -1,8 +1,8 @@
-import type { AuditEntry } from "../api";
-import { useOrganization } from "../auth";
-import { Breakable, FullId, Time } from "../components/display";
-import { Empty, LoadMore, LoadState, PageTitle } from "../components/feedback";
-import { usePagedList } from "../hooks";
+import { AUDIT_PATH, type AuditEntry } from "../../api/audit";
+import { useOrganization } from "../../auth";
+import { Breakable, FullId, Time } from "../../components/display";
+import { Empty, LoadMore, LoadState, PageTitle } from "../../components/feedback";
+import { usePagedList } from "../../hooks";
 
 function describeMetadata(metadata: Record<string, unknown> | null): string {
   if (!metadata) return "";
@@ -14,7 +14,7 @@ function describeMetadata(metadata: Record<string, unknown> | null): string {
 
 export function AuditPage() {
   const organization = useOrganization();
-  const list = usePagedList<AuditEntry>("/api/audit", { organization_id: organization.id, limit: 50 });
+  const list = usePagedList<AuditEntry>(AUDIT_PATH, { organization_id: organization.id, limit: 50 });
   return (
     <>
       <PageTitle>Audit log</PageTitle>
