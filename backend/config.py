@@ -264,7 +264,6 @@ class Config:
     oauth_client_auth_max_failures_per_ip: int = 100
     api_key_tiers: dict = field(default_factory=_default_api_key_tiers)
     api_keys_rate_limit_enabled: bool = True  # false only to measure the limiter's cost (bench/rate_limit.py)
-    extra: dict = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
