@@ -93,14 +93,13 @@ def test_buckets_are_independent(service):
     assert service(rate_limit.hit, second, 1, 60).allowed
 
 
-def test_check_peeks_without_counting_and_add_counts_without_a_limit(service):
+def test_add_counts_without_a_limit_into_the_window_hit_counts_in(service):
     room_in_the_window(2)
     name = bucket()
-    assert service(rate_limit.check, name, 2, 60).allowed
-    assert service(rate_limit.check, name, 2, 60).remaining == 2
     assert [service(rate_limit.add, name, 60) for _ in range(3)] == [1, 2, 3]
-    decision = service(rate_limit.check, name, 2, 60)
-    assert not decision.allowed
+    assert not service(rate_limit.hit, name, 2, 60).allowed
+    decision = service(rate_limit.hit, name, 4, 60)
+    assert decision.allowed
     assert decision.remaining == 0
 
 

@@ -71,14 +71,6 @@ def release(conn: psycopg.Connection, bucket: str, window_seconds: int) -> None:
     conn.execute(SQL["release"], {"bucket": bucket, "window_start": window_start})
 
 
-def check(conn: psycopg.Connection, bucket: str, limit: int, window_seconds: int) -> Decision:
-    """Whether `bucket` is still under `limit` in this window, without counting anything."""
-    window_start, reset_at = _window(window_seconds)
-    row = conn.execute(SQL["peek"], {"bucket": bucket, "window_start": window_start}).fetchone()
-    count = row["count"] if row else 0
-    return Decision(count < limit, limit, max(0, limit - count), reset_at)
-
-
 def pace(conn: psycopg.Connection, bucket: str, burst: int, interval_seconds: float) -> Decision:
     """Admit one attempt in `bucket` if its allowance has room: `burst` attempts at once, then one
     every `interval_seconds` (GCRA). A refusal's retry_after is when the next attempt will be

@@ -26,10 +26,6 @@ returning c.count;
 update public.rate_limit_counters set count = count - 1
 where bucket = %(bucket)s and window_start = %(window_start)s and count > 0;
 
--- name: peek --
-select count from public.rate_limit_counters
-where bucket = %(bucket)s and window_start = %(window_start)s;
-
 -- name: delete_expired --
 delete from public.rate_limit_counters where window_start < %(before)s;
 
