@@ -12,7 +12,7 @@ from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import NotFound
 from backend.routes.common import NoBody, PageQuery, json_body, page, query_args, read_limited_body
 from backend.runtime import current_runtime
-from backend.services.inbound import admin, autograder_secrets, receipt
+from backend.services.inbound import admin, autograder_secrets, receipt, sources
 from backend.services.inbound.processor import InboxSettings
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
@@ -20,13 +20,13 @@ bp = Blueprint("inbound", __name__, url_prefix="/api/inbound")
 
 class EventQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)
-    source = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+    source = fields.String(load_default=None, validate=validate.Regexp(sources.SOURCE_NAME))
     status = fields.String(load_default=None, validate=validate.OneOf(admin.STATUSES))
 
 
 class FailureQuery(PageQuery):
     organization_id = fields.UUID(load_default=None)
-    source = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+    source = fields.String(load_default=None, validate=validate.Regexp(sources.SOURCE_NAME))
 
 
 class AutograderSecretQuery(Schema):

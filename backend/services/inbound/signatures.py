@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from backend.services.webhooks import signing
 
 DEFAULT_TOLERANCE_SECONDS = 300
-SCHEMES = ("standard-webhooks", "stripe", "hmac-hex")
 UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes "²"
 
 

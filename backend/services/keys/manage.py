@@ -9,6 +9,7 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.services.keys import tiers
 from backend.services.keys.format import KEY_ID_PATTERN, new_key
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
@@ -17,7 +18,7 @@ from backend.services.shared.pagination import page_params, paginate
 
 SQL = queries_beside(__file__)
 
-TIERS = ("starter", "pro", "enterprise")
+TIERS = tiers.TIERS
 DEFAULT_GRACE_SECONDS = 86400
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_ALLOWLIST_ENTRIES = 100
