@@ -10,6 +10,7 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from backend.services.oauth import keys
+from backend.services.shared import signing_keys
 from tests.oauth.support import basic_auth, bearer, client_credentials, refresh, register, user_tokens
 
 ISSUER = "http://127.0.0.1:8000"
@@ -224,7 +225,7 @@ def test_rotation_publishes_the_next_key_ahead_and_switches_when_it_activates(ap
 
 
 def test_another_process_learns_a_new_key_when_it_meets_its_kid(make_app, lms, client, monkeypatch):
-    monkeypatch.setattr(keys, "UNKNOWN_KID_RELOAD_SECONDS", 0.0)  # the 2 s between reloads, elapsed
+    monkeypatch.setattr(signing_keys, "UNKNOWN_KID_RELOAD_SECONDS", 0.0)  # the 2 s between reloads, elapsed
     other = make_app()  # a second process with its own key cache
     warm = client_credentials(client, lms).get_json()["access_token"]
     assert other.test_client().get("/api/v1/me", headers=bearer(warm)).status_code == 200

@@ -1,182 +1,56 @@
-"""The ES256 keys that sign access-token JWTs: stored in Postgres (private half encrypted with the
-secretbox), generated on first use, rotated with the next key published ahead, cached per process.
+"""The ES256 keys that sign access-token JWTs, published at /.well-known/jwks.json: a family of the
+shared signing keys (stored, encrypted, rotated with the next key published ahead, cached per process).
 
-The kid is the key's RFC 7638 thumbprint. A rotation adds a key that starts signing only after
-`publish_ahead` seconds, so every verifier that caches /.well-known/jwks.json has seen it first;
-keys it replaces stay published until the last token they signed has expired.
+Keys a rotation replaces stay published until the last access token they signed has expired.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-import jwt
 import psycopg
-from joserfc.jwk import ECKey, KeySet
-from psycopg.types.json import Jsonb
+from joserfc.jwk import ECKey
 
-from backend.db import Database, queries_beside
+from backend.db import Database
+from backend.services.shared import signing_keys
 from backend.services.shared.secretbox import SecretBox
+from backend.services.shared.signing_keys import RETIREMENT_LEEWAY_SECONDS, StoredKey
 
-SQL = queries_beside(__file__)
+__all__ = ["ALGORITHM", "RETIREMENT_LEEWAY_SECONDS", "SECRET_PURPOSE", "KeyRing"]
 
 ALGORITHM = "ES256"
 SECRET_PURPOSE = "oauth-signing-key"  # noqa: S105 (the secretbox purpose, not a secret)
-RETIREMENT_LEEWAY_SECONDS = 300
-CACHE_SECONDS = 60.0
-UNKNOWN_KID_RELOAD_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class StoredKey:
-    kid: str
-    public_jwk: dict
-    private_key_encrypted: bytes
-    activates_at: datetime
-    retires_at: datetime | None
-
-
-def _new_key(box: SecretBox) -> dict:
-    key = ECKey.generate_key("P-256", {"use": "sig", "alg": ALGORITHM}, private=True)
-    kid = key.thumbprint()
-    public_jwk = key.as_dict(private=False) | {"kid": kid, "use": "sig", "alg": ALGORITHM}
-    pem = key.as_pem(private=True).decode()
-    return {"kid": kid, "public_jwk": Jsonb(public_jwk), "private_key_encrypted": box.encrypt(pem, SECRET_PURPOSE)}
+FAMILY = signing_keys.KeyFamily(
+    table="oauth_signing_keys", algorithm=ALGORITHM, secret_purpose=SECRET_PURPOSE, key_type=ECKey, key_size="P-256"
+)
 
 
 def published_keys(conn: psycopg.Connection) -> list[StoredKey]:
-    return [
-        StoredKey(
-            kid=row["kid"],
-            public_jwk=row["public_jwk"],
-            private_key_encrypted=bytes(row["private_key_encrypted"]),
-            activates_at=row["activates_at"],
-            retires_at=row["retires_at"],
-        )
-        for row in conn.execute(SQL["published_keys"]).fetchall()
-    ]
-
-
-def current_key(keys: list[StoredKey], now: datetime | None = None) -> StoredKey | None:
-    """The key that signs now: the latest one already active."""
-    now = now or datetime.now(UTC)
-    active = [key for key in keys if key.activates_at <= now]
-    return active[-1] if active else None
-
-
-def ensure_current_key(conn: psycopg.Connection, box: SecretBox) -> list[StoredKey]:
-    """The published keys, after adding one that signs at once if none does (first use)."""
-    conn.execute(SQL["lock_keys"])
-    keys = published_keys(conn)
-    if current_key(keys) is None:
-        conn.execute(SQL["insert_key"], _new_key(box) | {"ahead_seconds": 0})
-        keys = published_keys(conn)
-    return keys
+    return signing_keys.published_keys(conn, FAMILY)
 
 
 def rotate(conn: psycopg.Connection, box: SecretBox, *, ahead_seconds: int, token_ttl_seconds: int) -> dict:
-    """Schedule the next key to start signing in `ahead_seconds`; a key already scheduled is kept.
-
-    Returns {"kid", "activates_at", "created": bool}. conn runs as service_role.
-    """
-    keys = ensure_current_key(conn, box)
-    now = datetime.now(UTC)
-    pending = [key for key in keys if key.activates_at > now]
-    if pending:
-        return {"kid": pending[-1].kid, "activates_at": pending[-1].activates_at, "created": False}
-    row = conn.execute(SQL["insert_key"], _new_key(box) | {"ahead_seconds": ahead_seconds}).fetchone()
-    retires_at = row["activates_at"] + timedelta(seconds=token_ttl_seconds + RETIREMENT_LEEWAY_SECONDS)
-    conn.execute(SQL["retire_older_keys"], {"activates_at": row["activates_at"], "retires_at": retires_at})
-    return {"kid": row["kid"], "activates_at": row["activates_at"], "created": True}
+    """Schedule the next key to sign in `ahead_seconds` (see signing_keys.rotate)."""
+    return signing_keys.rotate(
+        conn, box, FAMILY, ahead_seconds=ahead_seconds, signed_lifetime_seconds=token_ttl_seconds
+    )
 
 
 def rotate_if_due(
     conn: psycopg.Connection, box: SecretBox, *, rotation_days: int, ahead_seconds: int, token_ttl_seconds: int
 ) -> dict | None:
-    """Rotate when the current key will have signed for `rotation_days` once its successor activates."""
-    keys = ensure_current_key(conn, box)
-    now = datetime.now(UTC)
-    if any(key.activates_at > now for key in keys):
-        return None
-    current = current_key(keys, now)
-    due_at = current.activates_at + timedelta(days=rotation_days) - timedelta(seconds=ahead_seconds)
-    if now < due_at:
-        return None
-    return rotate(conn, box, ahead_seconds=ahead_seconds, token_ttl_seconds=token_ttl_seconds)
+    return signing_keys.rotate_if_due(
+        conn,
+        box,
+        FAMILY,
+        rotation_days=rotation_days,
+        ahead_seconds=ahead_seconds,
+        signed_lifetime_seconds=token_ttl_seconds,
+    )
 
 
 def delete_retired(conn: psycopg.Connection) -> int:
-    return conn.execute(SQL["delete_retired_keys"]).rowcount
+    return signing_keys.delete_retired(conn, FAMILY)
 
 
-class KeyRing:
-    """This process's view of the signing keys, reloaded every minute and when a kid is unknown."""
-
-    def __init__(self, db: Database, box: SecretBox, cache_seconds: float = CACHE_SECONDS):
-        self.db = db
-        self.box = box
-        self.cache_seconds = cache_seconds
-        self._lock = threading.Lock()
-        self._keys: list[StoredKey] = []
-        self._loaded_at = float("-inf")
-        self._signers: dict[str, KeySet] = {}
-        self._verifiers: dict[str, object] = {}
-
-    def _load(self) -> None:
-        with self.db.transaction("service_role") as conn:
-            keys = published_keys(conn)
-            if current_key(keys) is None:
-                keys = ensure_current_key(conn, self.box)
-        self._keys = keys
-        self._loaded_at = time.monotonic()
-
-    def _fresh_keys(self) -> list[StoredKey]:
-        with self._lock:
-            if time.monotonic() - self._loaded_at > self.cache_seconds:
-                self._load()
-            return self._keys
-
-    def reload(self) -> None:
-        with self._lock:
-            self._load()
-
-    def signing_key(self) -> KeySet:
-        """The current private key as a one-key joserfc KeySet (so the JWT header carries its kid)."""
-        keys = self._fresh_keys()
-        key = current_key(keys)
-        if key is None:
-            self.reload()
-            key = current_key(self._keys)
-        signer = self._signers.get(key.kid)
-        if signer is None:
-            pem = self.box.decrypt(key.private_key_encrypted, SECRET_PURPOSE)
-            signer = KeySet([ECKey.import_key(pem, {"kid": key.kid, "use": "sig", "alg": ALGORITHM})])
-            self._signers[key.kid] = signer
-        return signer
-
-    def verification_key(self, kid: str | None):
-        """The public key of `kid` (a cryptography object), or None when it is not published."""
-        if not isinstance(kid, str) or not kid:
-            return None
-        cached = self._verifiers.get(kid)
-        if cached is not None and time.monotonic() - self._loaded_at <= self.cache_seconds:
-            return cached
-        keys = {key.kid: key for key in self._fresh_keys()}
-        if kid not in keys:
-            with self._lock:
-                if time.monotonic() - self._loaded_at > UNKNOWN_KID_RELOAD_SECONDS:
-                    self._load()
-            keys = {key.kid: key for key in self._keys}
-        key = keys.get(kid)
-        if key is None:
-            self._verifiers.pop(kid, None)
-            return None
-        public = jwt.PyJWK(key.public_jwk, algorithm=ALGORITHM).key
-        self._verifiers[kid] = public
-        return public
-
-    def jwks(self) -> dict:
-        return {"keys": [dict(key.public_jwk) for key in self._fresh_keys()]}
+class KeyRing(signing_keys.KeyRing):
+    def __init__(self, db: Database, box: SecretBox, cache_seconds: float = signing_keys.CACHE_SECONDS):
+        super().__init__(db, box, FAMILY, cache_seconds)
