@@ -23,6 +23,7 @@ from backend.sentry import init_sentry
 from backend.services.inbound import autograder
 from backend.services.inbound.handlers import Handlers
 from backend.services.inbound.signatures import Source
+from backend.services.lti.keys import ToolKeys
 from backend.services.oauth.server import OAuth
 from backend.services.shared.passwords import PasswordHasher
 from backend.services.shared.secretbox import SecretBox
@@ -59,6 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
         secretbox=secretbox,
         target_policy=TargetPolicy.parse(config.webhooks_allowed_targets, config.webhooks_require_https),
         oauth=OAuth(config, database, secretbox),
+        lti_keys=ToolKeys(database, secretbox),
         # INBOUND_SOURCES as Source objects (the config validated them).
         inbound_sources={name: Source.from_config(name, spec) for name, spec in config.inbound_sources.items()},
         # What the inbox applies, per (source, event type); events of any other type are stored `ignored`.
@@ -98,6 +100,7 @@ def _blueprints() -> tuple:
         inbound,
         invitations,
         learning,
+        lti,
         monitoring,
         oauth,
         organizations,
@@ -106,7 +109,7 @@ def _blueprints() -> tuple:
     )
 
     modules = (health, auth, organizations, invitations, learning, webhook_ops, webhooks, monitoring, docs)
-    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, api_v1)
+    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, api_v1, lti)
     return tuple(module.bp for module in modules)
 
 

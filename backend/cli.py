@@ -19,6 +19,7 @@ from backend.runtime import runtime_of
 from backend.services import learning
 from backend.services.accounts import users
 from backend.services.keys import manage
+from backend.services.lti import keys as lti_keys
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.passwords import password_problem
@@ -97,6 +98,7 @@ def register(app: Flask) -> None:
             click.echo(f"{'applied' if migration.version in done else 'pending'}  {migration.path.name}")
 
     app.cli.add_command(db_group)
+    app.cli.add_command(_lti_group(app))
 
     @app.cli.command("create-admin", help="Create an organization and its first admin.")
     @click.option("--email", required=True)
@@ -207,6 +209,29 @@ def register(app: Flask) -> None:
             return
         click.echo(f"Questbridge is at {runtime.config.public_url}")
         click.echo(f"  admin login: {saved['email']} / {saved['password']}  (stored in {credentials_path})")
+
+
+def _lti_group(app: Flask) -> click.Group:
+    group = click.Group("lti", help="The LTI tool.")
+
+    @group.command("rotate-keys", help="Publish the next LTI tool key now; it signs after --ahead seconds.")
+    @click.option(
+        "--ahead",
+        "ahead_seconds",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Default: LTI_KEY_PUBLISH_AHEAD_SECONDS.",
+    )
+    def rotate_keys(ahead_seconds):
+        runtime = runtime_of(app)
+        ahead = runtime.config.lti_key_publish_ahead_seconds if ahead_seconds is None else ahead_seconds
+        with runtime.db.transaction("service_role") as conn:
+            result = lti_keys.rotate(conn, runtime.secretbox, ahead_seconds=ahead)
+        state = "scheduled" if result["created"] else "already scheduled"
+        click.echo(f"next LTI tool key {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")
+        click.echo(app.json.dumps(result))
+
+    return group
 
 
 def _seed_quest(runtime, ids: dict) -> None:

@@ -351,6 +351,12 @@ class Config:
     oauth_key_publish_ahead_seconds: int = setting(
         "OAUTH_KEY_PUBLISH_AHEAD_SECONDS", integer(0), "86400", "the next key is published this long before it signs"
     )
+    lti_key_rotation_days: int = setting(
+        "LTI_KEY_ROTATION_DAYS", integer(1), "90", "age at which the LTI tool key rotates"
+    )
+    lti_key_publish_ahead_seconds: int = setting(
+        "LTI_KEY_PUBLISH_AHEAD_SECONDS", integer(0), "86400", "the next LTI key is published this long before it signs"
+    )
     oauth_client_auth_window_seconds: int = setting(
         "OAUTH_CLIENT_AUTH_WINDOW_SECONDS", integer(1), "900", "window of the client-authentication lockouts"
     )

@@ -158,6 +158,16 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str]] = {
     "api_keys_tier_allowed": (403, "tier", "is not one this organization may issue (a platform admin sets them)"),
     "api_keys_within_max_api_keys": (403, "organization_id", "holds as many API keys as a platform admin allows it"),
     "api_keys_stay_revoked": (409, "key_id", "is revoked, and a revoked key stays revoked"),
+    "lti_platforms_issuer_client_id_key": (409, "client_id", "is already registered for this issuer"),
+    "lti_platforms_name_length": (422, "name", "must be 1 to 200 characters"),
+    "lti_platforms_issuer_length": (422, "issuer", "must be 1 to 2048 characters"),
+    "lti_platforms_client_id_length": (422, "client_id", "must be 1 to 255 characters"),
+    "lti_platforms_deployment_ids_count": (422, "deployment_ids", "must list at most 100 deployments"),
+    "lti_platforms_auth_login_url_length": (422, "auth_login_url", "must be 8 to 2048 characters"),
+    "lti_platforms_auth_token_url_length": (422, "auth_token_url", "must be 8 to 2048 characters"),
+    "lti_platforms_key_set_url_length": (422, "key_set_url", "must be 8 to 2048 characters"),
+    "lti_platforms_auth_token_audience_length": (422, "auth_token_audience", "must be 1 to 2048 characters"),
+    "lti_platforms_organization_id_fkey": (404, "organization_id", "organization not found"),
 }
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from backend.db import Database
     from backend.services.inbound.handlers import Handlers
     from backend.services.inbound.signatures import Source
+    from backend.services.lti.keys import ToolKeys
     from backend.services.oauth.server import OAuth
     from backend.services.shared.passwords import PasswordHasher
     from backend.services.shared.secretbox import SecretBox
@@ -33,6 +34,7 @@ class Runtime:
     secretbox: SecretBox
     target_policy: TargetPolicy
     oauth: OAuth
+    lti_keys: ToolKeys
     inbound_sources: dict[str, Source]
     inbox_handlers: Handlers
     metrics: CollectorRegistry

@@ -14,6 +14,7 @@ from backend.runtime import runtime_of
 from backend.services import maintenance
 from backend.services.inbound import processor
 from backend.services.keys import usage
+from backend.services.lti import maintenance as lti_maintenance
 from backend.services.oauth import maintenance as oauth_maintenance
 from backend.services.webhooks import engine
 
@@ -62,6 +63,8 @@ def add_jobs(scheduler: BaseScheduler, runtime, *, delivery_sweep: bool = True) 
     _every(scheduler, "api_key_usage_retention", usage.prune_usage, args=[db], hours=6)
     # OAuth: expired codes, grants and tokens deleted; the signing key rotated when due.
     _every(scheduler, "oauth_maintenance", oauth_maintenance.run, args=[db, runtime.secretbox, config], minutes=10)
+    # LTI: retired tool keys deleted; the current one rotated when due.
+    _every(scheduler, "lti_maintenance", lti_maintenance.run, args=[db, runtime.secretbox, config], minutes=10)
     scheduler.add_listener(_count_job_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     return scheduler
 
