@@ -108,8 +108,8 @@ def _blueprints() -> tuple:
         webhooks,
     )
 
-    modules = (health, auth, organizations, invitations, learning, webhook_ops, webhooks, monitoring, docs)
-    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, api_v1, lti)
+    modules = (health, auth, organizations, invitations, learning, lti, webhook_ops, webhooks, monitoring, docs)
+    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, api_v1)
     return tuple(module.bp for module in modules)
 
 

@@ -98,7 +98,6 @@ def register(app: Flask) -> None:
             click.echo(f"{'applied' if migration.version in done else 'pending'}  {migration.path.name}")
 
     app.cli.add_command(db_group)
-    app.cli.add_command(_lti_group(app))
 
     @app.cli.command("create-admin", help="Create an organization and its first admin.")
     @click.option("--email", required=True)
@@ -129,6 +128,8 @@ def register(app: Flask) -> None:
                 (org_id, user_id, role),
             )
         click.echo(json.dumps({"user_id": str(user_id), "organization_id": str(org_id), "role": role}))
+
+    app.cli.add_command(_lti_group(app))
 
     @app.cli.command("set-platform-admin", help="Grant (or with --revoke, remove) platform-wide monitoring rights.")
     @click.option("--email", required=True)
@@ -211,6 +212,21 @@ def register(app: Flask) -> None:
         click.echo(f"  admin login: {saved['email']} / {saved['password']}  (stored in {credentials_path})")
 
 
+def _seed_quest(runtime, ids: dict) -> None:
+    """A quest with three tasks so the demo org has something to complete."""
+    claims = {"sub": ids["user_id"], "role": "authenticated", "aud": "authenticated"}
+    with runtime.db.transaction("authenticated", claims) as conn:
+        quest = learning.create_quest(
+            conn, ids["user_id"], ids["organization_id"], "Getting started", "Three first steps on the platform."
+        )
+        for title, pillar, xp in (
+            ("Introduce yourself", "community", 10),
+            ("Read the handbook", "knowledge", 20),
+            ("Submit your first project", "creativity", 50),
+        ):
+            learning.create_task(conn, quest["id"], title, pillar, xp)
+
+
 def _lti_group(app: Flask) -> click.Group:
     group = click.Group("lti", help="The LTI tool.")
 
@@ -232,18 +248,3 @@ def _lti_group(app: Flask) -> click.Group:
         click.echo(app.json.dumps(result))
 
     return group
-
-
-def _seed_quest(runtime, ids: dict) -> None:
-    """A quest with three tasks so the demo org has something to complete."""
-    claims = {"sub": ids["user_id"], "role": "authenticated", "aud": "authenticated"}
-    with runtime.db.transaction("authenticated", claims) as conn:
-        quest = learning.create_quest(
-            conn, ids["user_id"], ids["organization_id"], "Getting started", "Three first steps on the platform."
-        )
-        for title, pillar, xp in (
-            ("Introduce yourself", "community", 10),
-            ("Read the handbook", "knowledge", 20),
-            ("Submit your first project", "creativity", 50),
-        ):
-            learning.create_task(conn, quest["id"], title, pillar, xp)
