@@ -102,7 +102,7 @@ def test_list_get_update_delete(client, admin_headers, org, db):
 
     changed = client.put(
         f"/api/lti/platforms/{first['id']}",
-        json={"name": "Canvas (prod)", "deployment_ids": ["5:d3a2", "7:ffee"], "auth_token_audience": "aud"},
+        json={"name": "Canvas (prod)", "deployment_ids": ["5:d3a2", "7:ffee", "5:d3a2"], "auth_token_audience": "aud"},
         headers=admin_headers,
     )
     assert changed.status_code == 200, changed.get_json()

@@ -79,12 +79,21 @@ def _authorize(conn: psycopg.Connection, platform_id: uuid.UUID) -> uuid.UUID:
     return require_admin_of(conn, SQL["platform_organization"], {"id": platform_id}, "platform")
 
 
+def _values(fields: dict) -> dict:
+    """Every registration field (None where not given), each deployment id listed once."""
+    values = {name: fields.get(name) for name in FIELDS}
+    if values["deployment_ids"] is not None:
+        values["deployment_ids"] = list(dict.fromkeys(values["deployment_ids"]))
+    return values
+
+
 def create_platform(
     conn: psycopg.Connection, *, user_id: uuid.UUID, organization_id: uuid.UUID, fields: dict, origin: RequestInfo
 ) -> dict:
     """Register a platform; `fields` has passed check_urls. (issuer, client_id) taken → 409."""
     require_admin(conn, organization_id)
-    values = {name: fields.get(name) for name in FIELDS} | {"deployment_ids": fields.get("deployment_ids") or []}
+    values = _values(fields)
+    values["deployment_ids"] = values["deployment_ids"] or []
     row = conn.execute(
         SQL["insert_platform"], values | {"organization_id": organization_id, "created_by": user_id}
     ).fetchone()
@@ -119,7 +128,7 @@ def list_platforms(
 def update_platform(conn: psycopg.Connection, platform_id: uuid.UUID, changes: dict, origin: RequestInfo) -> dict:
     """Change any of the registration's fields; `auth_token_audience: null` clears it."""
     organization_id = _authorize(conn, platform_id)
-    params = {name: changes.get(name) for name in FIELDS}
+    params = _values(changes)
     params["clear_audience"] = "auth_token_audience" in changes and changes["auth_token_audience"] is None
     row = conn.execute(SQL["update_platform"], params | {"id": platform_id}).fetchone()
     if row is None:
