@@ -14,7 +14,8 @@ import { useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { EventTypeFilter } from "../../components/EventTypePicker";
 import { shortId, StatusBadge, Time } from "../../components/display";
-import { Empty, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Empty, Notice, PageTitle } from "../../components/feedback";
+import { PagedTable, Table } from "../../components/Table";
 import { REFRESH_MS, useAction, useApi, usePagedList } from "../../hooks";
 
 const FILTERS = ["status", "event_type", "subscription_id"] as const;
@@ -126,59 +127,54 @@ export function DeliveriesPage() {
         </label>
       </form>
 
-      <LoadState what="Deliveries" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="Deliveries"
+        list={list}
+        empty={
           <Empty title={FILTERS.some((name) => filters[name]) ? "No deliveries match these filters" : "No deliveries yet"}>
             Deliveries appear when an event matches a <Link to="/subscriptions">subscription</Link>.
           </Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="deliveries-table">
-              <thead>
-                <tr>
-                  <th scope="col">Status</th>
-                  <th scope="col">Event type</th>
-                  <th scope="col">Subscription</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Last answer</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Details</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((delivery) => (
-                  <tr key={delivery.id} data-delivery-id={delivery.id} data-status={delivery.status}>
-                    <td data-label="Status">
-                      <StatusBadge status={delivery.status} />
-                    </td>
-                    <td data-label="Event type">
-                      <code>{delivery.event_type}</code>
-                    </td>
-                    <td data-label="Subscription" className="url">
-                      {subscriptionUrl.get(delivery.subscription_id) ?? shortId(delivery.subscription_id)}
-                    </td>
-                    <td data-label="Attempts">{delivery.attempts}</td>
-                    <td data-label="Last answer">
-                      {delivery.last_status_code ?? (delivery.last_error ? <span className="muted">{delivery.last_error}</span> : "—")}
-                    </td>
-                    <td data-label="Created">
-                      <Time value={delivery.created_at} />
-                    </td>
-                    <td data-label="">
-                      <Link to={`/deliveries/${delivery.id}`} aria-label={`Details of delivery ${shortId(delivery.id)} (${delivery.event_type})`}>
-                        Details
-                      </Link>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+        }
+      >
+        <Table
+          testId="deliveries-table"
+          columns={[
+            "Status",
+            "Event type",
+            "Subscription",
+            "Attempts",
+            "Last answer",
+            "Created",
+            <span className="visually-hidden">Details</span>,
+          ]}
+        >
+          {list.items?.map((delivery) => (
+            <tr key={delivery.id} data-delivery-id={delivery.id} data-status={delivery.status}>
+              <td data-label="Status">
+                <StatusBadge status={delivery.status} />
+              </td>
+              <td data-label="Event type">
+                <code>{delivery.event_type}</code>
+              </td>
+              <td data-label="Subscription" className="url">
+                {subscriptionUrl.get(delivery.subscription_id) ?? shortId(delivery.subscription_id)}
+              </td>
+              <td data-label="Attempts">{delivery.attempts}</td>
+              <td data-label="Last answer">
+                {delivery.last_status_code ?? (delivery.last_error ? <span className="muted">{delivery.last_error}</span> : "—")}
+              </td>
+              <td data-label="Created">
+                <Time value={delivery.created_at} />
+              </td>
+              <td data-label="">
+                <Link to={`/deliveries/${delivery.id}`} aria-label={`Details of delivery ${shortId(delivery.id)} (${delivery.event_type})`}>
+                  Details
+                </Link>
+              </td>
+            </tr>
+          ))}
+        </Table>
+      </PagedTable>
 
       {confirmBulk && (
         <ConfirmDialog
