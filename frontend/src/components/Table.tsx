@@ -67,3 +67,8 @@ export function PagedTable({ what, list, empty, children }: { what: string; list
     </LoadState>
   );
 }
+
+/** A row's last cell: its buttons side by side, or nothing when `show` is false. */
+export function RowActions({ show = true, children }: { show?: boolean; children: ReactNode }) {
+  return <td data-label="Actions">{show && <div className="button-row">{children}</div>}</td>;
+}

@@ -14,7 +14,7 @@ import { useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { StatusBadge, Time } from "../../components/display";
 import { Empty, ErrorBanner, Notice, PageTitle } from "../../components/feedback";
-import { PagedTable, Table } from "../../components/Table";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { SecretReveal } from "../../components/SecretReveal";
 import { useAction, useApi, usePagedList } from "../../hooks";
 import { CreateKeyForm } from "./Form";
@@ -141,20 +141,16 @@ export function ApiKeysPage() {
               <td data-label="Last used">
                 <Time value={key.last_used_at} />
               </td>
-              <td data-label="Actions">
-                {isUsable(key) && (
-                  <div className="button-row">
-                    {keyStatus(key) === "active" && (
-                      <button type="button" className="button button-small" onClick={() => setRotating(key)}>
-                        Rotate…
-                      </button>
-                    )}
-                    <button type="button" className="button button-small button-danger" onClick={() => setRevoking(key)}>
-                      Revoke…
-                    </button>
-                  </div>
+              <RowActions show={isUsable(key)}>
+                {keyStatus(key) === "active" && (
+                  <button type="button" className="button button-small" onClick={() => setRotating(key)}>
+                    Rotate…
+                  </button>
                 )}
-              </td>
+                <button type="button" className="button button-small button-danger" onClick={() => setRevoking(key)}>
+                  Revoke…
+                </button>
+              </RowActions>
             </tr>
           ))}
         </Table>

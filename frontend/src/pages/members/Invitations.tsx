@@ -4,7 +4,7 @@ import { invitationsPath, resendInvitation, revokeInvitation, type Invitation } 
 import { ConfirmDialog } from "../../components/Dialog";
 import { Breakable, StatusBadge, Time } from "../../components/display";
 import { Empty, ErrorBanner, Notice } from "../../components/feedback";
-import { PagedTable, Table } from "../../components/Table";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { useAction, usePagedList } from "../../hooks";
 
 export function InvitationsSection({ organizationId }: { organizationId: string }) {
@@ -53,29 +53,25 @@ export function InvitationsSection({ organizationId }: { organizationId: string 
                   <Time value={invitation.sent_at} />
                 </td>
                 <td data-label="Expires">{open ? <Time value={invitation.expires_at} /> : <span className="muted">—</span>}</td>
-                <td data-label="Actions">
-                  {open && (
-                    <div className="button-row">
-                      <button
-                        type="button"
-                        className="button button-small"
-                        aria-label={`Resend the invitation to ${invitation.email}`}
-                        disabled={resend.busy}
-                        onClick={() => void onResend(invitation)}
-                      >
-                        Resend
-                      </button>
-                      <button
-                        type="button"
-                        className="button button-small button-danger"
-                        aria-label={`Revoke the invitation to ${invitation.email}`}
-                        onClick={() => setRevoking(invitation)}
-                      >
-                        Revoke…
-                      </button>
-                    </div>
-                  )}
-                </td>
+                <RowActions show={open}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    aria-label={`Resend the invitation to ${invitation.email}`}
+                    disabled={resend.busy}
+                    onClick={() => void onResend(invitation)}
+                  >
+                    Resend
+                  </button>
+                  <button
+                    type="button"
+                    className="button button-small button-danger"
+                    aria-label={`Revoke the invitation to ${invitation.email}`}
+                    onClick={() => setRevoking(invitation)}
+                  >
+                    Revoke…
+                  </button>
+                </RowActions>
               </tr>
             );
           })}

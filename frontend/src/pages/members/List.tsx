@@ -6,7 +6,7 @@ import { useAuth, useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { Breakable, Time } from "../../components/display";
 import { Notice, PageTitle } from "../../components/feedback";
-import { PagedTable, Table } from "../../components/Table";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { useAction, usePagedList } from "../../hooks";
 import { InvitationsSection } from "./Invitations";
 import { InviteForm } from "./InviteForm";
@@ -105,28 +105,24 @@ export function MembersPage() {
                   <Time value={member.created_at} />
                 </td>
                 {isAdmin && (
-                  <td data-label="Actions">
-                    {!self && (
-                      <div className="button-row">
-                        <button
-                          type="button"
-                          className="button button-small"
-                          aria-label={`Send ${member.email} a password reset`}
-                          onClick={() => setConfirm({ kind: "reset", member })}
-                        >
-                          Send password reset…
-                        </button>
-                        <button
-                          type="button"
-                          className="button button-small button-danger"
-                          aria-label={`Remove ${member.email}`}
-                          onClick={() => setConfirm({ kind: "remove", member })}
-                        >
-                          Remove…
-                        </button>
-                      </div>
-                    )}
-                  </td>
+                  <RowActions show={!self}>
+                    <button
+                      type="button"
+                      className="button button-small"
+                      aria-label={`Send ${member.email} a password reset`}
+                      onClick={() => setConfirm({ kind: "reset", member })}
+                    >
+                      Send password reset…
+                    </button>
+                    <button
+                      type="button"
+                      className="button button-small button-danger"
+                      aria-label={`Remove ${member.email}`}
+                      onClick={() => setConfirm({ kind: "remove", member })}
+                    >
+                      Remove…
+                    </button>
+                  </RowActions>
                 )}
               </tr>
             );

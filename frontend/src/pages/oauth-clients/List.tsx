@@ -5,7 +5,7 @@ import { useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { Time } from "../../components/display";
 import { Empty, Notice, PageTitle } from "../../components/feedback";
-import { PagedTable, Table } from "../../components/Table";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { SecretReveal } from "../../components/SecretReveal";
 import { useAction, usePagedList } from "../../hooks";
 import { CreateClientForm } from "./Form";
@@ -107,26 +107,24 @@ export function OAuthClientsPage() {
               <td data-label="Created">
                 <Time value={client.created_at} />
               </td>
-              <td data-label="Actions">
-                <div className="button-row">
-                  {client.client_type !== "public" && (
-                    <button
-                      type="button"
-                      className="button button-small"
-                      onClick={() => setConfirm({ client, action: "rotate" })}
-                    >
-                      Rotate secret…
-                    </button>
-                  )}
+              <RowActions>
+                {client.client_type !== "public" && (
                   <button
                     type="button"
-                    className="button button-small button-danger"
-                    onClick={() => setConfirm({ client, action: "delete" })}
+                    className="button button-small"
+                    onClick={() => setConfirm({ client, action: "rotate" })}
                   >
-                    Delete…
+                    Rotate secret…
                   </button>
-                </div>
-              </td>
+                )}
+                <button
+                  type="button"
+                  className="button button-small button-danger"
+                  onClick={() => setConfirm({ client, action: "delete" })}
+                >
+                  Delete…
+                </button>
+              </RowActions>
             </tr>
           ))}
         </Table>
