@@ -79,12 +79,20 @@ interface ConfirmProps {
   danger?: boolean;
   busy?: boolean;
   error?: ApiError;
+  /** The request confirming runs (a useAction): busy while it runs, its error shown, and cleared on Cancel. */
+  action?: { busy: boolean; error: ApiError | undefined; clearError: () => void };
   onConfirm: () => void;
   onCancel: () => void;
 }
 
 /** "Are you sure?" with Cancel focused first, so Enter never destroys by accident. */
-export function ConfirmDialog({ title, children, confirmLabel, danger, busy, error, onConfirm, onCancel }: ConfirmProps) {
+export function ConfirmDialog({ title, children, confirmLabel, danger, action, onConfirm, ...props }: ConfirmProps) {
+  const busy = action ? action.busy : props.busy;
+  const error = action ? action.error : props.error;
+  function onCancel() {
+    action?.clearError();
+    props.onCancel();
+  }
   return (
     <Dialog
       title={title}

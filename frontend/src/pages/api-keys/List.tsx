@@ -174,12 +174,8 @@ export function ApiKeysPage() {
           title="Revoke this API key?"
           confirmLabel="Revoke"
           danger
-          busy={revoke.busy}
-          error={revoke.error}
-          onCancel={() => {
-            revoke.clearError();
-            setRevoking(undefined);
-          }}
+          action={revoke}
+          onCancel={() => setRevoking(undefined)}
           onConfirm={async () => {
             const result = await revoke.run(revoking);
             if (result !== undefined) {

@@ -180,12 +180,8 @@ export function DeliveriesPage() {
         <ConfirmDialog
           title="Redeliver dead deliveries?"
           confirmLabel="Redeliver dead"
-          busy={bulk.busy}
-          error={bulk.error}
-          onCancel={() => {
-            bulk.clearError();
-            setConfirmBulk(false);
-          }}
+          action={bulk}
+          onCancel={() => setConfirmBulk(false)}
           onConfirm={async () => {
             const count = await bulk.run();
             if (count !== undefined) {

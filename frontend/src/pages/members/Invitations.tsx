@@ -83,12 +83,8 @@ export function InvitationsSection({ organizationId }: { organizationId: string 
           title={`Revoke the invitation to ${revoking.email}?`}
           confirmLabel="Revoke"
           danger
-          busy={revoke.busy}
-          error={revoke.error}
-          onCancel={() => {
-            revoke.clearError();
-            setRevoking(undefined);
-          }}
+          action={revoke}
+          onCancel={() => setRevoking(undefined)}
           onConfirm={async () => {
             if ((await revoke.run(revoking)) === undefined) return;
             setNotice(`The invitation to ${revoking.email} was revoked; its link no longer works.`);

@@ -145,12 +145,8 @@ export function MembersPage() {
           }
           confirmLabel={confirm.kind === "leave" ? "Leave" : confirm.kind === "remove" ? "Remove" : "Send reset link"}
           danger={confirm.kind !== "reset"}
-          busy={act.busy}
-          error={act.error}
-          onCancel={() => {
-            act.clearError();
-            setConfirm(undefined);
-          }}
+          action={act}
+          onCancel={() => setConfirm(undefined)}
           onConfirm={() => void onConfirm()}
         >
           {confirm.kind === "leave" ? (

@@ -135,12 +135,8 @@ export function OAuthClientsPage() {
           title={confirm.action === "rotate" ? "Rotate the client secret?" : "Delete this OAuth client?"}
           confirmLabel={confirm.action === "rotate" ? "Rotate" : "Delete"}
           danger={confirm.action === "delete"}
-          busy={pending.busy}
-          error={pending.error}
-          onCancel={() => {
-            pending.clearError();
-            setConfirm(undefined);
-          }}
+          action={pending}
+          onCancel={() => setConfirm(undefined)}
           onConfirm={async () => {
             const { client, action } = confirm;
             if (action === "rotate") {

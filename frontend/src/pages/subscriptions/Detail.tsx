@@ -177,12 +177,8 @@ export function SubscriptionDetailPage() {
           title="Delete this subscription?"
           confirmLabel="Delete"
           danger
-          busy={remove.busy}
-          error={remove.error}
-          onCancel={() => {
-            remove.clearError();
-            setDialog(null);
-          }}
+          action={remove}
+          onCancel={() => setDialog(null)}
           onConfirm={async () => {
             const result = await remove.run();
             if (result !== undefined) navigate("/subscriptions", { replace: true });
@@ -199,12 +195,8 @@ export function SubscriptionDetailPage() {
         <ConfirmDialog
           title="Redeliver dead deliveries?"
           confirmLabel="Redeliver"
-          busy={redeliverDead.busy}
-          error={redeliverDead.error}
-          onCancel={() => {
-            redeliverDead.clearError();
-            setDialog(null);
-          }}
+          action={redeliverDead}
+          onCancel={() => setDialog(null)}
           onConfirm={async () => {
             const result = await redeliverDead.run();
             if (result) {
