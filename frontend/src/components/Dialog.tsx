@@ -98,23 +98,50 @@ export function ConfirmDialog({ title, children, confirmLabel, danger, action, o
       title={title}
       onClose={onCancel}
       footer={
-        <>
-          <button type="button" className="button" onClick={onCancel} data-autofocus>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className={`button ${danger ? "button-danger" : "button-primary"}`}
-            onClick={onConfirm}
-            disabled={busy}
-          >
-            {busy ? "Working…" : confirmLabel}
-          </button>
-        </>
+        <DialogButtons
+          label={confirmLabel}
+          busyLabel="Working…"
+          busy={busy}
+          danger={danger}
+          focusCancel
+          onConfirm={onConfirm}
+          onCancel={onCancel}
+        />
       }
     >
       {children}
       <ErrorBanner error={error} />
     </Dialog>
+  );
+}
+
+/** A dialog's footer: Cancel, then the button that acts (disabled and saying `busyLabel` while it runs). */
+export function DialogButtons({
+  label,
+  busyLabel,
+  busy,
+  danger,
+  focusCancel,
+  onConfirm,
+  onCancel,
+}: {
+  label: string;
+  busyLabel: string;
+  busy?: boolean;
+  danger?: boolean;
+  /** Focus Cancel first, so Enter never destroys by accident. */
+  focusCancel?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  return (
+    <>
+      <button type="button" className="button" onClick={onCancel} data-autofocus={focusCancel || undefined}>
+        Cancel
+      </button>
+      <button type="button" className={`button ${danger ? "button-danger" : "button-primary"}`} onClick={onConfirm} disabled={busy}>
+        {busy ? busyLabel : label}
+      </button>
+    </>
   );
 }
