@@ -1,6 +1,6 @@
 // /deliveries: the delivery log, filtered through the address, with bulk redelivery of dead ones.
 import { useEffect, useId, useState } from "react";
-import { Link, useSearchParams } from "react-router-dom";
+import { Link } from "react-router-dom";
 import type { Page } from "../../api";
 import { DELIVERIES_PATH, DELIVERY_STATUSES, redeliverDeadOfOrganization, type Delivery } from "../../api/deliveries";
 import {
@@ -15,6 +15,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import { EventTypeFilter } from "../../components/EventTypePicker";
 import { shortId, StatusBadge, Time } from "../../components/display";
 import { Empty, Notice, PageTitle } from "../../components/feedback";
+import { StatusFilter, useQueryParams } from "../../components/filters";
 import { PagedTable, Table } from "../../components/Table";
 import { REFRESH_MS, useAction, useApi, usePagedList } from "../../hooks";
 
@@ -22,7 +23,7 @@ const FILTERS = ["status", "event_type", "subscription_id"] as const;
 
 export function DeliveriesPage() {
   const organization = useOrganization();
-  const [params, setParams] = useSearchParams();
+  const [params, setParam] = useQueryParams();
   const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""])) as Record<
     (typeof FILTERS)[number],
     string
@@ -30,7 +31,7 @@ export function DeliveriesPage() {
   const [autoRefresh, setAutoRefresh] = useState(true);
   const [confirmBulk, setConfirmBulk] = useState(false);
   const [notice, setNotice] = useState<string>();
-  const ids = { status: useId(), type: useId(), subscription: useId(), refresh: useId() };
+  const ids = { type: useId(), subscription: useId(), refresh: useId() };
 
   const list = usePagedList<Delivery>(
     DELIVERIES_PATH,
@@ -53,12 +54,7 @@ export function DeliveriesPage() {
     return result.count;
   });
 
-  function setFilter(name: (typeof FILTERS)[number], value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
-  }
+  const setFilter = (name: (typeof FILTERS)[number], value: string) => setParam(name, value);
 
   // The catalog first, then custom types partners push, as seen in the rows loaded so far (kept
   // while another filter loads, so the suggestions do not flicker).
@@ -88,17 +84,7 @@ export function DeliveriesPage() {
       </PageTitle>
       <Notice>{notice}</Notice>
       <form className="filters" role="search" aria-label="Filter deliveries" onSubmit={(event) => event.preventDefault()}>
-        <div className="field">
-          <label htmlFor={ids.status}>Status</label>
-          <select id={ids.status} value={filters.status} onChange={(event) => setFilter("status", event.target.value)}>
-            <option value="">Any status</option>
-            {DELIVERY_STATUSES.map((status) => (
-              <option key={status} value={status}>
-                {status}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter statuses={DELIVERY_STATUSES} value={filters.status} onChange={(status) => setFilter("status", status)} />
         <div className="field">
           <label htmlFor={ids.type}>Event type</label>
           <EventTypeFilter id={ids.type} value={filters.event_type} suggestions={eventTypes} onChange={(type) => setFilter("event_type", type)} />

@@ -1,10 +1,10 @@
 // /inbound: inbound events filtered by status, one shown beside the list, dead ones retried.
-import { useId, useState } from "react";
-import { useSearchParams } from "react-router-dom";
+import { useState } from "react";
 import { INBOUND_EVENTS_PATH, INBOUND_STATUSES, retryInboundEvent, type InboundEvent } from "../../api/inbound";
 import { useOrganization } from "../../auth";
 import { shortId, StatusBadge, Time } from "../../components/display";
 import { Empty, ErrorBanner, Notice, PageTitle } from "../../components/feedback";
+import { StatusFilter, useQueryParams } from "../../components/filters";
 import { PagedTable, Table } from "../../components/Table";
 import { REFRESH_MS, useAction, usePagedList } from "../../hooks";
 import { AutograderSecretPanel } from "./AutograderSecret";
@@ -12,20 +12,12 @@ import { InboundDetail } from "./Detail";
 
 export function InboundPage() {
   const organization = useOrganization();
-  const [params, setParams] = useSearchParams();
+  const [params, update] = useQueryParams();
   const status = params.get("status") ?? "";
   const selected = params.get("event");
-  const statusId = useId();
   const [notice, setNotice] = useState<string>();
   const list = usePagedList<InboundEvent>(INBOUND_EVENTS_PATH, { organization_id: organization.id, status }, REFRESH_MS);
   const retry = useAction((event: InboundEvent) => retryInboundEvent(event.id));
-
-  function update(name: string, value: string | null) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
-  }
 
   return (
     <>
@@ -35,17 +27,7 @@ export function InboundPage() {
       <Notice>{notice}</Notice>
       <ErrorBanner error={retry.error} />
       <form className="filters" role="search" aria-label="Filter inbound events" onSubmit={(event) => event.preventDefault()}>
-        <div className="field">
-          <label htmlFor={statusId}>Status</label>
-          <select id={statusId} value={status} onChange={(event) => update("status", event.target.value)}>
-            <option value="">Any status</option>
-            {INBOUND_STATUSES.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter statuses={INBOUND_STATUSES} value={status} onChange={(value) => update("status", value)} />
       </form>
       {selected && <InboundDetail id={selected} onClose={() => update("event", null)} />}
       <PagedTable
