@@ -163,3 +163,27 @@ def world(app) -> World:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+# An organization, and headers for its admin, a member and a stranger: route and OAuth tests share them.
+
+
+@pytest.fixture
+def org(world):
+    return world.organization("Academy")
+
+
+@pytest.fixture
+def admin_headers(org, auth):
+    return auth.headers(org["admin"])
+
+
+@pytest.fixture
+def member_headers(org, world, auth):
+    return auth.headers(world.add_member(org))
+
+
+@pytest.fixture
+def stranger_headers(world, auth):
+    """The admin of another organization."""
+    return auth.headers(world.organization("Elsewhere")["admin"])

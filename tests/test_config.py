@@ -9,14 +9,7 @@ import pytest
 
 from backend import create_app
 from backend.config import Config, ConfigError
-
-PRODUCTION = {
-    "QB_ENV": "production",
-    "DATABASE_URL": "postgresql://app@db.internal/questbridge",
-    "SECRET_KEY": "s" * 48,
-    "JWT_SECRET": "j" * 48,
-    "METRICS_TOKEN": "m" * 32,
-}
+from tests.support import PRODUCTION
 
 
 def test_production_starts_with_its_four_settings():

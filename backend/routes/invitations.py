@@ -15,7 +15,7 @@ from backend.auth import (
     user_transaction,
 )
 from backend.errors import Forbidden
-from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.common import PageQuery, done, json_body, listed
 from backend.runtime import current_runtime
 from backend.services.accounts import invitations, mail, users
 from backend.services.accounts.invitations import IssuedLink
@@ -74,10 +74,7 @@ def invite_member(org_id):
 @bp.get("/api/organizations/<uuid:org_id>/invitations")
 @login_required
 def list_invitations(org_id):
-    args = query_args(InvitationQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = invitations.list_invitations(conn, org_id, args["status"], args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(invitations.list_invitations, InvitationQuery(), organization_id=org_id)
 
 
 @bp.post("/api/organizations/<uuid:org_id>/invitations/<uuid:invitation_id>/resend")
@@ -93,9 +90,7 @@ def resend_invitation(org_id, invitation_id):
 @bp.delete("/api/organizations/<uuid:org_id>/invitations/<uuid:invitation_id>")
 @login_required
 def revoke_invitation(org_id, invitation_id):
-    with user_transaction() as conn:
-        invitations.revoke(conn, org_id, invitation_id, request_origin())
-    return current_app.response_class(status=204)
+    return done(invitations.revoke, org_id, invitation_id, request_origin())
 
 
 # --- the invitee's side: the prompt, signed in -----------------------------------------------------

@@ -12,33 +12,12 @@ from tests.oauth.support import (
     client_credentials,
     pkce_pair,
     refresh,
-    register,
     signed_in,
     user_tokens,
 )
 from tests.support import PROBLEM
 
 TARGET = "https://93.184.215.14/questbridge"
-
-
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(auth, org):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
-def lms(client, admin_headers, org):
-    return register(client, admin_headers, org)
-
-
-@pytest.fixture
-def learner(world, org):
-    return world.add_member(org)
 
 
 @pytest.fixture

@@ -16,21 +16,6 @@ from backend.services.oauth import clients, keys, maintenance, tokens
 from tests.oauth.support import REDIRECT_URI, register, user_tokens
 
 
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def lms(client, auth, org):
-    return register(client, auth.headers(org["admin"]), org)
-
-
-@pytest.fixture
-def learner(world, org):
-    return world.add_member(org)
-
-
 def new_code(db, lms, learner) -> str:
     code = uuid.uuid4().hex
     with db.transaction("service_role") as conn:

@@ -13,7 +13,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from werkzeug.serving import make_server
@@ -37,24 +36,8 @@ def app(make_app):
 
 
 @pytest.fixture
-def course(world, db):
-    org = world.organization("Academy")
-    student = world.add_member(org)
-    with db.transaction("service_role") as conn:
-        quest = conn.execute(
-            "insert into public.quests (organization_id, title) values (%s, 'Python') returning id", (org["id"],)
-        ).fetchone()["id"]
-        task = conn.execute(
-            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
-            " values (%s, %s, 'Loops', 'code', 10) returning id",
-            (quest, org["id"]),
-        ).fetchone()["id"]
-        submission = conn.execute(
-            "insert into public.submissions (task_id, organization_id, user_id, content)"
-            " values (%s, %s, %s, 'print(1)') returning id",
-            (task, org["id"], student["id"]),
-        ).fetchone()["id"]
-    return SimpleNamespace(org=org, student=student, task=task, submission=submission)
+def course(world):
+    return world.course("Academy")
 
 
 def grade(course, **overrides) -> dict:
