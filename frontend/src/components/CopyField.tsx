@@ -48,8 +48,8 @@ export function CopyStatus({ copied, className }: { copied: "yes" | "no" | null;
 }
 
 /**
- * One labelled value to paste elsewhere: several values (`string[]`) are shown one per line in a
- * text area and copied that way, as the other system's form expects them.
+ * One labelled value to paste elsewhere: several values (`string[]`) are shown one per line,
+ * unwrapped, in a text area and copied that way, as the other system's form expects them.
  */
 export function CopyField({ label, value, hint }: { label: string; value: string | string[]; hint?: ReactNode }) {
   const id = useId();
@@ -70,7 +70,7 @@ export function CopyField({ label, value, hint }: { label: string; value: string
     <div className="field copy-field">
       <label htmlFor={id}>{label}</label>
       <div className="secret-row">
-        {multiline ? <textarea {...common} rows={Math.max(value.length, 1)} /> : <input {...common} />}
+        {multiline ? <textarea {...common} rows={Math.max(value.length, 1)} wrap="off" /> : <input {...common} />}
         <button type="button" className="button" onClick={copy} aria-label={`Copy ${label}`}>
           Copy
         </button>
