@@ -18,7 +18,7 @@ from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip, forwarded_scheme
 from backend.runtime import current_runtime
 from backend.services.accounts import users
-from backend.services.oauth.resource import InvalidAccessToken
+from backend.services.oauth.resource import AccessGrant, InvalidAccessToken
 from backend.services.shared.audit import RequestInfo
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -165,14 +165,19 @@ def remember_login_device(response, cookie: str | None) -> None:
     )
 
 
+def presented_bearer() -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None when there is no such header."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization")
-    if not header:
+    if not request.headers.get("Authorization"):
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = presented_bearer()
+    if token is None:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    return token
 
 
 def authenticate_request() -> Identity | None:
@@ -355,20 +360,35 @@ def bearer_session_id() -> uuid.UUID | None:
         return None
 
 
-def _oauth_identity(oauth, token: str) -> Identity:
-    """An OAuth access token's identity: its user (or client principal), running as that user."""
-    try:
-        grant = oauth.resource.authenticate(token)
-    except InvalidAccessToken as exc:
-        raise Unauthorized(
-            str(exc), headers={"WWW-Authenticate": 'Bearer realm="questbridge", error="invalid_token"'}
-        ) from None
-    scope = " ".join(sorted(grant.scopes))
+def oauth_challenge(error: str | None = None, scope: str | None = None) -> dict:
+    """The WWW-Authenticate header of a refused OAuth bearer request (RFC 6750 section 3)."""
+    challenge = 'Bearer realm="questbridge"' + (f', error="{error}"' if error else "")
+    return {"WWW-Authenticate": challenge + (f', scope="{scope}"' if scope else "")}
+
+
+def invalid_token(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers=oauth_challenge("invalid_token"))
+
+
+def require_scope(granted: frozenset, scope: str | None) -> None:
+    """OAuth access tokens reach only routes that name a scope, and only with that scope."""
+    if scope is None:
+        raise Forbidden("OAuth access tokens are not accepted here: sign in as a user", slug="oauth-token-not-accepted")
+    if scope not in granted:
+        raise Forbidden(
+            f"the access token lacks the {scope} scope",
+            slug="insufficient-scope",
+            headers=oauth_challenge("insufficient_scope", scope),
+        )
+
+
+def oauth_identity(grant: AccessGrant) -> Identity:
+    """A live OAuth access token's identity: its user (or client principal), running as that user."""
     # client_organization_id confines the token to its client's organization under RLS (the
     # membership helpers count no other), whatever else its user belongs to.
     claims = user_claims(grant.user_id, None) | {
         "client_id": grant.client_id,
-        "scope": scope,
+        "scope": " ".join(sorted(grant.scopes)),
         "client_organization_id": str(grant.organization_id),
     }
     return Identity(
@@ -382,16 +402,11 @@ def _oauth_identity(oauth, token: str) -> Identity:
     )
 
 
-def _check_scope(identity: Identity, scope: str | None) -> None:
-    """OAuth access tokens reach only routes that name a scope, and only with that scope."""
-    if scope is None:
-        raise Forbidden("OAuth access tokens are not accepted here: sign in as a user", slug="oauth-token-not-accepted")
-    if scope not in identity.scopes:
-        raise Forbidden(
-            f"the access token lacks the {scope} scope",
-            slug="insufficient-scope",
-            headers={"WWW-Authenticate": f'Bearer realm="questbridge", error="insufficient_scope", scope="{scope}"'},
-        )
+def _oauth_identity(oauth, token: str) -> Identity:
+    try:
+        return oauth_identity(oauth.resource.authenticate(token))
+    except InvalidAccessToken as exc:
+        raise invalid_token(str(exc)) from None
 
 
 def login_required(view=None, *, allow_password_change: bool = False, scope: str | None = None):
@@ -408,7 +423,7 @@ def login_required(view=None, *, allow_password_change: bool = False, scope: str
             if identity is None:
                 raise Unauthorized("sign in first: send a bearer token or the session cookie")
             if identity.via == "oauth":
-                _check_scope(identity, scope)
+                require_scope(identity.scopes, scope)
             if identity.must_change_password and not allow_password_change:
                 raise Forbidden(
                     "you must change your password before doing anything else",
@@ -422,6 +437,36 @@ def login_required(view=None, *, allow_password_change: bool = False, scope: str
     return decorate(view) if view is not None else decorate
 
 
+def token_required(scope: str):
+    """Only an OAuth access token carrying `scope`; g.identity is set, and the view gets, as its
+    first argument, the one transaction entered as the token's user once its jti is found live
+    (so a revoked token stops working at the next request). Its signature and scope are checked
+    before the database is asked."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            resource = current_runtime().oauth.resource
+            token = presented_bearer()
+            if token is None:
+                detail = "send an OAuth access token: Authorization: Bearer <token>"
+                raise Unauthorized(detail, headers=oauth_challenge())
+            if not resource.is_access_token(token):
+                raise invalid_token("this API takes OAuth access tokens, not user sign-ins")
+            try:
+                claims = resource.verify(token)
+                require_scope(frozenset(claims["scope"].split()), scope)
+                with resource.acting_as(claims) as (conn, grant):
+                    g.identity = oauth_identity(grant)
+                    return fn(conn, *args, **kwargs)
+            except InvalidAccessToken as exc:
+                raise invalid_token(str(exc)) from None
+
+        return wrapper
+
+    return decorate
+
+
 def user_transaction():
     """The signed-in user's transaction: role authenticated with their claims, so RLS decides."""
     runtime = current_runtime()
@@ -430,6 +475,6 @@ def user_transaction():
 
 def require_bearer_secret(expected: str, name: str) -> None:
     """401 unless the request carries `Authorization: Bearer <expected>` (constant-time compare)."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    given = presented_bearer()
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized(f"a valid 'Authorization: Bearer <{name}>' is required")
