@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import jwt
-from flask import current_app, g, request
+from flask import g, request
 
 from backend.config import Config
+from backend.csrf import require_csrf_proof
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
-from backend.net import client_ip, forwarded_scheme
+from backend.net import client_ip
 from backend.runtime import current_runtime
 from backend.services.accounts import users
 from backend.services.oauth.resource import AccessGrant, InvalidAccessToken
@@ -23,7 +22,6 @@ from backend.services.shared.audit import RequestInfo
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
 PASSWORD_CHANGE_CLAIM = "qb_must_change_password"  # noqa: S105 (a claim name)
-CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
@@ -130,41 +128,6 @@ def request_origin() -> RequestInfo:
     )
 
 
-def transport_scheme() -> str:
-    """http or https, as the client reached us: the connection's own scheme, unless a trusted
-    proxy (TRUSTED_PROXIES) terminated TLS and says so in X-Forwarded-Proto."""
-    config: Config = current_runtime().config
-    told = forwarded_scheme(request.remote_addr, request.headers.get("X-Forwarded-Proto"), config.trusted_proxies)
-    return told or request.environ.get("wsgi.url_scheme", "http")
-
-
-def _device_cookie_name(config: Config) -> str:
-    # __Host-: over https the browser refuses it unless Secure, for / and without a Domain.
-    return "__Host-qb_device" if config.session_cookie_secure else "qb_device"
-
-
-def login_device() -> str | None:
-    """The device cookie this browser got from its last sign-in (users.trusted_device checks it)."""
-    return request.cookies.get(_device_cookie_name(current_runtime().config)) or None
-
-
-def remember_login_device(response, cookie: str | None) -> None:
-    """Mark the browser that just signed in as one its account uses: later sign-ins from it skip
-    the throttles strangers share. HttpOnly, and it grants nothing but that."""
-    if cookie is None:
-        return
-    config: Config = current_runtime().config
-    response.set_cookie(
-        _device_cookie_name(config),
-        cookie,
-        max_age=users.DEVICE_COOKIE_TTL_SECONDS,
-        httponly=True,
-        samesite="Lax",
-        secure=config.session_cookie_secure,
-        path="/",
-    )
-
-
 def presented_bearer() -> str | None:
     """The token of an `Authorization: Bearer <token>` header, or None when there is no such header."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -213,119 +176,6 @@ def authenticate_request() -> Identity | None:
                 via="session",
             )
     return None
-
-
-def csrf_token(purpose: str, binding: str) -> str:
-    """A token only our own pages can know: an HMAC, under SECRET_KEY, of what it is for and of a
-    value bound to this browser (its session cookie, or a nonce cookie before sign-in). A cookie
-    travels with a forged cross-site request, but its value cannot be read by the forging page."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"questbridge-{purpose}\x00{binding}".encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_token_ok(purpose: str, binding: str | None, presented: str | None) -> bool:
-    if not binding or not presented:
-        return False
-    return hmac.compare_digest(csrf_token(purpose, binding), presented)
-
-
-def session_csrf_token(session_token: str) -> str:
-    """What the admin UI sends as X-CSRF-Token with every unsafe request the session cookie authenticates."""
-    return csrf_token("session", session_token)
-
-
-def cross_site_reason() -> str | None:
-    """Why the browser says this request did not come from one of our own pages, or None.
-
-    Fetch metadata and Origin are what the browser itself reports, so a forging page cannot change
-    them: another site, another port of this host or a sibling subdomain is not same-origin. They
-    are absent from old browsers and from non-browser clients, which is why the token is required too.
-    """
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site != "same-origin":
-        return f"it was sent by a page of another origin (Sec-Fetch-Site: {site})"
-    origin = request.headers.get("Origin")
-    if origin is not None and not _is_our_origin(origin):
-        return "its Origin is not this server's"
-    return None
-
-
-def _is_our_origin(origin: str) -> bool:
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return False  # "null" (sandboxed frames, privacy-sensitive redirects) and garbage
-    public = urlsplit(current_runtime().config.public_url)
-    if (parts.scheme, parts.netloc) == (public.scheme, public.netloc):
-        return True
-    # Behind no proxy the browser's Host is the origin it sent the page from; a browser cannot be
-    # made to send another site's Host, and a non-browser client is no cross-site forger. The
-    # scheme counts too: a plain-http page is not the https origin of the same host.
-    return (parts.scheme, parts.netloc) == (transport_scheme(), request.host)
-
-
-def require_csrf_proof(session_token: str) -> None:
-    """403 unless an unsafe request carrying the session cookie proves it comes from our pages:
-    the session's CSRF token in X-CSRF-Token, and no browser signal of another origin. An empty
-    body is no exception: a body-less form post is exactly what a forging page sends."""
-    reason = cross_site_reason()
-    if reason is None and not csrf_token_ok("session", session_token, request.headers.get(CSRF_HEADER)):
-        reason = f"it lacks the {CSRF_HEADER} header of this session (GET /api/auth/me returns it as csrf_token)"
-    if reason is not None:
-        raise Forbidden(
-            f"this request is authenticated by the session cookie, and {reason}; requests with a bearer "
-            "token or an API key need no CSRF token",
-            slug="csrf-failed",
-        )
-
-
-def refuse_cross_site_sign_in() -> None:
-    """Login CSRF: a page of another origin signing the browser in, to an account of its choosing
-    (a login form, a reset or an invitation link it holds), so that what the victim then does lands
-    in the attacker's account. Every route that sets the session cookie calls this first."""
-    reason = cross_site_reason()
-    if reason:
-        raise Forbidden(f"sign in from this server's own pages: {reason}", slug="csrf-failed")
-
-
-def signed_in_response(user_id, email: str, session, must_change_password: bool, extra: dict | None = None):
-    """The answer to a sign-in (login, password change, reset, an accepted invitation): an access
-    token and the session cookie, both ending with the session, and the session's CSRF token."""
-    config: Config = current_runtime().config
-    token = issue_access_token(config, user_id, email, session_id=session.id, must_change_password=must_change_password)
-    body = {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": config.jwt_ttl_seconds,
-        "user": {"id": str(user_id), "email": email},
-        "must_change_password": must_change_password,
-        "csrf_token": session_csrf_token(session.token),
-    }
-    response = current_app.json.response(body | (extra or {}))
-    response.headers["Cache-Control"] = "no-store"
-    set_session_cookie(response, session.token)
-    return response
-
-
-def set_session_cookie(response, session_token: str) -> None:
-    """The one session cookie, set by every sign-in: HttpOnly, SameSite=Lax, and in production
-    Secure with the __Host- prefix (Config.session_cookie_name)."""
-    config = current_runtime().config
-    response.set_cookie(
-        config.session_cookie_name,
-        session_token,
-        max_age=config.session_ttl_seconds,
-        httponly=True,
-        samesite="Lax",
-        secure=config.session_cookie_secure,
-        path="/",
-    )
-
-
-def clear_session_cookie(response) -> None:
-    config = current_runtime().config
-    response.delete_cookie(
-        config.session_cookie_name, path="/", httponly=True, samesite="Lax", secure=config.session_cookie_secure
-    )
 
 
 def _require_live_session(runtime, claims: dict) -> None:

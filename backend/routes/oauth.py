@@ -18,19 +18,10 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
 from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from backend.auth import (
-    cross_site_reason,
-    csrf_token,
-    csrf_token_ok,
-    login_device,
-    login_required,
-    remember_login_device,
-    request_origin,
-    set_session_cookie,
-    transport_scheme,
-    user_transaction,
-)
+from backend.auth import login_required, request_origin, user_transaction
+from backend.csrf import cross_site_reason, csrf_token, csrf_token_ok
 from backend.errors import NotFound
+from backend.net import transport_scheme
 from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, not_blank, page, query_args
 from backend.runtime import current_runtime
 from backend.services.accounts import users as accounts
@@ -47,6 +38,7 @@ from backend.services.oauth import (
 from backend.services.oauth.adapters import HttpRequest, Reply, basic_credentials
 from backend.services.oauth.grants import User
 from backend.services.oauth.server import OAuth
+from backend.signin import password_sign_in, remember_login_device, set_session_cookie
 
 bp = Blueprint("oauth", __name__)
 
@@ -463,17 +455,7 @@ def login():
     password = request.form.get("password") or ""
     if not 3 <= len(email) <= 254 or not 1 <= len(password) <= 1024 or "\x00" in email + password:
         return _login_page(422, "Enter your email address and password.", email=email[:254].replace("\x00", ""))
-    origin = request_origin()
-    result = accounts.authenticate(
-        runtime.db,
-        runtime.hasher,
-        email,
-        password,
-        accounts.LoginLimits.from_config(runtime.config),
-        origin,
-        runtime.config.session_ttl_seconds,
-        device_cookie=login_device(),
-    )
+    result = password_sign_in(email, password)
     if result.throttled:
         response = _login_page(429, "Too many failed sign-ins; try again later.", email=email)
         response.headers["Retry-After"] = str(result.retry_after)
