@@ -8,10 +8,20 @@ import re
 from flask import Blueprint, g, jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from backend.auth import login_required, request_origin, user_transaction
+from backend.auth import login_required, request_origin
 from backend.errors import NotFound
 from backend.oauth_pages import NO_STORE
-from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, not_blank, page, query_args
+from backend.routes.common import (
+    NoBody,
+    PageQuery,
+    StrictBoolean,
+    answered,
+    as_user,
+    done,
+    json_body,
+    listed,
+    not_blank,
+)
 from backend.services.oauth import CLIENT_TYPES, DEFAULT_GRANT_TYPES, DEFAULT_SCOPES, SCOPES, clients, tokens
 
 bp = Blueprint("oauth_clients", __name__)
@@ -70,6 +80,14 @@ def _client_id(value: str) -> str:
     return value
 
 
+def _never_stored(client: dict, status: int = 200):
+    """A client as the answer that shows its secret: no cache may keep it."""
+    response = jsonify(client)
+    response.status_code = status
+    response.headers.update(NO_STORE)
+    return response
+
+
 # -- clients (org admins) -------------------------------------------------------------------------------
 
 
@@ -77,63 +95,46 @@ def _client_id(value: str) -> str:
 @login_required
 def create_client():
     data = json_body(ClientSchema())
-    with user_transaction() as conn:
-        client = clients.create_client(
-            conn,
-            user_id=g.identity.user_id,
-            organization_id=data.pop("organization_id"),
-            data=data,
-            origin=request_origin(),
-        )
-    response = jsonify(client)
-    response.status_code = 201
-    response.headers.update(NO_STORE)
-    return response
+    client = as_user(
+        clients.create_client,
+        user_id=g.identity.user_id,
+        organization_id=data.pop("organization_id"),
+        data=data,
+        origin=request_origin(),
+    )
+    return _never_stored(client, 201)
 
 
 @bp.get("/api/oauth/clients")
 @login_required
 def list_clients():
-    args = query_args(ClientQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = clients.list_clients(conn, args["organization_id"], args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(clients.list_clients, ClientQuery())
 
 
 @bp.get("/api/oauth/clients/<client_id>")
 @login_required
 def get_client(client_id):
-    with user_transaction() as conn:
-        client = clients.get_client(conn, _client_id(client_id))
-    return jsonify(client)
+    return answered(clients.get_client, _client_id(client_id))
 
 
 @bp.patch("/api/oauth/clients/<client_id>")
 @login_required
 def update_client(client_id):
     changes = json_body(ClientChangesSchema())
-    with user_transaction() as conn:
-        client = clients.update_client(conn, _client_id(client_id), changes, request_origin())
-    return jsonify(client)
+    return answered(clients.update_client, _client_id(client_id), changes, request_origin())
 
 
 @bp.delete("/api/oauth/clients/<client_id>")
 @login_required
 def delete_client(client_id):
-    with user_transaction() as conn:
-        clients.delete_client(conn, _client_id(client_id), request_origin())
-    return "", 204
+    return done(clients.delete_client, _client_id(client_id), request_origin())
 
 
 @bp.post("/api/oauth/clients/<client_id>/rotate-secret")
 @login_required
 def rotate_client_secret(client_id):
     json_body(NoBody())
-    with user_transaction() as conn:
-        rotated = clients.rotate_secret(conn, _client_id(client_id), request_origin())
-    response = jsonify(rotated)
-    response.headers.update(NO_STORE)
-    return response
+    return _never_stored(as_user(clients.rotate_secret, _client_id(client_id), request_origin()))
 
 
 # -- the applications a user authorized --------------------------------------------------------------------
@@ -142,10 +143,7 @@ def rotate_client_secret(client_id):
 @bp.get("/api/oauth/authorizations")
 @login_required
 def list_authorizations():
-    args = query_args(PageQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = tokens.list_authorizations(conn, args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(tokens.list_authorizations, PageQuery())
 
 
 @bp.delete("/api/oauth/authorizations/<client_id>")
@@ -153,6 +151,4 @@ def list_authorizations():
 def revoke_authorization(client_id):
     if not CLIENT_ID.match(client_id):
         raise NotFound("authorization not found")
-    with user_transaction() as conn:
-        tokens.revoke_authorization(conn, g.identity.user_id, client_id, request_origin())
-    return "", 204
+    return done(tokens.revoke_authorization, g.identity.user_id, client_id, request_origin())
