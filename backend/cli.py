@@ -1,4 +1,4 @@
-"""`flask --app backend …` commands: migrations, accounts and the demo data of `make run`."""
+"""`flask --app backend …` commands: migrations, accounts, OAuth signing keys and the demo data of `make run`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from backend.runtime import runtime_of
 from backend.services import learning
 from backend.services.accounts import users
 from backend.services.keys import manage
+from backend.services.oauth import keys as oauth_keys
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.passwords import password_problem
@@ -97,6 +98,7 @@ def register(app: Flask) -> None:
             click.echo(f"{'applied' if migration.version in done else 'pending'}  {migration.path.name}")
 
     app.cli.add_command(db_group)
+    app.cli.add_command(_oauth_group(app))
 
     @app.cli.command("create-admin", help="Create an organization and its first admin.")
     @click.option("--email", required=True)
@@ -207,6 +209,36 @@ def register(app: Flask) -> None:
             return
         click.echo(f"Questbridge is at {runtime.config.public_url}")
         click.echo(f"  admin login: {saved['email']} / {saved['password']}  (stored in {credentials_path})")
+
+
+def _oauth_group(app: Flask) -> click.Group:
+    oauth_group = click.Group("oauth", help="The OAuth authorization server.")
+
+    @oauth_group.command(
+        "rotate-keys", help="Publish the next access-token signing key now; it signs after --ahead seconds."
+    )
+    @click.option(
+        "--ahead",
+        "ahead_seconds",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Default: OAUTH_KEY_PUBLISH_AHEAD_SECONDS.",
+    )
+    def rotate_keys(ahead_seconds):
+        runtime = runtime_of(app)
+        settings = runtime.oauth.settings
+        ahead = settings.key_publish_ahead if ahead_seconds is None else ahead_seconds
+        with runtime.db.transaction("service_role") as conn:
+            result = oauth_keys.rotate(
+                conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=settings.access_token_ttl
+            )
+        state = "scheduled" if result["created"] else "already scheduled"
+        click.echo(f"next signing key {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")
+        click.echo(
+            app.json.dumps({"kid": result["kid"], "activates_at": result["activates_at"], "created": result["created"]})
+        )
+
+    return oauth_group
 
 
 def _seed_quest(runtime, ids: dict) -> None:

@@ -5,19 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from backend.auth import (
-    bearer_session_id,
-    clear_session_cookie,
-    login_device,
-    login_required,
-    refuse_cross_site_sign_in,
-    remember_login_device,
-    request_origin,
-    require_csrf_proof,
-    session_csrf_token,
-    signed_in_response,
-    user_transaction,
-)
+from backend.auth import bearer_session_id, login_required, request_origin, user_transaction
+from backend.csrf import refuse_cross_site_sign_in, require_csrf_proof, session_csrf_token
 from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized
 from backend.routes.common import json_body
@@ -25,6 +14,7 @@ from backend.runtime import current_runtime
 from backend.services.accounts import invitations, password_changes
 from backend.services.accounts import users as accounts
 from backend.services.shared import audit
+from backend.signin import clear_session_cookie, password_sign_in, remember_login_device, signed_in_response
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -52,18 +42,7 @@ def _limits():
 def login():
     refuse_cross_site_sign_in()
     data = json_body(LoginSchema())
-    runtime = current_runtime()
-    origin = request_origin()
-    result = accounts.authenticate(
-        runtime.db,
-        runtime.hasher,
-        data["email"],
-        data["password"],
-        _limits(),
-        origin,
-        runtime.config.session_ttl_seconds,
-        device_cookie=login_device(),
-    )
+    result = password_sign_in(data["email"], data["password"])
     if result.throttled:
         raise TooManyRequests("too many failed sign-ins; try again later", retry_after=result.retry_after)
     if result.user is None:

@@ -6,19 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 from marshmallow import Schema, fields, validate
 
-from backend.auth import (
-    authenticate_request,
-    login_required,
-    refuse_cross_site_sign_in,
-    request_origin,
-    signed_in_response,
-    user_transaction,
-)
+from backend.auth import authenticate_request, login_required, request_origin, user_transaction
+from backend.csrf import refuse_cross_site_sign_in
 from backend.errors import Forbidden
 from backend.routes.common import PageQuery, done, json_body, listed
 from backend.runtime import current_runtime
 from backend.services.accounts import invitations, mail, users
 from backend.services.accounts.invitations import IssuedLink
+from backend.signin import signed_in_response
 
 bp = Blueprint("invitations", __name__)
 

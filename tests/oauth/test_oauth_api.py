@@ -103,6 +103,15 @@ def test_the_api_takes_oauth_tokens_only(client, auth, learner, path):
     problem(client.get(path, headers=bearer("not-a-jwt")), 401)
 
 
+def test_the_apis_refusals_say_why_and_challenge_for_a_token(client, auth, learner):
+    missing = problem(client.get("/api/v1/me"), 401)
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="questbridge"'
+    assert missing.get_json()["detail"] == "send an OAuth access token: Authorization: Bearer <token>"
+    signed_in = problem(client.get("/api/v1/me", headers=auth.headers(learner)), 401)
+    assert signed_in.headers["WWW-Authenticate"] == 'Bearer realm="questbridge", error="invalid_token"'
+    assert signed_in.get_json()["detail"] == "this API takes OAuth access tokens, not user sign-ins"
+
+
 def test_a_client_credentials_token_reads_as_the_organization_principal(client, lms, org, course):
     token = client_credentials(client, lms).get_json()["access_token"]
     me = client.get("/api/v1/me", headers=bearer(token)).get_json()
