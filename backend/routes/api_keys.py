@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 from flask import Blueprint, g, jsonify
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from backend.auth import login_required, request_origin, user_transaction
-from backend.routes.common import PageQuery, StrictBoolean, as_user, json_body, listed, not_blank
+from backend.routes.common import Changes, PageQuery, StrictBoolean, as_user, json_body, listed, not_blank
 from backend.runtime import current_runtime
 from backend.services.keys import manage
 
@@ -71,14 +71,10 @@ class KeySchema(DeduplicateAllowlist, Schema):
     ip_allowlist = _allowlist(load_default=list)
 
 
-class KeyChangesSchema(DeduplicateAllowlist, Schema):
+class KeyChangesSchema(DeduplicateAllowlist, Changes):
+    nothing_sent = "send name, ip_allowlist or both"
     name = _name()
     ip_allowlist = _allowlist()
-
-    @validates_schema
-    def _not_empty(self, data, **kwargs):
-        if not data:
-            raise ValidationError("send name, ip_allowlist or both")
 
 
 class RotateSchema(Schema):

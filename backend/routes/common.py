@@ -132,6 +132,17 @@ class NoBody(marshmallow.Schema):
     """Actions that take no fields: an empty body or `{}`, anything else is refused."""
 
 
+class Changes(marshmallow.Schema):
+    """A PATCH body: any of its fields, but at least one; `nothing_sent` says which."""
+
+    nothing_sent = "send at least one field"
+
+    @marshmallow.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError(self.nothing_sent)
+
+
 def read_limited_body(limit: int) -> bytes:
     """The raw body, refused with 413 before parsing when over `limit`: by Content-Length, and for a
     body without one by reading at most `limit` bytes."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, g, jsonify
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from backend.auth import login_required, request_origin
 from backend.errors import NotFound
 from backend.oauth_pages import NO_STORE
 from backend.routes.common import (
+    Changes,
     NoBody,
     PageQuery,
     StrictBoolean,
@@ -59,15 +60,11 @@ class ClientSchema(Schema):
     pkce_required = StrictBoolean(load_default=True)
 
 
-class ClientChangesSchema(Schema):
+class ClientChangesSchema(Changes):
+    nothing_sent = "send at least one of name, redirect_uris, pkce_required"
     name = _name()
     redirect_uris = _redirect_uris()
     pkce_required = StrictBoolean()
-
-    @validates_schema
-    def _not_empty(self, data, **kwargs):
-        if not data:
-            raise ValidationError("send at least one of name, redirect_uris, pkce_required")
 
 
 class ClientQuery(PageQuery):
