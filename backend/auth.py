@@ -17,7 +17,7 @@ from backend.config import Config
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip, forwarded_scheme
 from backend.runtime import current_runtime
-from backend.services.accounts import users
+from backend.services.accounts import sessions
 from backend.services.oauth.resource import InvalidAccessToken
 from backend.services.shared.audit import RequestInfo
 
@@ -144,7 +144,7 @@ def _device_cookie_name(config: Config) -> str:
 
 
 def login_device() -> str | None:
-    """The device cookie this browser got from its last sign-in (users.trusted_device checks it)."""
+    """The device cookie this browser got from its last sign-in (signin.trusted_device checks it)."""
     return request.cookies.get(_device_cookie_name(current_runtime().config)) or None
 
 
@@ -157,7 +157,7 @@ def remember_login_device(response, cookie: str | None) -> None:
     response.set_cookie(
         _device_cookie_name(config),
         cookie,
-        max_age=users.DEVICE_COOKIE_TTL_SECONDS,
+        max_age=config.login_device_ttl_seconds,
         httponly=True,
         samesite="Lax",
         secure=config.session_cookie_secure,
@@ -194,7 +194,7 @@ def authenticate_request() -> Identity | None:
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     if cookie:
         with runtime.db.transaction("service_role") as conn:
-            session = users.find_session(conn, cookie)
+            session = sessions.find_session(conn, cookie)
         if session is not None:
             # A cookie of no live session authenticates nothing, so there is nothing to forge with
             # it (and its browser could get no token: /api/auth/me answers it 401).
@@ -334,7 +334,7 @@ def _require_live_session(runtime, claims: dict) -> None:
     except ValueError:
         raise Unauthorized("the bearer token names no session: sign in again") from None
     with runtime.db.transaction("service_role") as conn:
-        alive = users.session_alive(conn, session_id)
+        alive = sessions.session_alive(conn, session_id)
     if not alive:
         raise Unauthorized("the session of this bearer token has ended: sign in again")
 

@@ -194,7 +194,9 @@ class Config:
     jwt_issuer: str = setting("JWT_ISSUER", text, "questbridge", "iss of the access tokens we issue")
     jwt_ttl_seconds: int = setting("JWT_TTL_SECONDS", integer(60), "3600", "lifetime of the access tokens we issue")
     supabase_url: str | None = setting("SUPABASE_URL", base_url, "", "accept asymmetric Supabase tokens via its JWKS")
-    session_ttl_seconds: int = 7 * 24 * 3600
+    session_ttl_seconds: int = setting(
+        "SESSION_TTL_SECONDS", integer(300, 90 * 86400), str(7 * 86400), "how long a sign-in's session lasts"
+    )
     session_cookie_secure: bool = setting(
         "SESSION_COOKIE_SECURE",
         _bool,
@@ -233,7 +235,15 @@ class Config:
     login_email_drip_seconds: int = setting(
         "LOGIN_EMAIL_DRIP_SECONDS", integer(1, 3600), "15", "one attempt per this past the ceiling"
     )
-    password_reset_ttl_seconds: int = 3600
+    login_device_ttl_seconds: int = setting(
+        "LOGIN_DEVICE_TTL_SECONDS",
+        integer(3600, 400 * 86400),
+        str(180 * 86400),
+        "how long a browser that signed in skips the shared sign-in limits",
+    )
+    password_reset_ttl_seconds: int = setting(
+        "PASSWORD_RESET_TTL_SECONDS", integer(300, 7 * 86400), "3600", "how long a password reset's link works"
+    )
     invitation_ttl_seconds: int = setting(
         "INVITATION_TTL_SECONDS", integer(3600, 30 * 86400), str(7 * 86400), "how long an invitation's link works"
     )

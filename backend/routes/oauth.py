@@ -33,7 +33,7 @@ from backend.auth import (
 from backend.errors import NotFound
 from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, not_blank, page, query_args
 from backend.runtime import current_runtime
-from backend.services.accounts import users as accounts
+from backend.services.accounts import sessions, signin
 from backend.services.oauth import (
     CLIENT_TYPES,
     DEFAULT_GRANT_TYPES,
@@ -160,7 +160,7 @@ def _session_cookie() -> str | None:
 
 def _session(conn) -> dict | None:
     cookie = _session_cookie()
-    return accounts.find_session(conn, cookie) if cookie else None
+    return sessions.find_session(conn, cookie) if cookie else None
 
 
 # -- OAuth plumbing ----------------------------------------------------------------------------------
@@ -464,12 +464,12 @@ def login():
     if not 3 <= len(email) <= 254 or not 1 <= len(password) <= 1024 or "\x00" in email + password:
         return _login_page(422, "Enter your email address and password.", email=email[:254].replace("\x00", ""))
     origin = request_origin()
-    result = accounts.authenticate(
+    result = signin.authenticate(
         runtime.db,
         runtime.hasher,
         email,
         password,
-        accounts.LoginLimits.from_config(runtime.config),
+        signin.LoginLimits.from_config(runtime.config),
         origin,
         runtime.config.session_ttl_seconds,
         device_cookie=login_device(),

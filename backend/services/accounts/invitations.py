@@ -4,7 +4,7 @@ member by accepting it (the emailed link, or the prompt once signed in), or decl
 Until then the organization sees the invitation (email, role, status, dates) and nothing about
 the person: inviting does the same work and gives the same answer whether or not the email has
 an account. The admin side runs as the caller (RLS decides); the invitee side takes a
-service_role connection and the user id explicitly, like users.py.
+service_role connection and the user id explicitly, like users.py and sessions.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unaut
 from backend.services.accounts import users
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
-from backend.services.shared.digest import secret_digest
+from backend.services.shared.digest import new_token, secret_digest
 from backend.services.shared.ownership import caller_id, require_admin
 from backend.services.shared.pagination import page_params, paginate
 from backend.services.shared.passwords import PasswordHasher, password_problem
@@ -66,7 +66,7 @@ def invite(
             errors={"email": ["is already a member of this organization"]},
         )
     inviter = caller_id(conn)
-    token = users.new_token()
+    token = new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, email, inviter)
         row = conn.execute(
@@ -111,7 +111,7 @@ def resend(
     if invitation["status"] not in ("pending", "expired"):
         raise Conflict(f"the invitation was {invitation['status']}: invite the email again instead")
     inviter = caller_id(conn)
-    token = users.new_token()
+    token = new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, invitation["email"], inviter)
         conn.execute(

@@ -9,7 +9,7 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import NotFound, TooManyRequests
-from backend.services.accounts import users
+from backend.services.accounts import resets, users
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.ownership import caller_id, require_admin, require_member
@@ -96,7 +96,7 @@ def request_password_reset(
                 "too many password resets for this user; try again later", retry_after=sent.retry_after
             )
         user = users.find_by_id(conn, user_id)
-        token = users.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
+        token = resets.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
         name = conn.execute(SQL["organization_name"], {"id": organization_id}).fetchone()["name"]
     audit.record(
         conn,
