@@ -42,6 +42,7 @@ from backend.services.oauth import (
     clients,
     exercisable_scopes,
     keys,
+    registration,
     tokens,
 )
 from backend.services.oauth.adapters import HttpRequest, Reply, basic_credentials
@@ -70,8 +71,8 @@ def _name(**kwargs) -> fields.String:
 
 def _redirect_uris(**kwargs) -> fields.List:
     return fields.List(
-        fields.String(validate=validate.Length(min=1, max=clients.MAX_REDIRECT_URI_LENGTH)),
-        validate=validate.Length(max=clients.MAX_REDIRECT_URIS),
+        fields.String(validate=validate.Length(min=1, max=registration.MAX_REDIRECT_URI_LENGTH)),
+        validate=validate.Length(max=registration.MAX_REDIRECT_URIS),
         **kwargs,
     )
 
