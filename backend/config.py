@@ -385,6 +385,12 @@ class Config:
         page can set or overwrite it (RFC 6265bis 4.1.3.2). Browsers take it only with Secure."""
         return "__Host-qb_session" if self.session_cookie_secure else "qb_session"
 
+    def section(self, prefix: str, of: type) -> dict:
+        """The fields of the dataclass `of` that this Config holds as `<prefix><field>`, with their
+        values: a domain's settings object is built without naming each setting twice."""
+        names = {f.name for f in fields(self)}
+        return {f.name: getattr(self, prefix + f.name) for f in fields(of) if prefix + f.name in names}
+
     @classmethod
     def settings(cls) -> dict[str, Setting]:
         """Field name -> its declaration, for every field read from the environment."""

@@ -627,10 +627,10 @@ def revoke_authorization(client_id):
 )
 def rotate_keys(ahead_seconds):
     oauth, runtime = _oauth(), current_runtime()
-    ahead = oauth.settings.key_publish_ahead if ahead_seconds is None else ahead_seconds
+    ahead = oauth.settings.key_publish_ahead_seconds if ahead_seconds is None else ahead_seconds
     with runtime.db.transaction("service_role") as conn:
         result = keys.rotate(
-            conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=oauth.settings.access_token_ttl
+            conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=oauth.settings.access_token_ttl_seconds
         )
     state = "scheduled" if result["created"] else "already scheduled"
     click.echo(f"next signing key {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")

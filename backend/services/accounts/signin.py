@@ -49,15 +49,8 @@ class LoginLimits:
 
     @classmethod
     def from_config(cls, config: Config) -> LoginLimits:
-        return cls(
-            window_seconds=config.login_window_seconds,
-            max_failures_per_email=config.login_max_failures_per_email,
-            max_failures_per_ip=config.login_max_failures_per_ip,
-            email_ceiling=config.login_email_ceiling,
-            email_drip_seconds=config.login_email_drip_seconds,
-            device_ttl_seconds=config.login_device_ttl_seconds,
-            key=hmac.new(config.secret_key.encode(), b"questbridge sign-in throttling", hashlib.sha256).digest(),
-        )
+        key = hmac.new(config.secret_key.encode(), b"questbridge sign-in throttling", hashlib.sha256).digest()
+        return cls(**config.section("login_", cls), key=key)
 
 
 @dataclass(frozen=True)
