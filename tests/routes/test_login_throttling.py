@@ -55,14 +55,14 @@ def _botnet_guesses(client, email, seconds, drip):
 
 
 def test_a_distributed_guesser_is_slowed_to_the_drip_and_the_owner_gets_in_after_a_short_wait(make_app, world, db):
-    from backend.config import _networks
+    from backend.parsers import networks
 
     ceiling, drip = 5, 2
     app = make_app(
         login_max_failures_per_email=3,
         login_email_ceiling=ceiling,
         login_email_drip_seconds=drip,
-        trusted_proxies=_networks("TRUSTED_PROXIES", "10.0.0.0/8"),
+        trusted_proxies=networks("TRUSTED_PROXIES", "10.0.0.0/8"),
     )
     victim = world.user()
 
@@ -264,12 +264,12 @@ def test_failures_per_address_are_throttled_across_emails(make_app, world, db):
 def test_ip_throttle_uses_the_client_address_the_proxies_vouch_for(
     make_app, world, trusted, peer, forwarded, throttled_after_rotation
 ):
-    from backend.config import _networks
+    from backend.parsers import networks
 
     app = make_app(
         login_max_failures_per_ip=2,
         login_max_failures_per_email=100,
-        trusted_proxies=_networks("TRUSTED_PROXIES", trusted),
+        trusted_proxies=networks("TRUSTED_PROXIES", trusted),
     )
     client = app.test_client()
     user = world.user()
