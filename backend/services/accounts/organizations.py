@@ -19,8 +19,13 @@ SQL = queries_beside(__file__)
 RESETS_PER_USER_PER_HOUR = 5
 
 
-def create_organization(conn: psycopg.Connection, user_id, name: str, origin: RequestInfo) -> dict:
-    """A new organization; its creator becomes its first admin (a trigger adds the membership)."""
+def create_organization(
+    conn: psycopg.Connection, user_id, name: str, origin: RequestInfo, *, via: str | None = None
+) -> dict:
+    """A new organization; its creator becomes its first admin (a trigger adds the membership).
+
+    `via` names a system path (the CLI) that runs this as service_role for `user_id`; the audit
+    entry says so."""
     org_id = uuid.uuid4()
     conn.execute(SQL["insert_organization"], {"id": org_id, "name": name.strip(), "created_by": user_id})
     audit.record(
@@ -29,8 +34,9 @@ def create_organization(conn: psycopg.Connection, user_id, name: str, origin: Re
         organization_id=org_id,
         target_type="organization",
         target_id=org_id,
-        metadata={"name": name.strip()},
+        metadata={"name": name.strip()} | ({"via": via} if via else {}),
         origin=origin,
+        actor_id=user_id,
     )
     return conn.execute(SQL["get_organization"], {"id": org_id}).fetchone()
 
