@@ -16,7 +16,7 @@ from backend.csrf import require_csrf_proof
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backend.net import client_ip
 from backend.runtime import current_runtime
-from backend.services.accounts import users
+from backend.services.accounts import sessions
 from backend.services.oauth.resource import AccessGrant, InvalidAccessToken
 from backend.services.shared.audit import RequestInfo
 
@@ -162,7 +162,7 @@ def authenticate_request() -> Identity | None:
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     if cookie:
         with runtime.db.transaction("service_role") as conn:
-            session = users.find_session(conn, cookie)
+            session = sessions.find_session(conn, cookie)
         if session is not None:
             # A cookie of no live session authenticates nothing, so there is nothing to forge with
             # it (and its browser could get no token: /api/auth/me answers it 401).
@@ -189,7 +189,7 @@ def _require_live_session(runtime, claims: dict) -> None:
     except ValueError:
         raise Unauthorized("the bearer token names no session: sign in again") from None
     with runtime.db.transaction("service_role") as conn:
-        alive = users.session_alive(conn, session_id)
+        alive = sessions.session_alive(conn, session_id)
     if not alive:
         raise Unauthorized("the session of this bearer token has ended: sign in again")
 

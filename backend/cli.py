@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import sys
-import uuid
 from contextlib import contextmanager
 
 import click
@@ -17,7 +16,7 @@ from backend import migrate
 from backend.errors import NotFound, from_database_error
 from backend.runtime import runtime_of
 from backend.services import learning
-from backend.services.accounts import users
+from backend.services.accounts import organizations, users
 from backend.services.keys import manage
 from backend.services.oauth import keys as oauth_keys
 from backend.services.shared import audit
@@ -59,22 +58,8 @@ def _create_admin(runtime, email: str, password: str, org_name: str) -> dict:
         if users.find_by_email(conn, email):
             _fail(f"a user with email {email} already exists")
         user_id = users.create_user(conn, runtime.hasher, email, password)
-        org_id = uuid.uuid4()
-        conn.execute(
-            "insert into public.organizations (id, name, created_by) values (%s, %s, %s)",
-            (org_id, org_name.strip(), user_id),
-        )
-        audit.record(
-            conn,
-            "organization.created",
-            organization_id=org_id,
-            target_type="organization",
-            target_id=org_id,
-            metadata={"name": org_name.strip(), "via": "cli"},
-            origin=CLI_ORIGIN,
-            actor_id=user_id,
-        )
-    return {"user_id": str(user_id), "organization_id": str(org_id)}
+        organization = organizations.create_organization(conn, user_id, org_name, CLI_ORIGIN, via="cli")
+    return {"user_id": str(user_id), "organization_id": str(organization["id"])}
 
 
 def register(app: Flask) -> None:
@@ -227,10 +212,10 @@ def _oauth_group(app: Flask) -> click.Group:
     def rotate_keys(ahead_seconds):
         runtime = runtime_of(app)
         settings = runtime.oauth.settings
-        ahead = settings.key_publish_ahead if ahead_seconds is None else ahead_seconds
+        ahead = settings.key_publish_ahead_seconds if ahead_seconds is None else ahead_seconds
         with runtime.db.transaction("service_role") as conn:
             result = oauth_keys.rotate(
-                conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=settings.access_token_ttl
+                conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=settings.access_token_ttl_seconds
             )
         state = "scheduled" if result["created"] else "already scheduled"
         click.echo(f"next signing key {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")

@@ -12,7 +12,7 @@ from flask import make_response, render_template, request, url_for
 
 from backend.csrf import csrf_token
 from backend.runtime import current_runtime
-from backend.services.accounts import users as accounts
+from backend.services.accounts import sessions
 from backend.services.oauth import SCOPES, clients
 
 AUTHORIZE_PATH = "/api/oauth/authorize"
@@ -63,7 +63,7 @@ def session_cookie() -> str | None:
 def find_session(conn) -> dict | None:
     """The browser's live session, from its session cookie, or None."""
     cookie = session_cookie()
-    return accounts.find_session(conn, cookie) if cookie else None
+    return sessions.find_session(conn, cookie) if cookie else None
 
 
 def malformed_page(name: str):

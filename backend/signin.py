@@ -10,18 +10,18 @@ from backend.auth import issue_access_token, request_origin
 from backend.config import Config
 from backend.csrf import session_csrf_token
 from backend.runtime import current_runtime
-from backend.services.accounts import users
+from backend.services.accounts import signin
 
 
-def password_sign_in(email: str, password: str) -> users.LoginResult:
+def password_sign_in(email: str, password: str) -> signin.LoginResult:
     """Check an email and password against the sign-in throttles, starting a session when they match."""
     runtime = current_runtime()
-    return users.authenticate(
+    return signin.authenticate(
         runtime.db,
         runtime.hasher,
         email,
         password,
-        users.LoginLimits.from_config(runtime.config),
+        signin.LoginLimits.from_config(runtime.config),
         request_origin(),
         runtime.config.session_ttl_seconds,
         device_cookie=login_device(),
@@ -53,7 +53,7 @@ def _device_cookie_name(config: Config) -> str:
 
 
 def login_device() -> str | None:
-    """The device cookie this browser got from its last sign-in (users.trusted_device checks it)."""
+    """The device cookie this browser got from its last sign-in (services.accounts.signin.trusted_device checks it)."""
     return request.cookies.get(_device_cookie_name(current_runtime().config)) or None
 
 
@@ -63,7 +63,7 @@ def remember_login_device(response, cookie: str | None) -> None:
     if cookie is None:
         return
     config: Config = current_runtime().config
-    _set_cookie(response, config, _device_cookie_name(config), cookie, users.DEVICE_COOKIE_TTL_SECONDS)
+    _set_cookie(response, config, _device_cookie_name(config), cookie, config.login_device_ttl_seconds)
 
 
 def set_session_cookie(response, session_token: str) -> None:

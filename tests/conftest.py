@@ -93,8 +93,9 @@ def scratch_database(database_url):
 
 @pytest.fixture
 def make_config(database_url, tmp_path):
-    def _make(**overrides) -> Config:
-        environ = {"QB_ENV": "test", "TEST_DATABASE_URL": database_url}
+    def _make(environ: dict | None = None, **overrides) -> Config:
+        """A test Config: `environ` as the process environment would set it, `overrides` by field."""
+        environ = {"QB_ENV": "test", "TEST_DATABASE_URL": database_url} | (environ or {})
         values = dict(
             secret_key="test-secret-key-" + "x" * 32,
             jwt_secret="test-jwt-secret-" + "y" * 32,

@@ -11,8 +11,7 @@ from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized
 from backend.routes.common import json_body
 from backend.runtime import current_runtime
-from backend.services.accounts import invitations, password_changes
-from backend.services.accounts import users as accounts
+from backend.services.accounts import invitations, password_changes, sessions, signin, users
 from backend.services.shared import audit
 from backend.signin import clear_session_cookie, password_sign_in, remember_login_device, signed_in_response
 
@@ -35,7 +34,7 @@ class PasswordChangeSchema(Schema):
 
 
 def _limits():
-    return accounts.LoginLimits.from_config(current_runtime().config)
+    return signin.LoginLimits.from_config(current_runtime().config)
 
 
 @bp.post("/login")
@@ -61,7 +60,7 @@ def logout():
     session_id = None
     if cookie:
         with runtime.db.transaction("service_role") as conn:
-            live = accounts.find_session(conn, cookie) is not None
+            live = sessions.find_session(conn, cookie) is not None
         if live:
             # Else any page could sign our users out (and, with a login form of its own, back in
             # as someone else). A dead session's cookie is only cleared: nothing to forge there.
@@ -72,7 +71,7 @@ def logout():
         session_id = bearer_session_id()
     if cookie or session_id:
         with runtime.db.transaction("service_role") as conn:
-            user_id = accounts.revoke_session(conn, cookie or None, session_id=session_id)
+            user_id = sessions.revoke_session(conn, cookie or None, session_id=session_id)
             if user_id:
                 audit.record(
                     conn,
@@ -91,8 +90,8 @@ def logout():
 @login_required(allow_password_change=True)
 def me():
     with user_transaction() as conn:
-        profile = accounts.my_profile(conn)
-        organizations = accounts.my_organizations(conn)
+        profile = users.my_profile(conn)
+        organizations = users.my_organizations(conn)
         with as_service_role(conn):  # invitations are the system's to read: not yet any organization's
             pending = invitations.pending_for(conn, g.identity.user_id)
     cookie = request.cookies.get(current_runtime().config.session_cookie_name) if g.identity.via == "session" else None

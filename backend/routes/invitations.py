@@ -11,7 +11,7 @@ from backend.csrf import refuse_cross_site_sign_in
 from backend.errors import Forbidden
 from backend.routes.common import PageQuery, done, json_body, listed
 from backend.runtime import current_runtime
-from backend.services.accounts import invitations, mail, users
+from backend.services.accounts import invitations, mail, sessions
 from backend.services.accounts.invitations import IssuedLink
 from backend.signin import signed_in_response
 
@@ -135,7 +135,7 @@ def accept_invitation_link():
             conn, runtime.hasher, data["token"], data["password"], identity and identity.user_id, origin
         )
         session = (
-            users.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)
+            sessions.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)
             if joined.new_account
             else None
         )

@@ -23,7 +23,15 @@ from backend.routes.common import (
     listed,
     not_blank,
 )
-from backend.services.oauth import CLIENT_TYPES, DEFAULT_GRANT_TYPES, DEFAULT_SCOPES, SCOPES, clients, tokens
+from backend.services.oauth import (
+    CLIENT_TYPES,
+    DEFAULT_GRANT_TYPES,
+    DEFAULT_SCOPES,
+    SCOPES,
+    clients,
+    registration,
+    tokens,
+)
 
 bp = Blueprint("oauth_clients", __name__)
 
@@ -36,8 +44,8 @@ def _name(**kwargs) -> fields.String:
 
 def _redirect_uris(**kwargs) -> fields.List:
     return fields.List(
-        fields.String(validate=validate.Length(min=1, max=clients.MAX_REDIRECT_URI_LENGTH)),
-        validate=validate.Length(max=clients.MAX_REDIRECT_URIS),
+        fields.String(validate=validate.Length(min=1, max=registration.MAX_REDIRECT_URI_LENGTH)),
+        validate=validate.Length(max=registration.MAX_REDIRECT_URIS),
         **kwargs,
     )
 

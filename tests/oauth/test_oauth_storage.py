@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from backend.services.oauth import clients, keys, maintenance, tokens
+from backend.services.oauth import keys, maintenance, registration, tokens
 from tests.oauth.support import REDIRECT_URI, register, user_tokens
 
 
@@ -326,4 +326,4 @@ def test_keys_are_encrypted_with_the_secret_key(app, db):
     ],
 )
 def test_redirect_uri_matching(registered, asked, matches):
-    assert clients.redirect_uri_matches([registered], asked) is matches
+    assert registration.redirect_uri_matches([registered], asked) is matches
