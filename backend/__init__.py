@@ -103,13 +103,15 @@ def _blueprints() -> tuple:
         lti,
         monitoring,
         oauth,
+        oauth_clients,
+        oauth_login,
         organizations,
         webhook_ops,
         webhooks,
     )
 
     modules = (health, auth, organizations, invitations, learning, lti, webhook_ops, webhooks, monitoring, docs)
-    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, api_v1)
+    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, oauth_login, oauth_clients, api_v1)
     return tuple(module.bp for module in modules)
 
 

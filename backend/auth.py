@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import jwt
-from flask import current_app, g, request
+from flask import g, request
 
 from backend.config import Config
+from backend.csrf import require_csrf_proof
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
-from backend.net import client_ip, forwarded_scheme
+from backend.net import client_ip
 from backend.runtime import current_runtime
-from backend.services.accounts import users
-from backend.services.oauth.resource import InvalidAccessToken
+from backend.services.accounts import sessions
+from backend.services.oauth.resource import AccessGrant, InvalidAccessToken
 from backend.services.shared.audit import RequestInfo
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
 PASSWORD_CHANGE_CLAIM = "qb_must_change_password"  # noqa: S105 (a claim name)
-CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
@@ -130,49 +128,19 @@ def request_origin() -> RequestInfo:
     )
 
 
-def transport_scheme() -> str:
-    """http or https, as the client reached us: the connection's own scheme, unless a trusted
-    proxy (TRUSTED_PROXIES) terminated TLS and says so in X-Forwarded-Proto."""
-    config: Config = current_runtime().config
-    told = forwarded_scheme(request.remote_addr, request.headers.get("X-Forwarded-Proto"), config.trusted_proxies)
-    return told or request.environ.get("wsgi.url_scheme", "http")
-
-
-def _device_cookie_name(config: Config) -> str:
-    # __Host-: over https the browser refuses it unless Secure, for / and without a Domain.
-    return "__Host-qb_device" if config.session_cookie_secure else "qb_device"
-
-
-def login_device() -> str | None:
-    """The device cookie this browser got from its last sign-in (users.trusted_device checks it)."""
-    return request.cookies.get(_device_cookie_name(current_runtime().config)) or None
-
-
-def remember_login_device(response, cookie: str | None) -> None:
-    """Mark the browser that just signed in as one its account uses: later sign-ins from it skip
-    the throttles strangers share. HttpOnly, and it grants nothing but that."""
-    if cookie is None:
-        return
-    config: Config = current_runtime().config
-    response.set_cookie(
-        _device_cookie_name(config),
-        cookie,
-        max_age=users.DEVICE_COOKIE_TTL_SECONDS,
-        httponly=True,
-        samesite="Lax",
-        secure=config.session_cookie_secure,
-        path="/",
-    )
+def presented_bearer() -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None when there is no such header."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization")
-    if not header:
+    if not request.headers.get("Authorization"):
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = presented_bearer()
+    if token is None:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    return token
 
 
 def authenticate_request() -> Identity | None:
@@ -194,7 +162,7 @@ def authenticate_request() -> Identity | None:
     cookie = request.cookies.get(runtime.config.session_cookie_name)
     if cookie:
         with runtime.db.transaction("service_role") as conn:
-            session = users.find_session(conn, cookie)
+            session = sessions.find_session(conn, cookie)
         if session is not None:
             # A cookie of no live session authenticates nothing, so there is nothing to forge with
             # it (and its browser could get no token: /api/auth/me answers it 401).
@@ -210,119 +178,6 @@ def authenticate_request() -> Identity | None:
     return None
 
 
-def csrf_token(purpose: str, binding: str) -> str:
-    """A token only our own pages can know: an HMAC, under SECRET_KEY, of what it is for and of a
-    value bound to this browser (its session cookie, or a nonce cookie before sign-in). A cookie
-    travels with a forged cross-site request, but its value cannot be read by the forging page."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"questbridge-{purpose}\x00{binding}".encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_token_ok(purpose: str, binding: str | None, presented: str | None) -> bool:
-    if not binding or not presented:
-        return False
-    return hmac.compare_digest(csrf_token(purpose, binding), presented)
-
-
-def session_csrf_token(session_token: str) -> str:
-    """What the admin UI sends as X-CSRF-Token with every unsafe request the session cookie authenticates."""
-    return csrf_token("session", session_token)
-
-
-def cross_site_reason() -> str | None:
-    """Why the browser says this request did not come from one of our own pages, or None.
-
-    Fetch metadata and Origin are what the browser itself reports, so a forging page cannot change
-    them: another site, another port of this host or a sibling subdomain is not same-origin. They
-    are absent from old browsers and from non-browser clients, which is why the token is required too.
-    """
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site != "same-origin":
-        return f"it was sent by a page of another origin (Sec-Fetch-Site: {site})"
-    origin = request.headers.get("Origin")
-    if origin is not None and not _is_our_origin(origin):
-        return "its Origin is not this server's"
-    return None
-
-
-def _is_our_origin(origin: str) -> bool:
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return False  # "null" (sandboxed frames, privacy-sensitive redirects) and garbage
-    public = urlsplit(current_runtime().config.public_url)
-    if (parts.scheme, parts.netloc) == (public.scheme, public.netloc):
-        return True
-    # Behind no proxy the browser's Host is the origin it sent the page from; a browser cannot be
-    # made to send another site's Host, and a non-browser client is no cross-site forger. The
-    # scheme counts too: a plain-http page is not the https origin of the same host.
-    return (parts.scheme, parts.netloc) == (transport_scheme(), request.host)
-
-
-def require_csrf_proof(session_token: str) -> None:
-    """403 unless an unsafe request carrying the session cookie proves it comes from our pages:
-    the session's CSRF token in X-CSRF-Token, and no browser signal of another origin. An empty
-    body is no exception: a body-less form post is exactly what a forging page sends."""
-    reason = cross_site_reason()
-    if reason is None and not csrf_token_ok("session", session_token, request.headers.get(CSRF_HEADER)):
-        reason = f"it lacks the {CSRF_HEADER} header of this session (GET /api/auth/me returns it as csrf_token)"
-    if reason is not None:
-        raise Forbidden(
-            f"this request is authenticated by the session cookie, and {reason}; requests with a bearer "
-            "token or an API key need no CSRF token",
-            slug="csrf-failed",
-        )
-
-
-def refuse_cross_site_sign_in() -> None:
-    """Login CSRF: a page of another origin signing the browser in, to an account of its choosing
-    (a login form, a reset or an invitation link it holds), so that what the victim then does lands
-    in the attacker's account. Every route that sets the session cookie calls this first."""
-    reason = cross_site_reason()
-    if reason:
-        raise Forbidden(f"sign in from this server's own pages: {reason}", slug="csrf-failed")
-
-
-def signed_in_response(user_id, email: str, session, must_change_password: bool, extra: dict | None = None):
-    """The answer to a sign-in (login, password change, reset, an accepted invitation): an access
-    token and the session cookie, both ending with the session, and the session's CSRF token."""
-    config: Config = current_runtime().config
-    token = issue_access_token(config, user_id, email, session_id=session.id, must_change_password=must_change_password)
-    body = {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": config.jwt_ttl_seconds,
-        "user": {"id": str(user_id), "email": email},
-        "must_change_password": must_change_password,
-        "csrf_token": session_csrf_token(session.token),
-    }
-    response = current_app.json.response(body | (extra or {}))
-    response.headers["Cache-Control"] = "no-store"
-    set_session_cookie(response, session.token)
-    return response
-
-
-def set_session_cookie(response, session_token: str) -> None:
-    """The one session cookie, set by every sign-in: HttpOnly, SameSite=Lax, and in production
-    Secure with the __Host- prefix (Config.session_cookie_name)."""
-    config = current_runtime().config
-    response.set_cookie(
-        config.session_cookie_name,
-        session_token,
-        max_age=config.session_ttl_seconds,
-        httponly=True,
-        samesite="Lax",
-        secure=config.session_cookie_secure,
-        path="/",
-    )
-
-
-def clear_session_cookie(response) -> None:
-    config = current_runtime().config
-    response.delete_cookie(
-        config.session_cookie_name, path="/", httponly=True, samesite="Lax", secure=config.session_cookie_secure
-    )
-
-
 def _require_live_session(runtime, claims: dict) -> None:
     """Our own access tokens belong to a session (sign-in): signing out or changing the password
     ends it, and with it every token it issued, before the token expires. Tokens of another
@@ -334,7 +189,7 @@ def _require_live_session(runtime, claims: dict) -> None:
     except ValueError:
         raise Unauthorized("the bearer token names no session: sign in again") from None
     with runtime.db.transaction("service_role") as conn:
-        alive = users.session_alive(conn, session_id)
+        alive = sessions.session_alive(conn, session_id)
     if not alive:
         raise Unauthorized("the session of this bearer token has ended: sign in again")
 
@@ -355,20 +210,35 @@ def bearer_session_id() -> uuid.UUID | None:
         return None
 
 
-def _oauth_identity(oauth, token: str) -> Identity:
-    """An OAuth access token's identity: its user (or client principal), running as that user."""
-    try:
-        grant = oauth.resource.authenticate(token)
-    except InvalidAccessToken as exc:
-        raise Unauthorized(
-            str(exc), headers={"WWW-Authenticate": 'Bearer realm="questbridge", error="invalid_token"'}
-        ) from None
-    scope = " ".join(sorted(grant.scopes))
+def oauth_challenge(error: str | None = None, scope: str | None = None) -> dict:
+    """The WWW-Authenticate header of a refused OAuth bearer request (RFC 6750 section 3)."""
+    challenge = 'Bearer realm="questbridge"' + (f', error="{error}"' if error else "")
+    return {"WWW-Authenticate": challenge + (f', scope="{scope}"' if scope else "")}
+
+
+def invalid_token(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers=oauth_challenge("invalid_token"))
+
+
+def require_scope(granted: frozenset, scope: str | None) -> None:
+    """OAuth access tokens reach only routes that name a scope, and only with that scope."""
+    if scope is None:
+        raise Forbidden("OAuth access tokens are not accepted here: sign in as a user", slug="oauth-token-not-accepted")
+    if scope not in granted:
+        raise Forbidden(
+            f"the access token lacks the {scope} scope",
+            slug="insufficient-scope",
+            headers=oauth_challenge("insufficient_scope", scope),
+        )
+
+
+def oauth_identity(grant: AccessGrant) -> Identity:
+    """A live OAuth access token's identity: its user (or client principal), running as that user."""
     # client_organization_id confines the token to its client's organization under RLS (the
     # membership helpers count no other), whatever else its user belongs to.
     claims = user_claims(grant.user_id, None) | {
         "client_id": grant.client_id,
-        "scope": scope,
+        "scope": " ".join(sorted(grant.scopes)),
         "client_organization_id": str(grant.organization_id),
     }
     return Identity(
@@ -382,16 +252,11 @@ def _oauth_identity(oauth, token: str) -> Identity:
     )
 
 
-def _check_scope(identity: Identity, scope: str | None) -> None:
-    """OAuth access tokens reach only routes that name a scope, and only with that scope."""
-    if scope is None:
-        raise Forbidden("OAuth access tokens are not accepted here: sign in as a user", slug="oauth-token-not-accepted")
-    if scope not in identity.scopes:
-        raise Forbidden(
-            f"the access token lacks the {scope} scope",
-            slug="insufficient-scope",
-            headers={"WWW-Authenticate": f'Bearer realm="questbridge", error="insufficient_scope", scope="{scope}"'},
-        )
+def _oauth_identity(oauth, token: str) -> Identity:
+    try:
+        return oauth_identity(oauth.resource.authenticate(token))
+    except InvalidAccessToken as exc:
+        raise invalid_token(str(exc)) from None
 
 
 def login_required(view=None, *, allow_password_change: bool = False, scope: str | None = None):
@@ -408,7 +273,7 @@ def login_required(view=None, *, allow_password_change: bool = False, scope: str
             if identity is None:
                 raise Unauthorized("sign in first: send a bearer token or the session cookie")
             if identity.via == "oauth":
-                _check_scope(identity, scope)
+                require_scope(identity.scopes, scope)
             if identity.must_change_password and not allow_password_change:
                 raise Forbidden(
                     "you must change your password before doing anything else",
@@ -422,6 +287,36 @@ def login_required(view=None, *, allow_password_change: bool = False, scope: str
     return decorate(view) if view is not None else decorate
 
 
+def token_required(scope: str):
+    """Only an OAuth access token carrying `scope`; g.identity is set, and the view gets, as its
+    first argument, the one transaction entered as the token's user once its jti is found live
+    (so a revoked token stops working at the next request). Its signature and scope are checked
+    before the database is asked."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            resource = current_runtime().oauth.resource
+            token = presented_bearer()
+            if token is None:
+                detail = "send an OAuth access token: Authorization: Bearer <token>"
+                raise Unauthorized(detail, headers=oauth_challenge())
+            if not resource.is_access_token(token):
+                raise invalid_token("this API takes OAuth access tokens, not user sign-ins")
+            try:
+                claims = resource.verify(token)
+                require_scope(frozenset(claims["scope"].split()), scope)
+                with resource.acting_as(claims) as (conn, grant):
+                    g.identity = oauth_identity(grant)
+                    return fn(conn, *args, **kwargs)
+            except InvalidAccessToken as exc:
+                raise invalid_token(str(exc)) from None
+
+        return wrapper
+
+    return decorate
+
+
 def user_transaction():
     """The signed-in user's transaction: role authenticated with their claims, so RLS decides."""
     runtime = current_runtime()
@@ -430,6 +325,6 @@ def user_transaction():
 
 def require_bearer_secret(expected: str, name: str) -> None:
     """401 unless the request carries `Authorization: Bearer <expected>` (constant-time compare)."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    given = presented_bearer()
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized(f"a valid 'Authorization: Bearer <{name}>' is required")

@@ -1,4 +1,4 @@
-"""`flask --app backend …` commands: migrations, accounts and the demo data of `make run`."""
+"""`flask --app backend …` commands: migrations, accounts, OAuth signing keys and the demo data of `make run`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import sys
-import uuid
 from contextlib import contextmanager
 
 import click
@@ -17,9 +16,10 @@ from backend import migrate
 from backend.errors import NotFound, from_database_error
 from backend.runtime import runtime_of
 from backend.services import learning
-from backend.services.accounts import users
+from backend.services.accounts import organizations, users
 from backend.services.keys import manage
 from backend.services.lti import keys as lti_keys
+from backend.services.oauth import keys as oauth_keys
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.passwords import password_problem
@@ -59,22 +59,8 @@ def _create_admin(runtime, email: str, password: str, org_name: str) -> dict:
         if users.find_by_email(conn, email):
             _fail(f"a user with email {email} already exists")
         user_id = users.create_user(conn, runtime.hasher, email, password)
-        org_id = uuid.uuid4()
-        conn.execute(
-            "insert into public.organizations (id, name, created_by) values (%s, %s, %s)",
-            (org_id, org_name.strip(), user_id),
-        )
-        audit.record(
-            conn,
-            "organization.created",
-            organization_id=org_id,
-            target_type="organization",
-            target_id=org_id,
-            metadata={"name": org_name.strip(), "via": "cli"},
-            origin=CLI_ORIGIN,
-            actor_id=user_id,
-        )
-    return {"user_id": str(user_id), "organization_id": str(org_id)}
+        organization = organizations.create_organization(conn, user_id, org_name, CLI_ORIGIN, via="cli")
+    return {"user_id": str(user_id), "organization_id": str(organization["id"])}
 
 
 def register(app: Flask) -> None:
@@ -98,6 +84,7 @@ def register(app: Flask) -> None:
             click.echo(f"{'applied' if migration.version in done else 'pending'}  {migration.path.name}")
 
     app.cli.add_command(db_group)
+    app.cli.add_command(_oauth_group(app))
 
     @app.cli.command("create-admin", help="Create an organization and its first admin.")
     @click.option("--email", required=True)
@@ -212,6 +199,41 @@ def register(app: Flask) -> None:
         click.echo(f"  admin login: {saved['email']} / {saved['password']}  (stored in {credentials_path})")
 
 
+def _oauth_group(app: Flask) -> click.Group:
+    group = click.Group("oauth", help="The OAuth authorization server.")
+
+    def rotate(runtime, conn, ahead: int) -> dict:
+        ttl = runtime.oauth.settings.access_token_ttl_seconds
+        return oauth_keys.rotate(conn, runtime.secretbox, ahead_seconds=ahead, token_ttl_seconds=ttl)
+
+    _key_rotation_command(
+        app,
+        group,
+        key="access-token signing key",
+        setting="OAUTH_KEY_PUBLISH_AHEAD_SECONDS",
+        default_ahead=lambda runtime: runtime.oauth.settings.key_publish_ahead_seconds,
+        rotate=rotate,
+    )
+    return group
+
+
+def _key_rotation_command(app: Flask, group: click.Group, *, key: str, setting: str, default_ahead, rotate) -> None:
+    """`<group> rotate-keys`: publish the next `key` now; it signs after --ahead seconds."""
+
+    @group.command("rotate-keys", help=f"Publish the next {key} now; it signs after --ahead seconds.")
+    @click.option("--ahead", "ahead_seconds", type=click.IntRange(min=0), default=None, help=f"Default: {setting}.")
+    def rotate_keys(ahead_seconds):
+        runtime = runtime_of(app)
+        ahead = default_ahead(runtime) if ahead_seconds is None else ahead_seconds
+        with runtime.db.transaction("service_role") as conn:
+            result = rotate(runtime, conn, ahead)
+        state = "scheduled" if result["created"] else "already scheduled"
+        click.echo(f"next {key} {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")
+        click.echo(
+            app.json.dumps({"kid": result["kid"], "activates_at": result["activates_at"], "created": result["created"]})
+        )
+
+
 def _seed_quest(runtime, ids: dict) -> None:
     """A quest with three tasks so the demo org has something to complete."""
     claims = {"sub": ids["user_id"], "role": "authenticated", "aud": "authenticated"}
@@ -229,22 +251,12 @@ def _seed_quest(runtime, ids: dict) -> None:
 
 def _lti_group(app: Flask) -> click.Group:
     group = click.Group("lti", help="The LTI tool.")
-
-    @group.command("rotate-keys", help="Publish the next LTI tool key now; it signs after --ahead seconds.")
-    @click.option(
-        "--ahead",
-        "ahead_seconds",
-        type=click.IntRange(min=0),
-        default=None,
-        help="Default: LTI_KEY_PUBLISH_AHEAD_SECONDS.",
+    _key_rotation_command(
+        app,
+        group,
+        key="LTI tool key",
+        setting="LTI_KEY_PUBLISH_AHEAD_SECONDS",
+        default_ahead=lambda runtime: runtime.config.lti_key_publish_ahead_seconds,
+        rotate=lambda runtime, conn, ahead: lti_keys.rotate(conn, runtime.secretbox, ahead_seconds=ahead),
     )
-    def rotate_keys(ahead_seconds):
-        runtime = runtime_of(app)
-        ahead = runtime.config.lti_key_publish_ahead_seconds if ahead_seconds is None else ahead_seconds
-        with runtime.db.transaction("service_role") as conn:
-            result = lti_keys.rotate(conn, runtime.secretbox, ahead_seconds=ahead)
-        state = "scheduled" if result["created"] else "already scheduled"
-        click.echo(f"next LTI tool key {result['kid']} {state}; it signs from {result['activates_at'].isoformat()}")
-        click.echo(app.json.dumps(result))
-
     return group

@@ -3,15 +3,29 @@ meaning), from which parsing, validation and the README's table come."""
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from backend.parsers import (
+    ConfigError,
+    base_url,
+    boolean,
+    comma_list,
+    http_url,
+    int_list,
+    integer,
+    json_object,
+    networks,
+    number,
+    optional,
+    optional_integer,
+    path,
+    text,
+    upper,
+)
 from backend.services.inbound import sources
 from backend.services.keys import tiers
 
@@ -21,126 +35,9 @@ ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message names it."""
-
-
-def _bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def _int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
-    return value
-
-
-def _float(name: str, raw: str, minimum: float, maximum: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not minimum <= value <= maximum:  # also refuses nan
-        raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
-    return value
-
-
-def _http_url(name: str, value: str | None) -> None:
-    if value is None:
-        return
-    parsed = urlsplit(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
-
-
-def _int_list(name: str, raw: str) -> tuple:
-    values = tuple(_int(name, part.strip(), 0) for part in raw.split(",") if part.strip())
-    if not values:
-        raise ConfigError(f"{name} must list at least one number of seconds")
-    return values
-
-
-def _comma_list(name: str, raw: str) -> tuple:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _json_object(name: str, raw: str) -> dict:
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"{name} must be a JSON object")
-    return value
-
-
-def _networks(name: str, raw: str) -> tuple:
-    networks = []
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ConfigError(f"{name}: {part!r} is not an IP address or CIDR") from None
-    return tuple(networks)
-
-
 # A test send holds its web thread this long at most: well inside gunicorn's 30 s, and short
 # enough that waiting requests never crowd out everyone else's.
 MAX_TEST_WAIT_SECONDS = 10.0
-
-
-def _api_key_tiers(name: str, raw: str) -> dict:
-    try:
-        return tiers.parse_tiers(name, raw)
-    except tiers.TierConfigError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def integer(minimum: int = 0, maximum: int | None = None) -> Callable[[str, str], int]:
-    return lambda name, raw: _int(name, raw, minimum, maximum)
-
-
-def optional_integer(minimum: int, maximum: int) -> Callable[[str, str], int | None]:
-    return lambda name, raw: _int(name, raw, minimum, maximum) if raw else None
-
-
-def number(minimum: float, maximum: float) -> Callable[[str, str], float]:
-    return lambda name, raw: _float(name, raw, minimum, maximum)
-
-
-def text(name: str, raw: str) -> str:
-    return raw
-
-
-def optional(name: str, raw: str) -> str | None:
-    return raw or None
-
-
-def base_url(name: str, raw: str) -> str | None:
-    return raw.rstrip("/") or None
-
-
-def upper(name: str, raw: str) -> str:
-    return raw.upper()
-
-
-def path(name: str, raw: str) -> Path:
-    return Path(raw)
 
 
 @dataclass(frozen=True)
@@ -194,10 +91,12 @@ class Config:
     jwt_issuer: str = setting("JWT_ISSUER", text, "questbridge", "iss of the access tokens we issue")
     jwt_ttl_seconds: int = setting("JWT_TTL_SECONDS", integer(60), "3600", "lifetime of the access tokens we issue")
     supabase_url: str | None = setting("SUPABASE_URL", base_url, "", "accept asymmetric Supabase tokens via its JWKS")
-    session_ttl_seconds: int = 7 * 24 * 3600
+    session_ttl_seconds: int = setting(
+        "SESSION_TTL_SECONDS", integer(300, 90 * 86400), str(7 * 86400), "how long a sign-in's session lasts"
+    )
     session_cookie_secure: bool = setting(
         "SESSION_COOKIE_SECURE",
-        _bool,
+        boolean,
         "false",
         "session cookie over https only, as __Host-qb_session",
         by_env=PRODUCTION_ON,
@@ -233,7 +132,15 @@ class Config:
     login_email_drip_seconds: int = setting(
         "LOGIN_EMAIL_DRIP_SECONDS", integer(1, 3600), "15", "one attempt per this past the ceiling"
     )
-    password_reset_ttl_seconds: int = 3600
+    login_device_ttl_seconds: int = setting(
+        "LOGIN_DEVICE_TTL_SECONDS",
+        integer(3600, 400 * 86400),
+        str(180 * 86400),
+        "how long a browser that signed in skips the shared sign-in limits",
+    )
+    password_reset_ttl_seconds: int = setting(
+        "PASSWORD_RESET_TTL_SECONDS", integer(300, 7 * 86400), "3600", "how long a password reset's link works"
+    )
     invitation_ttl_seconds: int = setting(
         "INVITATION_TTL_SECONDS", integer(3600, 30 * 86400), str(7 * 86400), "how long an invitation's link works"
     )
@@ -242,10 +149,10 @@ class Config:
     smtp_user: str | None = setting("SMTP_USER", optional, "", "mail server user")
     smtp_password: str | None = setting("SMTP_PASSWORD", optional, "", "mail server password")
     smtp_from: str = setting("SMTP_FROM", text, "Questbridge <no-reply@questbridge.local>", "From of our emails")
-    smtp_starttls: bool = setting("SMTP_STARTTLS", _bool, "true", "STARTTLS to the mail server")
-    trusted_proxies: tuple = setting("TRUSTED_PROXIES", _networks, "", "CIDRs whose X-Forwarded-* are believed")
+    smtp_starttls: bool = setting("SMTP_STARTTLS", boolean, "true", "STARTTLS to the mail server")
+    trusted_proxies: tuple = setting("TRUSTED_PROXIES", networks, "", "CIDRs whose X-Forwarded-* are believed")
     scheduler_enabled: bool = setting(
-        "SCHEDULER_ENABLED", _bool, "false", "run the APScheduler jobs in the web process"
+        "SCHEDULER_ENABLED", boolean, "false", "run the APScheduler jobs in the web process"
     )
     cron_secret: str | None = setting("CRON_SECRET", optional, "", "bearer secret of POST /api/webhooks/retry")
     sentry_dsn: str | None = setting("SENTRY_DSN", optional, "", "report unexpected errors to Sentry")
@@ -266,14 +173,14 @@ class Config:
     )
     log_level: str = setting("LOG_LEVEL", upper, "INFO", "structlog level", blank_is_unset=True)
     webhooks_backoff_seconds: tuple = setting(
-        "WEBHOOKS_BACKOFF_SECONDS", _int_list, "60,120,240,480,960", "retry schedule of outbound webhooks"
+        "WEBHOOKS_BACKOFF_SECONDS", int_list, "60,120,240,480,960", "retry schedule of outbound webhooks"
     )
     webhooks_max_attempts: int = setting("WEBHOOKS_MAX_ATTEMPTS", integer(1), "5", "attempts before a delivery is dead")
     webhooks_allowed_targets: str = setting(
         "WEBHOOKS_ALLOWED_TARGETS", text, "", "hosts or CIDRs exempt from the SSRF guard"
     )
     webhooks_require_https: bool = setting(
-        "WEBHOOKS_REQUIRE_HTTPS", _bool, "false", "refuse http:// webhook targets", by_env=PRODUCTION_ON
+        "WEBHOOKS_REQUIRE_HTTPS", boolean, "false", "refuse http:// webhook targets", by_env=PRODUCTION_ON
     )
     webhooks_concurrency: int = setting("WEBHOOKS_CONCURRENCY", integer(1), "256", "deliveries in flight per engine")
     webhooks_batch_size: int = setting(
@@ -320,15 +227,15 @@ class Config:
         "WEBHOOKS_TEST_PER_MINUTE", integer(1), "10", "test events a minute per organization"
     )
     autograder_webhook_secrets: tuple = setting(
-        "AUTOGRADER_WEBHOOK_SECRETS", _comma_list, "", "platform HMAC secrets of the autograder webhook"
+        "AUTOGRADER_WEBHOOK_SECRETS", comma_list, "", "platform HMAC secrets of the autograder webhook"
     )
     inbound_sources: dict = setting(
-        "INBOUND_SOURCES", _json_object, "{}", "JSON: the sources of POST /api/inbound/<source>"
+        "INBOUND_SOURCES", json_object, "{}", "JSON: the sources of POST /api/inbound/<source>"
     )
     inbound_max_attempts: int = setting(
         "INBOUND_MAX_ATTEMPTS", integer(1), "3", "attempts at applying an inbound event"
     )
-    inbound_backoff_seconds: tuple = setting("INBOUND_BACKOFF_SECONDS", _int_list, "10,60", "waits between them")
+    inbound_backoff_seconds: tuple = setting("INBOUND_BACKOFF_SECONDS", int_list, "10,60", "waits between them")
     inbound_rate_limit_per_hour: int = setting(
         "INBOUND_RATE_LIMIT_PER_HOUR", integer(1), "1000", "inbound webhooks per hour per address and source"
     )
@@ -366,9 +273,9 @@ class Config:
     oauth_client_auth_max_failures_per_ip: int = setting(
         "OAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", integer(1), "100", "failed client authentications per address"
     )
-    api_key_tiers: dict = setting("API_KEY_TIERS", _api_key_tiers, "", "JSON changing some tier limits")
+    api_key_tiers: dict = setting("API_KEY_TIERS", tiers.parse_tiers, "", "JSON changing some tier limits")
     api_keys_rate_limit_enabled: bool = setting(
-        "API_KEYS_RATE_LIMIT_ENABLED", _bool, "true", "false only for bench/rate_limit.py's baseline"
+        "API_KEYS_RATE_LIMIT_ENABLED", boolean, "true", "false only for bench/rate_limit.py's baseline"
     )
 
     @property
@@ -380,6 +287,12 @@ class Config:
         """`__Host-` binds a Secure cookie to this exact origin: no sibling subdomain or plain-http
         page can set or overwrite it (RFC 6265bis 4.1.3.2). Browsers take it only with Secure."""
         return "__Host-qb_session" if self.session_cookie_secure else "qb_session"
+
+    def section(self, prefix: str, of: type) -> dict:
+        """The fields of the dataclass `of` that this Config holds as `<prefix><field>`, with their
+        values: a domain's settings object is built without naming each setting twice."""
+        names = {f.name for f in fields(self)}
+        return {f.name: getattr(self, prefix + f.name) for f in fields(of) if prefix + f.name in names}
 
     @classmethod
     def settings(cls) -> dict[str, Setting]:
@@ -413,14 +326,14 @@ class Config:
             raise ConfigError(
                 f"DB_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed DB_POOL_MAX_SIZE ({self.pool_max_size})"
             )
-        _http_url("SUPABASE_URL", self.supabase_url)
-        _http_url("PUBLIC_URL", self.public_url)
-        _http_url("OAUTH_ISSUER", self.oauth_issuer)
+        http_url("SUPABASE_URL", self.supabase_url)
+        http_url("PUBLIC_URL", self.public_url)
+        http_url("OAUTH_ISSUER", self.oauth_issuer)
         try:
             sources.check_sources(self.inbound_sources)
-            tiers.check_tiers(self.api_key_tiers)
-        except (sources.SourceConfigError, tiers.TierConfigError) as exc:
+        except sources.SourceConfigError as exc:
             raise ConfigError(str(exc)) from None
+        tiers.check_tiers(self.api_key_tiers)
         if self.is_production:
             missing = [
                 name

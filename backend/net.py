@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from flask import request
+
+from backend.runtime import current_runtime
+
 
 def _parse(value: str):
     """An IP address, with IPv4-mapped IPv6 (dual-stack sockets) unwrapped to IPv4 and an IPv6
@@ -48,6 +52,14 @@ def forwarded_scheme(remote_addr: str | None, forwarded_proto: str | None, trust
         return None
     nearest = (forwarded_proto or "").rsplit(",", 1)[-1].strip().lower()
     return nearest if nearest in ("http", "https") else None
+
+
+def transport_scheme() -> str:
+    """http or https, as the client of this request reached us: the connection's own scheme,
+    unless a trusted proxy (TRUSTED_PROXIES) terminated TLS and says so in X-Forwarded-Proto."""
+    config = current_runtime().config
+    told = forwarded_scheme(request.remote_addr, request.headers.get("X-Forwarded-Proto"), config.trusted_proxies)
+    return told or request.environ.get("wsgi.url_scheme", "http")
 
 
 def _is_trusted(address, trusted_proxies: tuple) -> bool:

@@ -1,8 +1,9 @@
 """The OpenAPI 3 document, generated from the app's routes and the marshmallow schemas they load.
 
 Routes stay plain Flask: a view's body and query schemas are found in its own source, where it
-calls `json_body(SomeSchema())` or `query_args(SomeQuery())`, so a new route is documented by
-being written the usual way. Path parameters come from the URL rules' converters.
+calls `json_body(SomeSchema())` or `query_args(SomeQuery())` (or lists through
+`listed(fetch, SomeQuery())`), so a new route is documented by being written the usual way.
+Path parameters come from the URL rules' converters.
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ def _schema_name(schema) -> str:
     return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
 
 
+QUERY_SCHEMA_ARGUMENT = {"json_body": 0, "query_args": 0, "listed": 1}
+
+
 def _schemas_loaded_by(view) -> tuple[type | None, type | None]:
-    """The marshmallow schema classes a view passes to json_body and query_args."""
+    """The marshmallow schema classes a view passes to json_body and query_args (listed passes its
+    query schema second)."""
     target = inspect.unwrap(view)
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
@@ -59,13 +64,14 @@ def _schemas_loaded_by(view) -> tuple[type | None, type | None]:
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             continue
-        if node.func.id not in ("json_body", "query_args") or not node.args:
+        position = QUERY_SCHEMA_ARGUMENT.get(node.func.id)
+        if position is None or len(node.args) <= position:
             continue
-        argument = node.args[0]
+        argument = node.args[position]
         if isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name):
             schema = target.__globals__.get(argument.func.id)
             if isinstance(schema, type) and issubclass(schema, marshmallow.Schema):
-                found[node.func.id] = schema
+                found["json_body" if node.func.id == "json_body" else "query_args"] = schema
     return found.get("json_body"), found.get("query_args")
 
 
@@ -101,16 +107,21 @@ def _source_tree(view) -> ast.AST | None:
 
 
 def _answers_no_content(tree: ast.AST | None) -> bool:
-    """Whether the view's source answers 204 somewhere (it then documents an empty 204)."""
-    return tree is not None and any(isinstance(node, ast.Constant) and node.value == 204 for node in ast.walk(tree))
+    """Whether the view's source answers 204 somewhere, itself or through done(...) (it then
+    documents an empty 204)."""
+    return tree is not None and any(
+        (isinstance(node, ast.Constant) and node.value == 204)
+        or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "done")
+        for node in ast.walk(tree)
+    )
 
 
 def _success_schema(tree: ast.AST | None) -> dict:
-    """What a 2xx answer holds, as far as the view's source tells: a page (it returns page(...)),
+    """What a 2xx answer holds, as far as the view's source tells: a page (page(...) or listed(...)),
     a `data` list (jsonify(data=...)), else some JSON object (every answer of this API is one)."""
     for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "page":
+            if node.func.id in ("page", "listed"):
                 return PAGE_SCHEMA
             if node.func.id == "jsonify" and [k.arg for k in node.keywords] == ["data"]:
                 return DATA_SCHEMA

@@ -93,8 +93,9 @@ def scratch_database(database_url):
 
 @pytest.fixture
 def make_config(database_url, tmp_path):
-    def _make(**overrides) -> Config:
-        environ = {"QB_ENV": "test", "TEST_DATABASE_URL": database_url}
+    def _make(environ: dict | None = None, **overrides) -> Config:
+        """A test Config: `environ` as the process environment would set it, `overrides` by field."""
+        environ = {"QB_ENV": "test", "TEST_DATABASE_URL": database_url} | (environ or {})
         values = dict(
             secret_key="test-secret-key-" + "x" * 32,
             jwt_secret="test-jwt-secret-" + "y" * 32,
@@ -163,3 +164,27 @@ def world(app) -> World:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+# An organization, and headers for its admin, a member and a stranger: route and OAuth tests share them.
+
+
+@pytest.fixture
+def org(world):
+    return world.organization("Academy")
+
+
+@pytest.fixture
+def admin_headers(org, auth):
+    return auth.headers(org["admin"])
+
+
+@pytest.fixture
+def member_headers(org, world, auth):
+    return auth.headers(world.add_member(org))
+
+
+@pytest.fixture
+def stranger_headers(world, auth):
+    """The admin of another organization."""
+    return auth.headers(world.organization("Elsewhere")["admin"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import stat
 
@@ -9,14 +10,14 @@ import pytest
 
 from backend import create_app
 from backend.config import Config, ConfigError
-
-PRODUCTION = {
-    "QB_ENV": "production",
-    "DATABASE_URL": "postgresql://app@db.internal/questbridge",
-    "SECRET_KEY": "s" * 48,
-    "JWT_SECRET": "j" * 48,
-    "METRICS_TOKEN": "m" * 32,
-}
+from backend.services.accounts.signin import LoginLimits
+from backend.services.inbound.processor import InboxSettings
+from backend.services.oauth.server import Settings as OAuthSettings
+from backend.services.shared import mailer
+from backend.services.shared.mailer import MailSettings
+from backend.services.webhooks import subscriptions
+from backend.services.webhooks.settings import EngineSettings
+from tests.support import PRODUCTION
 
 
 def test_production_starts_with_its_four_settings():
@@ -213,3 +214,44 @@ def test_a_bad_test_send_setting_names_its_variable(name, value, message):
     with pytest.raises(ConfigError) as raised:
         Config.from_env(dict(PRODUCTION) | {name: value})
     assert message in str(raised.value)
+
+
+# --- the settings objects of each domain ---------------------------------------------------------
+
+DOMAIN_SETTINGS = [
+    # (the object, the Config prefix its fields are read under, its fields that come from elsewhere)
+    pytest.param(LoginLimits, "login_", {"key"}, id="sign-in"),
+    pytest.param(MailSettings, "smtp_", {"sender", "console_fallback", "timeout_seconds"}, id="mail"),
+    pytest.param(OAuthSettings, "oauth_", {"audience"}, id="oauth"),
+    pytest.param(EngineSettings, "webhooks_", {"jitter", "user_agent"}, id="webhooks"),
+    pytest.param(subscriptions.TestSendLimits, "webhooks_test_", {"in_flight_retry_after"}, id="test-sends"),
+    pytest.param(InboxSettings, "inbound_", {"lease_seconds", "batch_size"}, id="inbox"),
+]
+
+
+@pytest.mark.parametrize(("settings", "prefix", "elsewhere"), DOMAIN_SETTINGS)
+def test_a_domains_settings_read_every_field_config_holds(settings, prefix, elsewhere):
+    """A renamed setting would otherwise drop out of its domain's object without a word."""
+    read = Config().section(prefix, settings)
+    assert set(read) == {f.name for f in dataclasses.fields(settings)} - elsewhere
+    assert all(read[name] == getattr(Config(), prefix + name) for name in read)
+
+
+def test_a_domains_settings_follow_the_environment(tmp_path):
+    config = Config.from_env(
+        {
+            "QB_ENV": "test",
+            "QB_DATA_DIR": str(tmp_path),
+            "LOGIN_DEVICE_TTL_SECONDS": "7200",
+            "SMTP_PORT": "2525",
+            "WEBHOOKS_LEASE_SECONDS": "90",
+            "WEBHOOKS_TEST_PER_MINUTE": "4",
+            "INBOUND_MAX_ATTEMPTS": "7",
+        }
+    )
+    assert LoginLimits.from_config(config).device_ttl_seconds == 7200
+    assert mailer.settings_from(config).port == 2525
+    assert EngineSettings.from_config(config).lease_seconds == 90
+    assert EngineSettings.from_config(config, lease_seconds=5).lease_seconds == 5
+    assert subscriptions.TestSendLimits.from_config(config).per_minute == 4
+    assert InboxSettings.from_config(config).max_attempts == 7

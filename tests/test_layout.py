@@ -14,6 +14,7 @@ BACKEND = PROJECT_ROOT / "backend"
 # What sits above the services: the web layer (flask, request handling, the app and its wiring).
 ABOVE_SERVICES = ("flask", "werkzeug", "backend.routes", "backend.auth", "backend.runtime", "backend.cli")
 ABOVE_SERVICES += ("backend.scheduler", "backend.workers", "backend.bodies", "backend.openapi")
+ABOVE_SERVICES += ("backend.csrf", "backend.signin", "backend.oauth_pages", "backend.net")
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from backend.services import maintenance
-from backend.services.accounts import users
+from backend.services.accounts import resets, sessions
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.digest import secret_digest
 
@@ -13,11 +13,11 @@ from backend.services.shared.digest import secret_digest
 def test_cleanup_deletes_only_long_expired_rows(db, world):
     user = world.user()
     with db.transaction("service_role") as conn:
-        live, old, revoked = (users.create_session(conn, user["id"], 3600, RequestInfo()).token for _ in range(3))
+        live, old, revoked = (sessions.create_session(conn, user["id"], 3600, RequestInfo()).token for _ in range(3))
         expire = "update public.auth_sessions set {} = now() - interval '2 days' where token_hash = %s"
         conn.execute(expire.format("expires_at"), (secret_digest(old),))
         conn.execute(expire.format("revoked_at"), (secret_digest(revoked),))
-        users.issue_reset_token(conn, user["id"], None, 3600, None)
+        resets.issue_reset_token(conn, user["id"], None, 3600, None)
         conn.execute("update public.password_reset_tokens set expires_at = now() - interval '2 days'")
         org = world.organization()
         for email, status, responded, expires in (
@@ -41,10 +41,10 @@ def test_cleanup_deletes_only_long_expired_rows(db, world):
 
     assert result == {"sessions": 2, "reset_tokens": 1, "invitations": 2, "rate_limit_windows": 1}
     with db.transaction("service_role") as conn:
-        sessions = [bytes(r["token_hash"]) for r in conn.execute("select token_hash from public.auth_sessions")]
+        left = [bytes(r["token_hash"]) for r in conn.execute("select token_hash from public.auth_sessions")]
         kept = {r["email"] for r in conn.execute("select email from public.invitations").fetchall()}
         buckets = [r["bucket"] for r in conn.execute("select bucket from public.rate_limit_counters").fetchall()]
-    assert sessions == [secret_digest(live)]
+    assert left == [secret_digest(live)]
     assert buckets == ["new"]
     assert kept == {"recent@example.test", "open@example.test"}
     assert maintenance.cleanup(db) == {"sessions": 0, "reset_tokens": 0, "invitations": 0, "rate_limit_windows": 0}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from backend.config import _networks
 from backend.net import client_ip, forwarded_scheme
+from backend.parsers import networks
 
 NO_PROXIES = ()
-LB = _networks("TRUSTED_PROXIES", "10.0.0.0/8")
-LB_AND_CDN = _networks("TRUSTED_PROXIES", "10.0.0.0/8, 203.0.113.0/24")
-V6 = _networks("TRUSTED_PROXIES", "fd00::/8, 2001:db8:ffff::/48")
+LB = networks("TRUSTED_PROXIES", "10.0.0.0/8")
+LB_AND_CDN = networks("TRUSTED_PROXIES", "10.0.0.0/8, 203.0.113.0/24")
+V6 = networks("TRUSTED_PROXIES", "fd00::/8, 2001:db8:ffff::/48")
 
 
 @pytest.mark.parametrize(

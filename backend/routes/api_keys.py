@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 from flask import Blueprint, g, jsonify
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from backend.auth import login_required, request_origin, user_transaction
-from backend.routes.common import PageQuery, StrictBoolean, json_body, not_blank, page, query_args
+from backend.routes.common import Changes, PageQuery, StrictBoolean, as_user, json_body, listed, not_blank
 from backend.runtime import current_runtime
 from backend.services.keys import manage
 
@@ -71,14 +71,10 @@ class KeySchema(DeduplicateAllowlist, Schema):
     ip_allowlist = _allowlist(load_default=list)
 
 
-class KeyChangesSchema(DeduplicateAllowlist, Schema):
+class KeyChangesSchema(DeduplicateAllowlist, Changes):
+    nothing_sent = "send name, ip_allowlist or both"
     name = _name()
     ip_allowlist = _allowlist()
-
-    @validates_schema
-    def _not_empty(self, data, **kwargs):
-        if not data:
-            raise ValidationError("send name, ip_allowlist or both")
 
 
 class RotateSchema(Schema):
@@ -118,27 +114,20 @@ def create_key():
 @bp.get("")
 @login_required
 def list_keys():
-    args = query_args(KeyQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = manage.list_keys(conn, args["organization_id"], args["limit"], args["cursor"])
-    return jsonify(page([_with_limits(row) for row in rows], next_cursor))
+    return listed(manage.list_keys, KeyQuery(), _with_limits)
 
 
 @bp.get("/<key_id>")
 @login_required
 def get_key(key_id):
-    with user_transaction() as conn:
-        key = manage.get_key(conn, key_id)
-    return jsonify(_with_limits(key))
+    return jsonify(_with_limits(as_user(manage.get_key, key_id)))
 
 
 @bp.put("/<key_id>")
 @login_required
 def update_key(key_id):
     changes = json_body(KeyChangesSchema())
-    with user_transaction() as conn:
-        key = manage.update_key(conn, key_id, changes, request_origin())
-    return jsonify(_with_limits(key))
+    return jsonify(_with_limits(as_user(manage.update_key, key_id, changes, request_origin())))
 
 
 @bp.delete("/<key_id>")

@@ -5,26 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from backend.auth import (
-    bearer_session_id,
-    clear_session_cookie,
-    login_device,
-    login_required,
-    refuse_cross_site_sign_in,
-    remember_login_device,
-    request_origin,
-    require_csrf_proof,
-    session_csrf_token,
-    signed_in_response,
-    user_transaction,
-)
+from backend.auth import bearer_session_id, login_required, request_origin, user_transaction
+from backend.csrf import refuse_cross_site_sign_in, require_csrf_proof, session_csrf_token
 from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized
 from backend.routes.common import json_body
 from backend.runtime import current_runtime
-from backend.services.accounts import invitations, password_changes
-from backend.services.accounts import users as accounts
+from backend.services.accounts import invitations, password_changes, sessions, signin, users
 from backend.services.shared import audit
+from backend.signin import clear_session_cookie, password_sign_in, remember_login_device, signed_in_response
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -45,25 +34,14 @@ class PasswordChangeSchema(Schema):
 
 
 def _limits():
-    return accounts.LoginLimits.from_config(current_runtime().config)
+    return signin.LoginLimits.from_config(current_runtime().config)
 
 
 @bp.post("/login")
 def login():
     refuse_cross_site_sign_in()
     data = json_body(LoginSchema())
-    runtime = current_runtime()
-    origin = request_origin()
-    result = accounts.authenticate(
-        runtime.db,
-        runtime.hasher,
-        data["email"],
-        data["password"],
-        _limits(),
-        origin,
-        runtime.config.session_ttl_seconds,
-        device_cookie=login_device(),
-    )
+    result = password_sign_in(data["email"], data["password"])
     if result.throttled:
         raise TooManyRequests("too many failed sign-ins; try again later", retry_after=result.retry_after)
     if result.user is None:
@@ -82,7 +60,7 @@ def logout():
     session_id = None
     if cookie:
         with runtime.db.transaction("service_role") as conn:
-            live = accounts.find_session(conn, cookie) is not None
+            live = sessions.find_session(conn, cookie) is not None
         if live:
             # Else any page could sign our users out (and, with a login form of its own, back in
             # as someone else). A dead session's cookie is only cleared: nothing to forge there.
@@ -93,7 +71,7 @@ def logout():
         session_id = bearer_session_id()
     if cookie or session_id:
         with runtime.db.transaction("service_role") as conn:
-            user_id = accounts.revoke_session(conn, cookie or None, session_id=session_id)
+            user_id = sessions.revoke_session(conn, cookie or None, session_id=session_id)
             if user_id:
                 audit.record(
                     conn,
@@ -112,8 +90,8 @@ def logout():
 @login_required(allow_password_change=True)
 def me():
     with user_transaction() as conn:
-        profile = accounts.my_profile(conn)
-        organizations = accounts.my_organizations(conn)
+        profile = users.my_profile(conn)
+        organizations = users.my_organizations(conn)
         with as_service_role(conn):  # invitations are the system's to read: not yet any organization's
             pending = invitations.pending_for(conn, g.identity.user_id)
     cookie = request.cookies.get(current_runtime().config.session_cookie_name) if g.identity.via == "session" else None

@@ -4,11 +4,14 @@ unpaired surrogates) in every field, so no schema needs to check that again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import marshmallow
-from flask import request
+from flask import Response, current_app, jsonify, request
 from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from backend.auth import user_transaction
 from backend.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from backend.jsonutil import unstorable
 from backend.services.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -80,6 +83,37 @@ def page(items: list[dict], next_cursor: str | None) -> dict:
     return {"data": items, "next_cursor": next_cursor}
 
 
+def listed(
+    fetch: Callable[..., tuple[list[dict], str | None]],
+    query: marshmallow.Schema,
+    shown: Callable[[dict], dict] | None = None,
+    **given,
+) -> Response:
+    """One page in the signed-in user's transaction: `fetch(conn, **given, **query args)`, the query
+    string loaded through `query` (its fields named as fetch's parameters), each row through `shown`."""
+    args = query_args(query)
+    with user_transaction() as conn:
+        rows, next_cursor = fetch(conn, **given, **args)
+    return jsonify(page([shown(row) for row in rows] if shown else rows, next_cursor))
+
+
+def as_user(act: Callable[..., object], *args, **kwargs):
+    """What `act(conn, ...)` returns, run in the signed-in user's transaction (committed on return)."""
+    with user_transaction() as conn:
+        return act(conn, *args, **kwargs)
+
+
+def answered(act: Callable[..., dict], *args, status: int = 200, **kwargs) -> tuple[Response, int]:
+    """`act(conn, ...)` in the signed-in user's transaction, what it returns as the JSON answer."""
+    return jsonify(as_user(act, *args, **kwargs)), status
+
+
+def done(act: Callable[..., object], *args) -> Response:
+    """`act(conn, ...)` in the signed-in user's transaction, answered 204 with no body."""
+    as_user(act, *args)
+    return current_app.response_class(status=204)
+
+
 def not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("must not be blank")
@@ -96,6 +130,17 @@ class StrictBoolean(fields.Boolean):
 
 class NoBody(marshmallow.Schema):
     """Actions that take no fields: an empty body or `{}`, anything else is refused."""
+
+
+class Changes(marshmallow.Schema):
+    """A PATCH body: any of its fields, but at least one; `nothing_sent` says which."""
+
+    nothing_sent = "send at least one field"
+
+    @marshmallow.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError(self.nothing_sent)
 
 
 def read_limited_body(limit: int) -> bytes:

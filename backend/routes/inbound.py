@@ -8,9 +8,9 @@ from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from backend import metrics
-from backend.auth import login_required, request_origin, user_transaction
+from backend.auth import login_required, request_origin
 from backend.errors import NotFound
-from backend.routes.common import NoBody, PageQuery, json_body, page, query_args, read_limited_body
+from backend.routes.common import NoBody, PageQuery, answered, as_user, json_body, listed, query_args, read_limited_body
 from backend.runtime import current_runtime
 from backend.services.inbound import admin, autograder_secrets, receipt, sources
 from backend.services.inbound.processor import InboxSettings
@@ -70,54 +70,33 @@ def receive(source: str):
 @bp.get("/events")
 @login_required
 def list_events():
-    args = query_args(EventQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = admin.list_events(
-            conn,
-            args["limit"],
-            args["cursor"],
-            organization_id=args["organization_id"],
-            source=args["source"],
-            status=args["status"],
-        )
-    return jsonify(page(rows, next_cursor))
+    return listed(admin.list_events, EventQuery())
 
 
 @bp.get("/events/<uuid:event_id>")
 @login_required
 def get_event(event_id):
-    with user_transaction() as conn:
-        event = admin.get_event(conn, event_id)
-    return jsonify(event)
+    return answered(admin.get_event, event_id)
 
 
 @bp.post("/events/<uuid:event_id>/retry")
 @login_required
 def retry_event(event_id):
     json_body(NoBody())
-    with user_transaction() as conn:
-        event = admin.retry(conn, event_id=event_id, user_id=g.identity.user_id, origin=request_origin())
-    return jsonify(event), 202
+    return answered(admin.retry, event_id=event_id, user_id=g.identity.user_id, origin=request_origin(), status=202)
 
 
 @bp.get("/failures")
 @login_required
 def list_failures():
-    args = query_args(FailureQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = admin.list_failures(
-            conn, args["limit"], args["cursor"], organization_id=args["organization_id"], source=args["source"]
-        )
-    return jsonify(page(rows, next_cursor))
+    return listed(admin.list_failures, FailureQuery())
 
 
 @bp.get("/autograder-secrets")
 @login_required
 def get_autograder_secret():
     args = query_args(AutograderSecretQuery())
-    with user_transaction() as conn:
-        described = autograder_secrets.describe(conn, args["organization_id"])
-    return jsonify(described)
+    return answered(autograder_secrets.describe, args["organization_id"])
 
 
 @bp.post("/autograder-secrets/rotate")
@@ -125,15 +104,14 @@ def get_autograder_secret():
 def rotate_autograder_secret():
     """The organization's autograder secret, new (201) or rotated (200): shown in this answer only."""
     data = json_body(RotateAutograderSecretSchema())
-    with user_transaction() as conn:
-        rotated, created = autograder_secrets.rotate(
-            conn,
-            current_runtime().secretbox,
-            user_id=g.identity.user_id,
-            organization_id=data["organization_id"],
-            grace_seconds=data["grace_seconds"],
-            origin=request_origin(),
-        )
+    rotated, created = as_user(
+        autograder_secrets.rotate,
+        current_runtime().secretbox,
+        user_id=g.identity.user_id,
+        organization_id=data["organization_id"],
+        grace_seconds=data["grace_seconds"],
+        origin=request_origin(),
+    )
     response = jsonify(rotated)
     response.status_code = 201 if created else 200
     response.headers["Cache-Control"] = "no-store"

@@ -6,19 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 from marshmallow import Schema, fields, validate
 
-from backend.auth import (
-    authenticate_request,
-    login_required,
-    refuse_cross_site_sign_in,
-    request_origin,
-    signed_in_response,
-    user_transaction,
-)
+from backend.auth import authenticate_request, login_required, request_origin, user_transaction
+from backend.csrf import refuse_cross_site_sign_in
 from backend.errors import Forbidden
-from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.common import PageQuery, done, json_body, listed
 from backend.runtime import current_runtime
-from backend.services.accounts import invitations, mail, users
+from backend.services.accounts import invitations, mail, sessions
 from backend.services.accounts.invitations import IssuedLink
+from backend.signin import signed_in_response
 
 bp = Blueprint("invitations", __name__)
 
@@ -74,10 +69,7 @@ def invite_member(org_id):
 @bp.get("/api/organizations/<uuid:org_id>/invitations")
 @login_required
 def list_invitations(org_id):
-    args = query_args(InvitationQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = invitations.list_invitations(conn, org_id, args["status"], args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(invitations.list_invitations, InvitationQuery(), organization_id=org_id)
 
 
 @bp.post("/api/organizations/<uuid:org_id>/invitations/<uuid:invitation_id>/resend")
@@ -93,9 +85,7 @@ def resend_invitation(org_id, invitation_id):
 @bp.delete("/api/organizations/<uuid:org_id>/invitations/<uuid:invitation_id>")
 @login_required
 def revoke_invitation(org_id, invitation_id):
-    with user_transaction() as conn:
-        invitations.revoke(conn, org_id, invitation_id, request_origin())
-    return current_app.response_class(status=204)
+    return done(invitations.revoke, org_id, invitation_id, request_origin())
 
 
 # --- the invitee's side: the prompt, signed in -----------------------------------------------------
@@ -145,7 +135,7 @@ def accept_invitation_link():
             conn, runtime.hasher, data["token"], data["password"], identity and identity.user_id, origin
         )
         session = (
-            users.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)
+            sessions.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)
             if joined.new_account
             else None
         )

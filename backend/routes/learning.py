@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify
 from marshmallow import Schema, fields, validate
 
 from backend.auth import login_required, user_transaction
-from backend.routes.common import NoBody, PageQuery, json_body, not_blank, page, query_args
+from backend.routes.common import NoBody, PageQuery, answered, json_body, listed, not_blank
 from backend.services import learning
 
 bp = Blueprint("learning", __name__)
@@ -42,62 +42,55 @@ class QuestQuery(PageQuery):
 
 
 class NotificationQuery(PageQuery):
-    unread = fields.Boolean(load_default=False)
+    unread_only = fields.Boolean(data_key="unread", load_default=False)
 
 
 @bp.post("/api/quests")
 @login_required
 def create_quest():
     data = json_body(QuestSchema())
-    with user_transaction() as conn:
-        quest = learning.create_quest(
-            conn, g.identity.user_id, data["organization_id"], data["title"], data["description"]
-        )
-    return jsonify(quest), 201
+    return answered(
+        learning.create_quest,
+        g.identity.user_id,
+        data["organization_id"],
+        data["title"],
+        data["description"],
+        status=201,
+    )
 
 
 @bp.get("/api/quests")
 @login_required
 def list_quests():
-    args = query_args(QuestQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = learning.list_quests(conn, args["limit"], args["cursor"], args["organization_id"])
-    return jsonify(page(rows, next_cursor))
+    return listed(learning.list_quests, QuestQuery())
 
 
 @bp.get("/api/quests/<uuid:quest_id>")
 @login_required
 def get_quest(quest_id):
-    with user_transaction() as conn:
-        quest = learning.get_quest(conn, quest_id)
-    return jsonify(quest)
+    return answered(learning.get_quest, quest_id)
 
 
 @bp.post("/api/quests/<uuid:quest_id>/tasks")
 @login_required
 def create_task(quest_id):
     data = json_body(TaskSchema())
-    with user_transaction() as conn:
-        task = learning.create_task(conn, quest_id, data["title"], data["pillar"], data["xp"], data["description"])
-    return jsonify(task), 201
+    return answered(
+        learning.create_task, quest_id, data["title"], data["pillar"], data["xp"], data["description"], status=201
+    )
 
 
 @bp.get("/api/quests/<uuid:quest_id>/tasks")
 @login_required
 def list_tasks(quest_id):
-    args = query_args(PageQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = learning.list_tasks(conn, quest_id, args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(learning.list_tasks, PageQuery(), quest_id=quest_id)
 
 
 @bp.post("/api/tasks/<uuid:task_id>/submissions")
 @login_required
 def submit(task_id):
     data = json_body(SubmissionSchema())
-    with user_transaction() as conn:
-        submission = learning.submit(conn, g.identity.user_id, task_id, data["content"])
-    return jsonify(submission), 201
+    return answered(learning.submit, g.identity.user_id, task_id, data["content"], status=201)
 
 
 @bp.post("/api/tasks/<uuid:task_id>/complete")
@@ -112,18 +105,11 @@ def complete_task(task_id):
 @bp.get("/api/notifications")
 @login_required
 def list_notifications():
-    args = query_args(NotificationQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = learning.list_notifications(
-            conn, g.identity.user_id, args["limit"], args["cursor"], unread_only=args["unread"]
-        )
-    return jsonify(page(rows, next_cursor))
+    return listed(learning.list_notifications, NotificationQuery(), user_id=g.identity.user_id)
 
 
 @bp.post("/api/notifications/<uuid:notification_id>/read")
 @login_required
 def mark_notification_read(notification_id):
     json_body(NoBody())
-    with user_transaction() as conn:
-        notification = learning.mark_notification_read(conn, g.identity.user_id, notification_id)
-    return jsonify(notification)
+    return answered(learning.mark_notification_read, g.identity.user_id, notification_id)

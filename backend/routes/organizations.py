@@ -3,12 +3,12 @@ resets."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, g, jsonify
 from marshmallow import Schema, fields, post_load, validate
 
 from backend.auth import login_required, request_origin, user_transaction
 from backend.errors import ServiceUnavailable
-from backend.routes.common import PageQuery, json_body, page, query_args
+from backend.routes.common import PageQuery, answered, as_user, done, json_body, listed
 from backend.runtime import current_runtime
 from backend.services.accounts import mail, organizations
 from backend.services.keys import manage
@@ -24,45 +24,33 @@ class OrganizationSchema(Schema):
 @login_required
 def create_organization():
     data = json_body(OrganizationSchema())
-    with user_transaction() as conn:
-        organization = organizations.create_organization(conn, g.identity.user_id, data["name"], request_origin())
-    return jsonify(organization), 201
+    return answered(organizations.create_organization, g.identity.user_id, data["name"], request_origin(), status=201)
 
 
 @bp.get("")
 @login_required
 def list_organizations():
-    args = query_args(PageQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = organizations.list_organizations(conn, args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(organizations.list_organizations, PageQuery())
 
 
 @bp.get("/<uuid:org_id>/members")
 @login_required
 def list_members(org_id):
-    args = query_args(PageQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = organizations.list_members(conn, org_id, args["limit"], args["cursor"])
-    return jsonify(page(rows, next_cursor))
+    return listed(organizations.list_members, PageQuery(), organization_id=org_id)
 
 
 @bp.delete("/<uuid:org_id>/members/me")
 @login_required
 def leave(org_id):
     """Leave an organization; its last admin cannot (409)."""
-    with user_transaction() as conn:
-        organizations.leave(conn, org_id, request_origin())
-    return current_app.response_class(status=204)
+    return done(organizations.leave, org_id, request_origin())
 
 
 @bp.delete("/<uuid:org_id>/members/<uuid:user_id>")
 @login_required
 def remove_member(org_id, user_id):
     """An org admin removes a member; the organization keeps at least one admin (409)."""
-    with user_transaction() as conn:
-        organizations.remove_member(conn, org_id, user_id, request_origin())
-    return current_app.response_class(status=204)
+    return done(organizations.remove_member, org_id, user_id, request_origin())
 
 
 @bp.post("/<uuid:org_id>/members/<uuid:user_id>/password-reset")
@@ -105,15 +93,13 @@ def _limits_answer(limits: dict):
 @bp.get("/<uuid:org_id>/limits")
 @login_required
 def get_limits(org_id):
-    with user_transaction() as conn:
-        limits = manage.get_limits(conn, org_id)
-    return _limits_answer(limits)
+    return _limits_answer(as_user(manage.get_limits, org_id))
 
 
 @bp.put("/<uuid:org_id>/limits")
 @login_required
 def set_limits(org_id):
     data = json_body(LimitsSchema())
-    with user_transaction() as conn:
-        limits = manage.set_limits(conn, org_id, data["allowed_tiers"], data["max_api_keys"], request_origin())
-    return _limits_answer(limits)
+    return _limits_answer(
+        as_user(manage.set_limits, org_id, data["allowed_tiers"], data["max_api_keys"], request_origin())
+    )

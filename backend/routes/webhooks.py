@@ -8,7 +8,7 @@ from flask import Blueprint, g, jsonify
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from backend.auth import login_required, request_origin, user_transaction
-from backend.routes.common import NoBody, PageQuery, StrictBoolean, json_body, page, query_args
+from backend.routes.common import NoBody, PageQuery, StrictBoolean, answered, json_body, listed
 from backend.runtime import current_runtime
 from backend.services.oauth import WEBHOOKS_MANAGE
 from backend.services.webhooks import events, subscriptions
@@ -142,20 +142,13 @@ def create_subscription():
 @bp.get("/subscriptions")
 @login_required(scope=WEBHOOKS_MANAGE)
 def list_subscriptions():
-    args = query_args(SubscriptionQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = subscriptions.list_subscriptions(
-            conn, args["organization_id"], args["limit"], args["cursor"]
-        )
-    return jsonify(page(rows, next_cursor))
+    return listed(subscriptions.list_subscriptions, SubscriptionQuery())
 
 
 @bp.get("/subscriptions/<uuid:subscription_id>")
 @login_required(scope=WEBHOOKS_MANAGE)
 def get_subscription(subscription_id):
-    with user_transaction() as conn:
-        subscription = subscriptions.get_subscription(conn, subscription_id)
-    return jsonify(subscription)
+    return answered(subscriptions.get_subscription, subscription_id)
 
 
 @bp.put("/subscriptions/<uuid:subscription_id>")
@@ -164,9 +157,7 @@ def update_subscription(subscription_id):
     changes = json_body(SubscriptionChangesSchema())
     if "target_url" in changes:
         changes["target_url"] = subscriptions.check_target(changes["target_url"], current_runtime().target_policy)
-    with user_transaction() as conn:
-        subscription = subscriptions.update_subscription(conn, subscription_id, changes, request_origin())
-    return jsonify(subscription)
+    return answered(subscriptions.update_subscription, subscription_id, changes, request_origin())
 
 
 @bp.delete("/subscriptions/<uuid:subscription_id>")
@@ -181,11 +172,13 @@ def delete_subscription(subscription_id):
 @login_required(scope=WEBHOOKS_MANAGE)
 def rotate_secret(subscription_id):
     data = json_body(RotateSecretSchema())
-    with user_transaction() as conn:
-        rotated = subscriptions.rotate_secret(
-            conn, current_runtime().secretbox, subscription_id, data["grace_seconds"], request_origin()
-        )
-    return jsonify(rotated)
+    return answered(
+        subscriptions.rotate_secret,
+        current_runtime().secretbox,
+        subscription_id,
+        data["grace_seconds"],
+        request_origin(),
+    )
 
 
 @bp.post("/subscriptions/<uuid:subscription_id>/redeliver-dead")
@@ -223,32 +216,17 @@ def redeliver_dead_in_organization():
 @bp.get("/deliveries")
 @login_required(scope=WEBHOOKS_MANAGE)
 def list_deliveries():
-    args = query_args(DeliveryQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = subscriptions.list_deliveries(
-            conn,
-            args["limit"],
-            args["cursor"],
-            organization_id=args["organization_id"],
-            subscription_id=args["subscription_id"],
-            status=args["status"],
-            event_type=args["event_type"],
-        )
-    return jsonify(page(rows, next_cursor))
+    return listed(subscriptions.list_deliveries, DeliveryQuery())
 
 
 @bp.get("/deliveries/<uuid:delivery_id>")
 @login_required(scope=WEBHOOKS_MANAGE)
 def get_delivery(delivery_id):
-    with user_transaction() as conn:
-        delivery = subscriptions.get_delivery(conn, delivery_id)
-    return jsonify(delivery)
+    return answered(subscriptions.get_delivery, delivery_id)
 
 
 @bp.post("/deliveries/<uuid:delivery_id>/redeliver")
 @login_required(scope=WEBHOOKS_MANAGE)
 def redeliver(delivery_id):
     json_body(NoBody())
-    with user_transaction() as conn:
-        delivery = subscriptions.redeliver(conn, delivery_id, request_origin())
-    return jsonify(delivery), 202
+    return answered(subscriptions.redeliver, delivery_id, request_origin(), status=202)

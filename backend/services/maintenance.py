@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from backend.db import Database
-from backend.services.accounts import invitations, users
+from backend.services.accounts import invitations, resets, sessions
 from backend.services.shared import rate_limit
 from backend.services.webhooks import retention
 
@@ -21,10 +21,9 @@ def cleanup(db: Database) -> dict | None:
     runner has it."""
 
     def clean(conn) -> dict:
-        expired = users.delete_expired(conn)
         return {
-            "sessions": expired["sessions"],
-            "reset_tokens": expired["reset_tokens"],
+            "sessions": sessions.delete_expired(conn),
+            "reset_tokens": resets.delete_expired(conn),
             "invitations": invitations.delete_expired(conn),
             "rate_limit_windows": rate_limit.delete_expired(conn),
         }

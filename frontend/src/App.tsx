@@ -8,6 +8,9 @@ import { DashboardPage } from "./pages/dashboard/Dashboard";
 import { DeliveryDetailPage } from "./pages/deliveries/Detail";
 import { DeliveriesPage } from "./pages/deliveries/List";
 import { InboundPage } from "./pages/inbound/List";
+import { LtiPlatformDetailPage } from "./pages/lti-platforms/Detail";
+import { LtiPlatformsPage } from "./pages/lti-platforms/List";
+import { NewLtiPlatformPage } from "./pages/lti-platforms/New";
 import { InvitationPage } from "./pages/invitation/Invitation";
 import { ResetPasswordPage } from "./pages/invitation/ResetPassword";
 import { ChangePasswordPage, LoginPage } from "./pages/login/Login";
@@ -94,6 +97,9 @@ export function AppRoutes() {
         <Route path="deliveries/:id" element={<DeliveryDetailPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="oauth-clients" element={<OAuthClientsPage />} />
+        <Route path="lti-platforms" element={<LtiPlatformsPage />} />
+        <Route path="lti-platforms/new" element={<NewLtiPlatformPage />} />
+        <Route path="lti-platforms/:id" element={<LtiPlatformDetailPage />} />
         <Route path="inbound" element={<InboundPage />} />
         <Route path="members" element={<MembersPage />} />
         <Route path="audit" element={<AuditPage />} />

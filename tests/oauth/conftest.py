@@ -11,7 +11,6 @@ import requests
 from werkzeug.serving import make_server
 
 from tests.oauth.support import read_form, register
-from tests.routes.conftest import admin_headers, member_headers, org, stranger_headers  # noqa: F401 (shared fixtures)
 from tests.support import World
 
 
@@ -100,3 +99,14 @@ class _Http:
         response = requests.post(self.url + path, json=json, headers=headers, timeout=10)
         response.get_json = response.json
         return response
+
+
+@pytest.fixture
+def lms(client, admin_headers, org):
+    """A client the organization's admin registered."""
+    return register(client, admin_headers, org)
+
+
+@pytest.fixture
+def learner(world, org):
+    return world.add_member(org)

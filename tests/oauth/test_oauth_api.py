@@ -12,33 +12,12 @@ from tests.oauth.support import (
     client_credentials,
     pkce_pair,
     refresh,
-    register,
     signed_in,
     user_tokens,
 )
 from tests.support import PROBLEM
 
 TARGET = "https://93.184.215.14/questbridge"
-
-
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(auth, org):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
-def lms(client, admin_headers, org):
-    return register(client, admin_headers, org)
-
-
-@pytest.fixture
-def learner(world, org):
-    return world.add_member(org)
 
 
 @pytest.fixture
@@ -122,6 +101,15 @@ def test_the_api_takes_oauth_tokens_only(client, auth, learner, path):
     problem(client.get(path), 401)
     problem(client.get(path, headers=auth.headers(learner)), 401)  # a user's own JWT is not a client's token
     problem(client.get(path, headers=bearer("not-a-jwt")), 401)
+
+
+def test_the_apis_refusals_say_why_and_challenge_for_a_token(client, auth, learner):
+    missing = problem(client.get("/api/v1/me"), 401)
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="questbridge"'
+    assert missing.get_json()["detail"] == "send an OAuth access token: Authorization: Bearer <token>"
+    signed_in = problem(client.get("/api/v1/me", headers=auth.headers(learner)), 401)
+    assert signed_in.headers["WWW-Authenticate"] == 'Bearer realm="questbridge", error="invalid_token"'
+    assert signed_in.get_json()["detail"] == "this API takes OAuth access tokens, not user sign-ins"
 
 
 def test_a_client_credentials_token_reads_as_the_organization_principal(client, lms, org, course):

@@ -26,21 +26,6 @@ ISSUER = "http://127.0.0.1:8000"  # PUBLIC_URL's default
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def lms(client, auth, org):
-    return register(client, auth.headers(org["admin"]), org)
-
-
-@pytest.fixture
-def learner(world, org):
-    return world.add_member(org)
-
-
-@pytest.fixture
 def browser(app, learner):
     return signed_in(app, learner)
 

@@ -18,16 +18,6 @@ from tests.oauth.support import (
 from tests.support import assert_problem
 
 
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(org, auth):
-    return auth.headers(org["admin"])
-
-
 def stored(db, client_id) -> dict:
     with db.transaction("service_role") as conn:
         return conn.execute("select * from public.oauth_clients where client_id = %s", (client_id,)).fetchone()

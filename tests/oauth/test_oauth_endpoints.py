@@ -17,16 +17,6 @@ ISSUER = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def lms(client, auth, org):
-    return register(client, auth.headers(org["admin"]), org)
-
-
-@pytest.fixture
 def other_lms(client, auth, org):
     return register(client, auth.headers(org["admin"]), org, name="Moodle")
 

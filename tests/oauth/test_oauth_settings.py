@@ -17,9 +17,10 @@ def config(tmp_path, **environ) -> Config:
 def test_defaults(tmp_path):
     settings = Settings.from_config(config(tmp_path, PUBLIC_URL="https://qb.example.org/"))
     assert settings.issuer == "https://qb.example.org" and settings.audience == "https://qb.example.org/api"
-    assert (settings.access_token_ttl, settings.refresh_token_ttl, settings.code_ttl) == (3600, 30 * 86400, 600)
-    assert (settings.client_auth_window, settings.client_auth_max_failures) == (900, 10)
-    assert (settings.key_rotation_days, settings.key_publish_ahead) == (30, 86400)
+    lifetimes = (settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds, settings.code_ttl_seconds)
+    assert lifetimes == (3600, 30 * 86400, 600)
+    assert (settings.client_auth_window_seconds, settings.client_auth_max_failures) == (900, 10)
+    assert (settings.key_rotation_days, settings.key_publish_ahead_seconds) == (30, 86400)
 
 
 def test_every_setting_is_read(tmp_path):
@@ -37,9 +38,9 @@ def test_every_setting_is_read(tmp_path):
         )
     )
     assert settings.issuer == "https://auth.example.org"
-    assert (settings.access_token_ttl, settings.refresh_token_ttl) == (900, 86400)
-    assert (settings.key_rotation_days, settings.key_publish_ahead) == (7, 600)
-    assert (settings.client_auth_window, settings.client_auth_max_failures) == (60, 3)
+    assert (settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds) == (900, 86400)
+    assert (settings.key_rotation_days, settings.key_publish_ahead_seconds) == (7, 600)
+    assert (settings.client_auth_window_seconds, settings.client_auth_max_failures) == (60, 3)
     assert settings.client_auth_max_failures_per_ip == 30
 
 

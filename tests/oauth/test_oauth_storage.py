@@ -12,23 +12,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from backend.services.oauth import clients, keys, maintenance, tokens
+from backend.services.oauth import keys, maintenance, registration, tokens
 from tests.oauth.support import REDIRECT_URI, register, user_tokens
-
-
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def lms(client, auth, org):
-    return register(client, auth.headers(org["admin"]), org)
-
-
-@pytest.fixture
-def learner(world, org):
-    return world.add_member(org)
 
 
 def new_code(db, lms, learner) -> str:
@@ -341,4 +326,4 @@ def test_keys_are_encrypted_with_the_secret_key(app, db):
     ],
 )
 def test_redirect_uri_matching(registered, asked, matches):
-    assert clients.redirect_uri_matches([registered], asked) is matches
+    assert registration.redirect_uri_matches([registered], asked) is matches

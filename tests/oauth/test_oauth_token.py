@@ -30,26 +30,6 @@ ISSUER = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(auth, org):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
-def lms(client, admin_headers, org):
-    return register(client, admin_headers, org)
-
-
-@pytest.fixture
-def learner(world, org):
-    return world.add_member(org)
-
-
-@pytest.fixture
 def code_and_verifier(app, lms, learner):
     verifier, challenge = pkce_pair()
     location = run_authorization(signed_in(app, learner), lms, challenge, scope="read:profile read:quests")

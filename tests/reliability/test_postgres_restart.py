@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.receiver import Receiver
 from tests.reliability.conftest import (
     NO_ANSWER,
     child_env,
@@ -49,13 +48,6 @@ class Post:
     finished: float
     status: int | None  # None: no answer (connection refused or closed)
     submission_id: str | None = None
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @dataclass

@@ -23,7 +23,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from backend.db import SYSTEM_POOL_MAX_SIZE
-from tests.receiver import Answer, Receiver
+from tests.receiver import Answer
 from tests.reliability.conftest import child_env, query, wait_until
 from tests.support import World
 
@@ -32,13 +32,6 @@ IN_FLIGHT = 3  # WEBHOOKS_TEST_MAX_IN_FLIGHT's default
 WEB_WORKERS, THREADS, POOL_MAX = 2, 4, 2
 # What the web processes may hold at most: each worker's request pool and system pool.
 WEB_CONNECTIONS_BOUND = WEB_WORKERS * (POOL_MAX + min(POOL_MAX, SYSTEM_POOL_MAX_SIZE))
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def call(method: str, url: str, token: str, body=None) -> requests.Response:

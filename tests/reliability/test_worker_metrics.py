@@ -12,18 +12,10 @@ import urllib.request
 
 import pytest
 
-from tests.receiver import Receiver
 from tests.reliability.conftest import child_env, free_port, query, seed_deliveries, subscribe, wait_until
 from tests.support import World
 
 TOKEN = "worker-metrics-" + "t" * 30
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def scrape(url: str, token: str | None = TOKEN) -> tuple[int, str]:

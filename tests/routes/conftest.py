@@ -1,29 +1,8 @@
-"""Fixtures most route tests share: an organization, and headers for its admin, a member and a stranger."""
+"""Fixtures the route tests share: a local SMTP inbox and an app that mails through it."""
 
 import pytest
 
 from tests.mail import running_inbox
-
-
-@pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
-def admin_headers(org, auth):
-    return auth.headers(org["admin"])
-
-
-@pytest.fixture
-def member_headers(org, world, auth):
-    return auth.headers(world.add_member(org))
-
-
-@pytest.fixture
-def stranger_headers(world, auth):
-    """The admin of another organization."""
-    return auth.headers(world.organization("Elsewhere")["admin"])
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+from psycopg import sql
 
 from tests.mail import RESET_LINK, link_token
 
@@ -20,6 +21,15 @@ def audit_rows(db, action_prefix: str = "auth.") -> list[dict]:
             "where action like %s order by id",
             (action_prefix + "%",),
         ).fetchall()
+
+
+def lifetimes(db, table: str, user_id) -> list[float]:
+    """Seconds from creation to expiry of each of a user's rows in `table` (sessions, reset tokens)."""
+    query = sql.SQL(
+        "select extract(epoch from expires_at - created_at) as s from {} where user_id = %s order by created_at"
+    )
+    with db.transaction("service_role") as conn:
+        return [float(r["s"]) for r in conn.execute(query.format(sql.Identifier("public", table)), (user_id,))]
 
 
 def supabase_claims(user_id=None, **overrides) -> dict:

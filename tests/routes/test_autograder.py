@@ -8,12 +8,12 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from werkzeug.serving import make_server
@@ -37,24 +37,8 @@ def app(make_app):
 
 
 @pytest.fixture
-def course(world, db):
-    org = world.organization("Academy")
-    student = world.add_member(org)
-    with db.transaction("service_role") as conn:
-        quest = conn.execute(
-            "insert into public.quests (organization_id, title) values (%s, 'Python') returning id", (org["id"],)
-        ).fetchone()["id"]
-        task = conn.execute(
-            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
-            " values (%s, %s, 'Loops', 'code', 10) returning id",
-            (quest, org["id"]),
-        ).fetchone()["id"]
-        submission = conn.execute(
-            "insert into public.submissions (task_id, organization_id, user_id, content)"
-            " values (%s, %s, %s, 'print(1)') returning id",
-            (task, org["id"], student["id"]),
-        ).fetchone()["id"]
-    return SimpleNamespace(org=org, student=student, task=task, submission=submission)
+def course(world):
+    return world.course("Academy")
 
 
 def grade(course, **overrides) -> dict:
@@ -277,7 +261,10 @@ def test_the_same_signed_payload_again_is_a_409_replay(client, app, db, course):
     ],
 )
 def test_timestamps_more_than_five_minutes_off_are_refused(client, db, course, offset, status, reason):
-    response = post(client, grade(course, timestamp=int(time.time()) + offset))
+    # Whole seconds rounded away from now, so the offset is at least |offset| when the server looks
+    # (rounding a future time down made +301 arrive as 300.x, accepted, on a slow machine).
+    now = math.ceil(time.time()) if offset > 0 else math.floor(time.time())
+    response = post(client, grade(course, timestamp=now + offset))
     assert response.status_code == status, response.get_json()
     if reason:
         problem = assert_problem(response, 409, "timestamp")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -24,34 +23,14 @@ def app(make_app):
     return make_app(autograder_webhook_secrets=(PLATFORM_SECRET,), inbound_backoff_seconds=(0,))
 
 
-def make_course(world, db, name: str) -> SimpleNamespace:
-    org = world.organization(name)
-    student = world.add_member(org)
-    with db.transaction("service_role") as conn:
-        quest = conn.execute(
-            "insert into public.quests (organization_id, title) values (%s, 'Python') returning id", (org["id"],)
-        ).fetchone()["id"]
-        task = conn.execute(
-            "insert into public.tasks (quest_id, organization_id, title, pillar, xp)"
-            " values (%s, %s, 'Loops', 'code', 10) returning id",
-            (quest, org["id"]),
-        ).fetchone()["id"]
-        submission = conn.execute(
-            "insert into public.submissions (task_id, organization_id, user_id, content)"
-            " values (%s, %s, %s, 'print(1)') returning id",
-            (task, org["id"], student["id"]),
-        ).fetchone()["id"]
-    return SimpleNamespace(org=org, student=student, task=task, submission=submission)
+@pytest.fixture
+def academy(world):
+    return world.course("Academy")
 
 
 @pytest.fixture
-def academy(world, db):
-    return make_course(world, db, "Academy")
-
-
-@pytest.fixture
-def rival(world, db):
-    return make_course(world, db, "Rival School")
+def rival(world):
+    return world.course("Rival School")
 
 
 def rotate(client, headers, org, **body):

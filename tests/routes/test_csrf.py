@@ -20,11 +20,6 @@ def app(make_app):
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
 def victim(org, auth):
     """The org's admin, signed in with the cookie in `auth.client` (as in the admin UI)."""
     assert auth.login(org["admin"]["email"]).status_code == 200

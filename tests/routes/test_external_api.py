@@ -16,8 +16,7 @@ from werkzeug.serving import make_server
 
 from backend.services.keys.format import new_key, parse_key
 from backend.services.shared.digest import secret_digest
-from backend.services.webhooks import events, signing
-from backend.services.webhooks.subscriptions import SECRET_PURPOSE
+from backend.services.webhooks import events
 from tests.support import assert_problem, room_in_the_window
 
 RATE_LIMIT_HEADERS = (
@@ -114,17 +113,6 @@ def key_row(db, key_id) -> dict:
 def run_sql(db, statement, *params):
     with db.transaction("service_role") as conn:
         conn.execute(statement, params)
-
-
-def subscribe(runtime, org_id, event_types) -> uuid.UUID:
-    sub_id = uuid.uuid4()
-    with runtime.db.transaction("service_role") as conn:
-        conn.execute(
-            "insert into public.webhook_subscriptions (id, organization_id, target_url, event_types, secret_encrypted)"
-            " values (%s, %s, 'https://hooks.example.org/in', %s, %s)",
-            (sub_id, org_id, event_types, runtime.secretbox.encrypt(signing.generate_secret(), SECRET_PURPOSE)),
-        )
-    return sub_id
 
 
 class LiveServer:
@@ -671,7 +659,9 @@ def test_rotation_to_a_new_key_id_without_grace(client, issue, admin_headers):
     assert_problem(ping(client, old), 401)
 
 
-def test_concurrent_rotations_keeping_the_key_id_never_lose_the_last_secret(make_app, world, auth, serve):
+def rotated_concurrently(make_app, world, auth, serve, times: int, preserve_key_id: bool):
+    """`times` rotations of one new key at once, through a real server on a pool large enough for
+    them: the test client, the key as created, and the rotations' answers."""
     app = make_app(pool_max_size=12)
     org = world.organization()
     headers = auth.headers(org["admin"])
@@ -686,12 +676,16 @@ def test_concurrent_rotations_keeping_the_key_id_never_lose_the_last_secret(make
     def rotate_once(_):
         return requests.post(
             f"{server.url}/v1/admin/external/keys/{original['key_id']}/rotate",
-            json={"preserve_key_id": True, "grace_seconds": 3600},
+            json={"preserve_key_id": preserve_key_id, "grace_seconds": 3600},
             headers=headers,
             timeout=60,
         )
 
-    answers = concurrently(8, rotate_once)
+    return client, original, concurrently(times, rotate_once)
+
+
+def test_concurrent_rotations_keeping_the_key_id_never_lose_the_last_secret(make_app, world, auth, serve):
+    client, original, answers = rotated_concurrently(make_app, world, auth, serve, 8, preserve_key_id=True)
     assert [a.status_code for a in answers] == [200] * 8
     secrets = [a.json()["api_key"] for a in answers]
     working = [s for s in secrets if ping(client, s).status_code == 200]
@@ -701,26 +695,7 @@ def test_concurrent_rotations_keeping_the_key_id_never_lose_the_last_secret(make
 
 
 def test_concurrent_rotations_to_a_new_key_id_make_exactly_one_replacement(make_app, world, auth, serve, db):
-    app = make_app(pool_max_size=12)
-    org = world.organization()
-    headers = auth.headers(org["admin"])
-    client = app.test_client()
-    original = client.post(
-        "/v1/admin/external/keys",
-        json={"organization_id": str(org["id"]), "name": "k", "tier": "starter"},
-        headers=headers,
-    ).get_json()
-    server = serve(app)
-
-    def rotate_once(_):
-        return requests.post(
-            f"{server.url}/v1/admin/external/keys/{original['key_id']}/rotate",
-            json={"preserve_key_id": False, "grace_seconds": 3600},
-            headers=headers,
-            timeout=60,
-        )
-
-    answers = concurrently(6, rotate_once)
+    client, original, answers = rotated_concurrently(make_app, world, auth, serve, 6, preserve_key_id=False)
     assert sorted(a.status_code for a in answers) == [200] + [409] * 5
     winner = next(a.json() for a in answers if a.status_code == 200)
     for loser in (a for a in answers if a.status_code == 409):
@@ -784,12 +759,11 @@ def test_usage_counts_requests_distinct_clients_and_hits_per_day(make_app, world
 # -- events ------------------------------------------------------------------------------------
 
 
-def test_a_pushed_event_is_stored_and_fanned_out_to_subscriptions_listing_it(app, client, issue, org, world, db):
-    runtime = app.extensions["questbridge"]
-    listing = subscribe(runtime, org["id"], ["partner.course_synced"])
-    everything = subscribe(runtime, org["id"], ["*"])
-    other_type = subscribe(runtime, org["id"], ["partner.other", "task.completed"])
-    other_org = subscribe(runtime, world.organization("Elsewhere")["id"], ["*"])
+def test_a_pushed_event_is_stored_and_fanned_out_to_subscriptions_listing_it(client, issue, org, world, db):
+    listing = world.subscription(org, ["partner.course_synced"])
+    everything = world.subscription(org, ["*"])
+    other_type = world.subscription(org, ["partner.other", "task.completed"])
+    other_org = world.subscription(world.organization("Elsewhere"), ["*"])
     key = issue()
 
     response = push(client, key, remote_addr=INSIDE_V4)

@@ -42,6 +42,7 @@ def app(make_app):
 @pytest.fixture
 def org(world, db):
     admin = world.user()
+    # Inserted, not created through the service: the configured sources name this organization's id.
     with db.transaction("service_role") as conn:
         conn.execute(
             "insert into public.organizations (id, name, created_by) values (%s, 'Partner org', %s)",

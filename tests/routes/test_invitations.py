@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.mail import INVITATION_LINK, RESET_LINK, link_token, running_inbox
+from tests.mail import INVITATION_LINK, RESET_LINK, link_token
 from tests.support import DEFAULT_PASSWORD, AuthActions, World, assert_problem, csrf_header, rows
 
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -32,12 +32,6 @@ INVITATION_KEYS = {
     "responded_at",
     "invitation_sent",
 }
-
-
-@pytest.fixture
-def smtp_server():
-    with running_inbox() as inbox:
-        yield inbox
 
 
 @pytest.fixture

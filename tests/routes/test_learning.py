@@ -10,7 +10,7 @@ import pytest
 
 from backend.services import learning
 from backend.services.shared.pagination import encode_cursor
-from tests.support import assert_problem
+from tests.support import assert_problem, walk_pages
 
 
 @pytest.fixture
@@ -39,23 +39,6 @@ def create_task(client, headers, quest, **overrides):
 
 def complete(client, headers, task):
     return client.post(f"/api/tasks/{task['id']}/complete", headers=headers)
-
-
-def walk_pages(client, url, headers, limit):
-    """Every item of a list endpoint, following next_cursor; also returns the number of pages."""
-    items, cursor, pages = [], None, 0
-    while True:
-        separator = "&" if "?" in url else "?"
-        query = f"{separator}limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        response = client.get(url + query, headers=headers)
-        assert response.status_code == 200, response.get_json()
-        body = response.get_json()
-        assert len(body["data"]) <= limit
-        items.extend(body["data"])
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items, pages
 
 
 # --- authentication -------------------------------------------------------------------------

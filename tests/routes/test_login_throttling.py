@@ -6,9 +6,11 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
+from backend.services.accounts import signin
 from tests.routes.identity import audit_rows, sign_in
 from tests.support import DEFAULT_PASSWORD, assert_problem
 
@@ -53,14 +55,14 @@ def _botnet_guesses(client, email, seconds, drip):
 
 
 def test_a_distributed_guesser_is_slowed_to_the_drip_and_the_owner_gets_in_after_a_short_wait(make_app, world, db):
-    from backend.config import _networks
+    from backend.parsers import networks
 
     ceiling, drip = 5, 2
     app = make_app(
         login_max_failures_per_email=3,
         login_email_ceiling=ceiling,
         login_email_drip_seconds=drip,
-        trusted_proxies=_networks("TRUSTED_PROXIES", "10.0.0.0/8"),
+        trusted_proxies=networks("TRUSTED_PROXIES", "10.0.0.0/8"),
     )
     victim = world.user()
 
@@ -87,8 +89,12 @@ def test_a_distributed_guesser_is_slowed_to_the_drip_and_the_owner_gets_in_after
     assert "203.0.113.20" in {r["ip"] for r in throttles}
 
 
+def _device_set_cookie(response) -> str:
+    return next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("qb_device="))
+
+
 def _device_cookie(response) -> str:
-    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("qb_device="))
+    cookie = _device_set_cookie(response)
     attributes = [part.strip().lower() for part in cookie.split(";")]
     assert {"httponly", "samesite=lax", "path=/"} <= set(attributes)
     return cookie.split(";", 1)[0].split("=", 1)[1]
@@ -117,6 +123,32 @@ def test_a_browser_that_signed_in_before_skips_the_ceiling_a_botnet_has_reached(
         assert sign_in(browser, victim["email"], DEFAULT_PASSWORD, "203.0.113.22").status_code == 429
     # ...but the owner's own browser gets in at once, from wherever it is now.
     assert sign_in(owners_browser, victim["email"], DEFAULT_PASSWORD, "192.0.2.99").status_code == 200
+
+
+@pytest.mark.parametrize(("environ", "seconds"), [({}, 180 * 86400), ({"LOGIN_DEVICE_TTL_SECONDS": "3600"}, 3600)])
+def test_a_device_cookie_is_honoured_as_long_as_LOGIN_DEVICE_TTL_SECONDS_says(
+    make_app, world, monkeypatch, environ, seconds
+):
+    app = make_app(environ=environ, login_email_ceiling=3, login_email_drip_seconds=600)
+    victim = world.user()
+    signed_in = sign_in(app.test_client(), victim["email"], DEFAULT_PASSWORD, "203.0.113.20")
+    assert f"Max-Age={seconds}" in _device_set_cookie(signed_in)
+    cookie = _device_cookie(signed_in)
+    botnet = app.test_client()
+    statuses = [sign_in(botnet, victim["email"], "guess", f"198.51.100.{n}").status_code for n in range(4)]
+    assert statuses == [401] * 3 + [429]
+
+    def owner_signs_in_after(elapsed: float) -> int:
+        now = time.time() + elapsed
+        monkeypatch.setattr(signin, "time", SimpleNamespace(time=lambda: now))
+        browser = app.test_client()
+        browser.set_cookie("qb_device", cookie)
+        return sign_in(browser, victim["email"], DEFAULT_PASSWORD, "192.0.2.99").status_code
+
+    # Just inside its lifetime the cookie still skips the drip the botnet caused; once older, its
+    # browser waits like any stranger's.
+    assert owner_signs_in_after(seconds - 60) == 200
+    assert owner_signs_in_after(seconds + 60) == 429
 
 
 def test_a_stolen_device_cookie_gets_a_lockout_of_its_own(make_app, world, db):
@@ -232,12 +264,12 @@ def test_failures_per_address_are_throttled_across_emails(make_app, world, db):
 def test_ip_throttle_uses_the_client_address_the_proxies_vouch_for(
     make_app, world, trusted, peer, forwarded, throttled_after_rotation
 ):
-    from backend.config import _networks
+    from backend.parsers import networks
 
     app = make_app(
         login_max_failures_per_ip=2,
         login_max_failures_per_email=100,
-        trusted_proxies=_networks("TRUSTED_PROXIES", trusted),
+        trusted_proxies=networks("TRUSTED_PROXIES", trusted),
     )
     client = app.test_client()
     user = world.user()

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.support import assert_problem
+from tests.support import assert_problem, walk_pages
 
 INVITATION_LINK = re.compile(r"/admin/invitation#token=([A-Za-z0-9_-]+)")
 
@@ -106,18 +106,8 @@ def test_list_pages_with_a_cursor_newest_first(client, world, login, limit):
         client.post("/api/organizations", json={"name": f"Org {n}"}, headers=headers).get_json()["id"] for n in range(7)
     ]
 
-    seen, cursor, pages = [], None, 0
-    while True:
-        query = {"limit": limit} | ({"cursor": cursor} if cursor else {})
-        response = client.get("/api/organizations", query_string=query, headers=headers)
-        assert response.status_code == 200
-        body = response.get_json()
-        assert len(body["data"]) <= limit
-        seen += [o["id"] for o in body["data"]]
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            break
+    listed, pages = walk_pages(client, "/api/organizations", headers, limit)
+    seen = [o["id"] for o in listed]
 
     assert seen == list(reversed(created))
     assert pages == -(-7 // limit)  # the last page carries no cursor, even when it is full

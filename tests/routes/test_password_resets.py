@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.mail import INVITATION_LINK, RESET_LINK, free_port
-from tests.routes.identity import NEW_PASSWORD, WEAK_PASSWORDS, audit_rows, bearer, reset_token_from, sign_in
+from tests.routes.identity import (
+    NEW_PASSWORD,
+    WEAK_PASSWORDS,
+    audit_rows,
+    bearer,
+    lifetimes,
+    reset_token_from,
+    sign_in,
+)
 from tests.support import DEFAULT_PASSWORD, assert_problem
 
 # --- password reset by an admin ----------------------------------------------------------------
@@ -236,3 +244,25 @@ def test_the_email_states_the_links_lifetime(make_app, world, capsys, ttl, wordi
         f"/api/organizations/{org['id']}/members/{member['id']}/password-reset", headers=bearer_login(app, admin)
     )
     assert f"expires in {wording}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("environ", "seconds", "wording"),
+    [({}, 3600, "1 hour(s)"), ({"PASSWORD_RESET_TTL_SECONDS": "900"}, 900, "15 minute(s)")],
+)
+def test_a_reset_link_works_as_long_as_PASSWORD_RESET_TTL_SECONDS_says(
+    make_app, world, capsys, environ, seconds, wording
+):
+    app = make_app(environ=environ)
+    admin = world.user()
+    org = world.organization(admin=admin)
+    member = world.add_member(org)
+
+    response = app.test_client().post(
+        f"/api/organizations/{org['id']}/members/{member['id']}/password-reset", headers=bearer_login(app, admin)
+    )
+
+    assert response.status_code == 202
+    assert f"expires in {wording}" in capsys.readouterr().err
+    db = app.extensions["questbridge"].db
+    assert lifetimes(db, "password_reset_tokens", member["id"]) == [pytest.approx(seconds, abs=1)]

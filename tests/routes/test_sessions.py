@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.routes.identity import audit_rows
-from tests.support import assert_problem
+from tests.routes.identity import audit_rows, lifetimes, sign_in
+from tests.support import DEFAULT_PASSWORD, assert_problem
 
 # --- sessions, logout and /me ------------------------------------------------------------------
 
@@ -65,3 +65,27 @@ def test_logout_without_a_session_is_204(client, header):
 def test_an_unknown_session_cookie_is_401(client):
     client.set_cookie("qb_session", "forged-session-value")
     assert_problem(client.get("/api/auth/me"), 401)
+
+
+@pytest.mark.parametrize(("environ", "seconds"), [({}, 7 * 86400), ({"SESSION_TTL_SECONDS": "900"}, 900)])
+def test_a_session_lasts_as_long_as_SESSION_TTL_SECONDS_says(make_app, world, environ, seconds):
+    app = make_app(environ=environ)
+    db = app.extensions["questbridge"].db
+    user = world.user()
+    browser = app.test_client()
+
+    response = sign_in(browser, user["email"], DEFAULT_PASSWORD)
+
+    assert response.status_code == 200
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("qb_session="))
+    assert f"Max-Age={seconds}" in cookie
+    assert lifetimes(db, "auth_sessions", user["id"]) == [pytest.approx(seconds, abs=1)]
+    assert browser.get("/api/auth/me").status_code == 200
+    # Past its lifetime the session authenticates nothing, however the browser kept its cookie.
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.auth_sessions set created_at = created_at - make_interval(secs => %s),"
+            " expires_at = expires_at - make_interval(secs => %s) where user_id = %s",
+            (seconds + 1, seconds + 1, user["id"]),
+        )
+    assert_problem(browser.get("/api/auth/me"), 401)

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from backend.services.webhooks import events
-from tests.support import assert_problem
+from tests.support import assert_problem, walk_pages
 
 TARGET = "https://93.184.215.14/questbridge"
 DELIVERY_FIELDS = {
@@ -116,15 +116,10 @@ def test_filters_by_status_and_event_type(client, admin_headers, org, db, subscr
 
 def test_the_log_pages_newest_first(client, admin_headers, org, db, subscription):
     emitted = [emit(db, org, "task.completed") for _ in range(5)]
-    seen, cursor, pages = [], None, 0
-    while True:
-        query = f"subscription_id={subscription['id']}&limit=2" + (f"&cursor={cursor}" if cursor else "")
-        body = client.get(f"/api/webhooks/deliveries?{query}", headers=admin_headers).get_json()
-        seen.extend(row["event_id"] for row in body["data"])
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            break
+    listed, pages = walk_pages(
+        client, f"/api/webhooks/deliveries?subscription_id={subscription['id']}", admin_headers, 2
+    )
+    seen = [row["event_id"] for row in listed]
     assert pages == 3
     assert seen == [str(event_id) for event_id in reversed(emitted)]
 

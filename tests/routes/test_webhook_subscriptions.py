@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.services.webhooks import signing, subscriptions
-from tests.support import assert_problem
+from tests.support import assert_problem, walk_pages
 
 TARGET = "https://93.184.215.14/questbridge"  # a public address literal: no DNS needed
 
@@ -401,15 +401,8 @@ def test_the_longest_grace_is_a_week(client, admin_headers, org):
 
 def test_list_pages_through_the_organization_s_subscriptions(client, admin_headers, org):
     created = {subscribe(client, admin_headers, org)["id"] for _ in range(3)}
-    seen, cursor, pages = [], None, 0
-    while True:
-        query = f"organization_id={org['id']}&limit=2" + (f"&cursor={cursor}" if cursor else "")
-        body = client.get(f"/api/webhooks/subscriptions?{query}", headers=admin_headers).get_json()
-        seen.extend(item["id"] for item in body["data"])
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            break
+    listed, pages = walk_pages(client, f"/api/webhooks/subscriptions?organization_id={org['id']}", admin_headers, 2)
+    seen = [item["id"] for item in listed]
     assert pages == 2
     assert sorted(seen) == sorted(created)
 

@@ -12,17 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.receiver import Answer, Receiver
+from tests.receiver import Answer
 from tests.support import AuthActions, World, room_in_the_window, running_engine
 
 ENGINE_AGENT = "engine-under-test/1.0"  # the running engine's User-Agent: who sent an attempt
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

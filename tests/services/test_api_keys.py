@@ -24,14 +24,8 @@ from backend.services.keys.format import MalformedKey, ParsedKey, new_key, parse
 from backend.services.keys.usage import PRUNE_LOCK_KEY, prune_usage, usage_by_tier
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.digest import secret_digest
+from tests.support import PRODUCTION
 
-PRODUCTION = {
-    "QB_ENV": "production",
-    "DATABASE_URL": "postgresql://app@db.internal/questbridge",
-    "SECRET_KEY": "s" * 48,
-    "JWT_SECRET": "j" * 48,
-    "METRICS_TOKEN": "m" * 32,
-}
 # What a secret scanner would match, published in docs/api-keys.md.
 SCANNER_PATTERN = re.compile(r"\bqbk_[0-9a-f]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}\b")
 

@@ -16,15 +16,8 @@ from backend.services.webhooks import events, ssrf, subscriptions
 from backend.services.webhooks.engine import engine_for, run_pass
 from backend.services.webhooks.http import RESPONSE_BODY_LIMIT
 from backend.workers.webhook_delivery import GC_OBJECTS_PER_DELIVERY, prepare_garbage_collector
-from tests.receiver import Answer, Receiver
+from tests.receiver import Answer
 from tests.support import AuthActions, World
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,25 +4,8 @@ import uuid
 
 import pytest
 
-from backend.services.shared.audit import RequestInfo
-from backend.services.webhooks import events, subscriptions
+from backend.services.webhooks import events
 from tests.mail import INVITATION_LINK
-
-
-def subscribe(world, org, event_types):
-    """A subscription made through the service by the organization's admin; its id."""
-    with world.runtime.db.transaction("authenticated", world.claims(org["admin"])) as conn:
-        created = subscriptions.create_subscription(
-            conn,
-            world.runtime.secretbox,
-            user_id=org["admin"]["id"],
-            organization_id=org["id"],
-            target_url="https://hooks.example.org/in",
-            event_types=event_types,
-            description="",
-            origin=RequestInfo(),
-        )
-    return created["id"]
 
 
 def delivered_types(runtime, sub_id=None):
@@ -43,10 +26,10 @@ def runtime(app):
 
 def test_emit_fans_out_to_matching_subscriptions_only(runtime, world):
     org, other = world.organization(), world.organization()
-    wildcard = subscribe(world, org, ["*"])
-    exact = subscribe(world, org, ["task.completed"])
-    unrelated = subscribe(world, org, ["quest.completed"])
-    elsewhere = subscribe(world, other, ["*"])
+    wildcard = world.subscription(org, ["*"])
+    exact = world.subscription(org, ["task.completed"])
+    unrelated = world.subscription(org, ["quest.completed"])
+    elsewhere = world.subscription(other, ["*"])
 
     with runtime.db.transaction("service_role") as conn:
         event_id = events.emit_event(conn, org["id"], "task.completed", {"x": 1})
@@ -61,7 +44,7 @@ def test_emit_fans_out_to_matching_subscriptions_only(runtime, world):
 def test_emit_from_a_learners_transaction_keeps_their_identity_afterwards(runtime, world):
     org = world.organization()
     learner = world.add_member(org)
-    subscribe(world, org, ["*"])
+    world.subscription(org, ["*"])
 
     with runtime.db.transaction("authenticated", world.claims(learner)) as conn:
         events.emit_event(conn, org["id"], "task.submitted", {})
@@ -81,7 +64,7 @@ def test_completing_the_last_task_emits_task_quest_and_badge_events(client, runt
     org = world.organization()
     learner = world.add_member(org)
     admin_headers, learner_headers = auth.headers(org["admin"]), auth.headers(learner)
-    subscribe(world, org, ["*"])
+    world.subscription(org, ["*"])
     quest = client.post(
         "/api/quests", json={"organization_id": str(org["id"]), "title": "Q", "description": ""}, headers=admin_headers
     ).get_json()
@@ -123,7 +106,7 @@ def test_completing_the_last_task_emits_task_quest_and_badge_events(client, runt
 
 def test_a_member_accepting_an_invitation_emits_user_registered(client, runtime, world, auth, capsys):
     org = world.organization()
-    subscribe(world, org, ["user.registered"])
+    world.subscription(org, ["user.registered"])
     response = client.post(
         f"/api/organizations/{org['id']}/members",
         json={"email": "new.learner@example.org", "role": "member"},

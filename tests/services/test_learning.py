@@ -13,11 +13,6 @@ from backend.services import learning
 
 
 @pytest.fixture
-def org(world):
-    return world.organization("Academy")
-
-
-@pytest.fixture
 def member(org, world):
     return world.add_member(org)
 

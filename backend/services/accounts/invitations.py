@@ -4,7 +4,7 @@ member by accepting it (the emailed link, or the prompt once signed in), or decl
 Until then the organization sees the invitation (email, role, status, dates) and nothing about
 the person: inviting does the same work and gives the same answer whether or not the email has
 an account. The admin side runs as the caller (RLS decides); the invitee side takes a
-service_role connection and the user id explicitly, like users.py.
+service_role connection and the user id explicitly, like users.py and sessions.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from backend.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unaut
 from backend.services.accounts import users
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
-from backend.services.shared.digest import secret_digest
+from backend.services.shared.digest import new_token, secret_digest
 from backend.services.shared.ownership import caller_id, require_admin
 from backend.services.shared.pagination import page_params, paginate
 from backend.services.shared.passwords import PasswordHasher, password_problem
@@ -66,7 +66,7 @@ def invite(
             errors={"email": ["is already a member of this organization"]},
         )
     inviter = caller_id(conn)
-    token = users.new_token()
+    token = new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, email, inviter)
         row = conn.execute(
@@ -81,15 +81,8 @@ def invite(
             },
         ).fetchone()
         letter = conn.execute(SQL["letter"], {"organization_id": organization_id, "invited_by": inviter}).fetchone()
-    audit.record(
-        conn,
-        "invitation.created" if row["created"] else "invitation.renewed",
-        organization_id=organization_id,
-        target_type="invitation",
-        target_id=row["id"],
-        metadata={"email": email, "role": role},
-        origin=origin,
-    )
+    action = "invitation.created" if row["created"] else "invitation.renewed"
+    _audit(conn, action, organization_id, row["id"], {"email": email, "role": role}, origin)
     invitation = conn.execute(SQL["get_invitation"], {"id": row["id"], "organization_id": organization_id}).fetchone()
     return IssuedLink(invitation, token, letter["organization_name"], letter["inviter_email"])
 
@@ -106,12 +99,11 @@ def resend(
     conn: psycopg.Connection, organization_id, invitation_id, origin: RequestInfo, ttl_seconds: int
 ) -> IssuedLink:
     """A new link (the previous one stops working) and a fresh lifetime for an open invitation."""
-    require_admin(conn, organization_id)
-    invitation = _invitation(conn, organization_id, invitation_id)
-    if invitation["status"] not in ("pending", "expired"):
-        raise Conflict(f"the invitation was {invitation['status']}: invite the email again instead")
+    invitation = _open_invitation(
+        conn, organization_id, invitation_id, "the invitation was {}: invite the email again instead"
+    )
     inviter = caller_id(conn)
-    token = users.new_token()
+    token = new_token()
     with as_service_role(conn):
         _count_email(conn, organization_id, invitation["email"], inviter)
         conn.execute(
@@ -124,35 +116,41 @@ def resend(
             },
         )
         letter = conn.execute(SQL["letter"], {"organization_id": organization_id, "invited_by": inviter}).fetchone()
-    audit.record(
-        conn,
-        "invitation.resent",
-        organization_id=organization_id,
-        target_type="invitation",
-        target_id=invitation_id,
-        metadata={"email": invitation["email"]},
-        origin=origin,
-    )
+    _audit(conn, "invitation.resent", organization_id, invitation_id, {"email": invitation["email"]}, origin)
     invitation = _invitation(conn, organization_id, invitation_id)
     return IssuedLink(invitation, token, letter["organization_name"], letter["inviter_email"])
 
 
 def revoke(conn: psycopg.Connection, organization_id, invitation_id, origin: RequestInfo) -> None:
     """Withdraw an open invitation: its link stops working and its invitee is no longer offered it."""
+    invitation = _open_invitation(conn, organization_id, invitation_id, "the invitation was already {}")
+    with as_service_role(conn):
+        conn.execute(SQL["revoke"], {"id": invitation_id, "organization_id": organization_id})
+    _audit(conn, "invitation.revoked", organization_id, invitation_id, {"email": invitation["email"]}, origin)
+
+
+def _open_invitation(conn: psycopg.Connection, organization_id, invitation_id, refusal: str) -> dict:
+    """An invitation still open (pending or expired), for one of its organization's admins; else
+    409 with `refusal` naming its status."""
     require_admin(conn, organization_id)
     invitation = _invitation(conn, organization_id, invitation_id)
     if invitation["status"] not in ("pending", "expired"):
-        raise Conflict(f"the invitation was already {invitation['status']}")
-    with as_service_role(conn):
-        conn.execute(SQL["revoke"], {"id": invitation_id, "organization_id": organization_id})
+        raise Conflict(refusal.format(invitation["status"]))
+    return invitation
+
+
+def _audit(
+    conn: psycopg.Connection, action: str, organization_id, invitation_id, metadata: dict, origin=None, actor_id=None
+) -> None:
     audit.record(
         conn,
-        "invitation.revoked",
+        action,
         organization_id=organization_id,
         target_type="invitation",
         target_id=invitation_id,
-        metadata={"email": invitation["email"]},
+        metadata=metadata,
         origin=origin,
+        actor_id=actor_id,
     )
 
 
@@ -264,16 +262,8 @@ def _join(conn: psycopg.Connection, invitation: dict, user: dict, *, new_account
         SQL["insert_membership"],
         {"organization_id": organization_id, "user_id": user_id, "role": invitation["role"]},
     ).fetchone()
-    audit.record(
-        conn,
-        "invitation.accepted",
-        organization_id=organization_id,
-        target_type="invitation",
-        target_id=invitation["id"],
-        metadata={"email": invitation["email"], "role": invitation["role"]},
-        origin=origin,
-        actor_id=user_id,
-    )
+    accepted = {"email": invitation["email"], "role": invitation["role"]}
+    _audit(conn, "invitation.accepted", organization_id, invitation["id"], accepted, origin, actor_id=user_id)
     if joined is not None:
         audit.record(
             conn,
@@ -300,14 +290,7 @@ def _join(conn: psycopg.Connection, invitation: dict, user: dict, *, new_account
 def _record_declined(conn: psycopg.Connection, invitation: dict) -> None:
     """In the organization's log with no actor, address or user agent: declining tells it nothing
     about the person, not even whether they have an account."""
-    audit.record(
-        conn,
-        "invitation.declined",
-        organization_id=invitation["organization_id"],
-        target_type="invitation",
-        target_id=invitation["id"],
-        metadata={"email": invitation["email"]},
-    )
+    _audit(conn, "invitation.declined", invitation["organization_id"], invitation["id"], {"email": invitation["email"]})
 
 
 def delete_expired(conn: psycopg.Connection) -> int:

@@ -9,7 +9,7 @@ import psycopg
 
 from backend.db import as_service_role, queries_beside
 from backend.errors import NotFound, TooManyRequests
-from backend.services.accounts import users
+from backend.services.accounts import resets, users
 from backend.services.shared import audit, rate_limit
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.ownership import caller_id, require_admin, require_member
@@ -19,8 +19,13 @@ SQL = queries_beside(__file__)
 RESETS_PER_USER_PER_HOUR = 5
 
 
-def create_organization(conn: psycopg.Connection, user_id, name: str, origin: RequestInfo) -> dict:
-    """A new organization; its creator becomes its first admin (a trigger adds the membership)."""
+def create_organization(
+    conn: psycopg.Connection, user_id, name: str, origin: RequestInfo, *, via: str | None = None
+) -> dict:
+    """A new organization; its creator becomes its first admin (a trigger adds the membership).
+
+    `via` names a system path (the CLI) that runs this as service_role for `user_id`; the audit
+    entry says so."""
     org_id = uuid.uuid4()
     conn.execute(SQL["insert_organization"], {"id": org_id, "name": name.strip(), "created_by": user_id})
     audit.record(
@@ -29,8 +34,9 @@ def create_organization(conn: psycopg.Connection, user_id, name: str, origin: Re
         organization_id=org_id,
         target_type="organization",
         target_id=org_id,
-        metadata={"name": name.strip()},
+        metadata={"name": name.strip()} | ({"via": via} if via else {}),
         origin=origin,
+        actor_id=user_id,
     )
     return conn.execute(SQL["get_organization"], {"id": org_id}).fetchone()
 
@@ -96,7 +102,7 @@ def request_password_reset(
                 "too many password resets for this user; try again later", retry_after=sent.retry_after
             )
         user = users.find_by_id(conn, user_id)
-        token = users.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
+        token = resets.issue_reset_token(conn, user_id, requested_by, ttl_seconds, organization_id)
         name = conn.execute(SQL["organization_name"], {"id": organization_id}).fetchone()["name"]
     audit.record(
         conn,

@@ -35,11 +35,7 @@ class InboxSettings:
 
     @classmethod
     def from_config(cls, config: Config) -> InboxSettings:
-        return cls(
-            max_attempts=config.inbound_max_attempts,
-            backoff_seconds=tuple(config.inbound_backoff_seconds),
-            rate_limit_per_hour=config.inbound_rate_limit_per_hour,
-        )
+        return cls(**config.section("inbound_", cls))
 
     def delay_after(self, attempts: int) -> int:
         """Seconds before the next attempt once `attempts` have failed."""

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-
-class TierConfigError(ValueError):
-    """API_KEY_TIERS is malformed; the message says where."""
-
+from backend.parsers import ConfigError, json_object
 
 TIERS = ("starter", "pro", "enterprise")
 LIMITS = ("per_day", "per_minute")
@@ -25,19 +20,11 @@ def default_tiers() -> dict:
 def parse_tiers(name: str, raw: str) -> dict:
     """API_KEY_TIERS: JSON changing some limits of the defaults, e.g. {"pro": {"per_minute": 2000}}."""
     tiers = default_tiers()
-    if not raw.strip():
-        return tiers
-    try:
-        changes = json.loads(raw)
-    except ValueError as exc:
-        raise TierConfigError(f"{name} is not valid JSON: {exc}") from None
-    if not isinstance(changes, dict):
-        raise TierConfigError(f"{name} must be a JSON object of tiers")
-    for tier, limits in changes.items():
+    for tier, limits in json_object(name, raw).items():
         if tier not in tiers:
-            raise TierConfigError(f"{name}: {tier!r} is not a tier ({', '.join(TIERS)})")
+            raise ConfigError(f"{name}: {tier!r} is not a tier ({', '.join(TIERS)})")
         if not isinstance(limits, dict):
-            raise TierConfigError(f"{name}[{tier!r}] must be an object with per_day and/or per_minute")
+            raise ConfigError(f"{name}[{tier!r}] must be an object with per_day and/or per_minute")
         tiers[tier].update(limits)
     return tiers
 
@@ -45,10 +32,10 @@ def parse_tiers(name: str, raw: str) -> dict:
 def check_tiers(tiers: dict) -> None:
     name = "API_KEY_TIERS"
     if not isinstance(tiers, dict) or set(tiers) != set(TIERS):
-        raise TierConfigError(f"{name} must define the tiers {', '.join(TIERS)}")
+        raise ConfigError(f"{name} must define the tiers {', '.join(TIERS)}")
     for tier, limits in tiers.items():
         if not isinstance(limits, dict) or set(limits) != set(LIMITS):
-            raise TierConfigError(f"{name}[{tier!r}] must have per_day and per_minute and nothing else")
+            raise ConfigError(f"{name}[{tier!r}] must have per_day and per_minute and nothing else")
         for limit, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-                raise TierConfigError(f"{name}[{tier!r}].{limit} must be an integer from 1 to {MAX_LIMIT}")
+                raise ConfigError(f"{name}[{tier!r}].{limit} must be an integer from 1 to {MAX_LIMIT}")

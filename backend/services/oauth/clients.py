@@ -2,26 +2,23 @@
 
 A client_id is random (24 characters); a confidential client's secret is 32 random bytes, shown
 once and stored as its SHA-256 (a high-entropy secret needs no slow hash; see ADR 0006).
-Redirect URIs are https, or http on a loopback address where any port matches (RFC 8252 7.3),
-and are otherwise compared exactly.
+What a client may register, and how its redirect URIs match, is registration.py's.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import psycopg
 from authlib.oauth2.rfc6749 import ClientMixin
 
 from backend.db import as_service_role, queries_beside
-from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.services.oauth import CLIENT_TYPES, GRANT_TYPES, SCOPES
+from backend.errors import Conflict, NotFound
+from backend.services.oauth import registration
 from backend.services.shared import audit
 from backend.services.shared.audit import RequestInfo
 from backend.services.shared.digest import secret_digest
@@ -31,11 +28,8 @@ from backend.services.shared.pagination import page_params, paginate
 SQL = queries_beside(__file__)
 
 CLIENT_ID_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")  # what the table's check constraint allows
-MAX_REDIRECT_URIS = 10
-MAX_REDIRECT_URI_LENGTH = 2048
 CLIENT_ID_PREFIX = "qbc_"
 SECRET_PREFIX = "qbcs_"  # noqa: S105 (a prefix, not a secret)
-REMOVED_GRANTS = ("implicit", "password")
 PRINCIPAL_EMAIL_DOMAIN = "clients.questbridge.invalid"
 
 
@@ -45,67 +39,6 @@ def generate_client_id() -> str:
 
 def generate_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
-
-
-def _is_loopback(hostname: str | None) -> bool:
-    if not hostname:
-        return False
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why a redirect URI cannot be registered, or None when it can."""
-    if len(uri) > MAX_REDIRECT_URI_LENGTH:
-        return f"must be at most {MAX_REDIRECT_URI_LENGTH} characters"
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
-        return "must not contain spaces or control characters"
-    if any(ord(ch) > 0x7E or ch in '"<>\\^`{|}' for ch in uri):
-        return "must be ASCII, with other characters percent-encoded"
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 (raises ValueError for a malformed port)
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an absolute https URL"
-    if "#" in uri:
-        return "must not have a fragment"
-    if parts.username is not None or parts.password is not None:
-        return "must not contain credentials"
-    if "*" in parts.netloc:
-        return "must not contain wildcards: register every URI exactly"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return "must be https (http is allowed only for loopback: 127.0.0.1, [::1] or localhost)"
-    return None
-
-
-def redirect_uri_matches(registered: list[str] | tuple[str, ...], candidate: str) -> bool:
-    """Exact string match; for a registered http loopback URI, any port of the same URI matches."""
-    if candidate in registered:
-        return True
-    try:
-        asked = urlsplit(candidate)
-        asked.port  # noqa: B018
-    except ValueError:
-        return False
-    if asked.scheme != "http" or not _is_loopback(asked.hostname) or "#" in candidate or asked.username is not None:
-        return False
-    for uri in registered:
-        known = urlsplit(uri)
-        if (
-            known.scheme == "http"
-            and _is_loopback(known.hostname)
-            and known.hostname == asked.hostname
-            and known.path == asked.path
-            and known.query == asked.query
-        ):
-            return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -160,7 +93,7 @@ class Client(ClientMixin):
         return " ".join(requested)
 
     def check_redirect_uri(self, redirect_uri):
-        return redirect_uri_matches(self.redirect_uris, redirect_uri)
+        return registration.redirect_uri_matches(self.redirect_uris, redirect_uri)
 
     def check_client_secret(self, client_secret):
         return self.secret_hash is not None and hmac.compare_digest(self.secret_hash, secret_digest(client_secret))
@@ -207,48 +140,6 @@ def load_client_with_failures(
     ).fetchone()
     client = Client.from_row(row) if row["client_id"] is not None else None
     return client, row["pair_failures"], row["ip_failures"]
-
-
-# -- registration rules ------------------------------------------------------------------------
-
-
-def _check_redirect_uris(uris: list[str]) -> list[str]:
-    uris = list(dict.fromkeys(uris))
-    if len(uris) > MAX_REDIRECT_URIS:
-        raise ValidationFailed.field("redirect_uris", f"must list at most {MAX_REDIRECT_URIS} URIs")
-    for index, uri in enumerate(uris):
-        problem = redirect_uri_problem(uri)
-        if problem:
-            raise ValidationFailed.field("redirect_uris", f"[{index}] {problem}")
-    return uris
-
-
-def _check_registration(data: dict) -> dict:
-    grant_types = list(dict.fromkeys(data["grant_types"]))
-    for name in grant_types:
-        if name in REMOVED_GRANTS:
-            raise ValidationFailed.field(
-                "grant_types", f"{name!r} is not supported: OAuth 2.1 removed the implicit and password grants"
-            )
-        if name not in GRANT_TYPES:
-            raise ValidationFailed.field("grant_types", f"{name!r} is not one of {', '.join(GRANT_TYPES)}")
-    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
-        raise ValidationFailed.field("grant_types", "refresh_token comes only with authorization_code")
-    scopes = list(dict.fromkeys(data["scopes"]))
-    for scope in scopes:
-        if scope not in SCOPES:
-            raise ValidationFailed.field("scopes", f"{scope!r} is not one of {', '.join(SCOPES)}")
-    if data["client_type"] not in CLIENT_TYPES:
-        raise ValidationFailed.field("client_type", "must be confidential or public")
-    redirect_uris = _check_redirect_uris(data["redirect_uris"])
-    if "authorization_code" in grant_types and not redirect_uris:
-        raise ValidationFailed.field("redirect_uris", "the authorization_code grant needs at least one redirect URI")
-    if data["client_type"] == "public":
-        if "client_credentials" in grant_types:
-            raise ValidationFailed.field("grant_types", "a public client cannot use client_credentials")
-        if not data["pkce_required"]:
-            raise ValidationFailed.field("pkce_required", "can be switched off only for confidential clients")
-    return data | {"grant_types": grant_types, "scopes": scopes, "redirect_uris": redirect_uris}
 
 
 def _authorize(conn: psycopg.Connection, client_id: str):
@@ -302,7 +193,7 @@ def create_client(
     if organization_id is None:
         organization_id = sole_administered(conn)
     require_admin(conn, organization_id)
-    data = _check_registration(data)
+    data = registration.check_registration(data)
     client_id = generate_client_id()
     secret = generate_secret() if data["client_type"] == "confidential" else None
     principal_id = (
@@ -371,14 +262,9 @@ def update_client(conn: psycopg.Connection, client_id: str, changes: dict, origi
     if "name" in changes:
         params["name"] = changes["name"].strip()
     if "redirect_uris" in changes:
-        params["redirect_uris"] = _check_redirect_uris(changes["redirect_uris"])
-        if "authorization_code" in current["grant_types"] and not params["redirect_uris"]:
-            raise ValidationFailed.field(
-                "redirect_uris", "the authorization_code grant needs at least one redirect URI"
-            )
+        params["redirect_uris"] = registration.check_redirect_uris(changes["redirect_uris"], current["grant_types"])
     if "pkce_required" in changes:
-        if not changes["pkce_required"] and current["client_type"] != "confidential":
-            raise ValidationFailed.field("pkce_required", "can be switched off only for confidential clients")
+        registration.check_pkce(current["client_type"], changes["pkce_required"])
         params["pkce_required"] = changes["pkce_required"]
     conn.execute(SQL["update_client"], params)
     changed = sorted(name for name in ("name", "redirect_uris", "pkce_required") if params[name] is not None)

@@ -169,7 +169,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             scope=request.scope or "",
             code_challenge=challenge,
             code_challenge_method="S256" if challenge else None,
-            ttl_seconds=self.server.settings.code_ttl,
+            ttl_seconds=self.server.settings.code_ttl_seconds,
         )
 
     def query_authorization_code(self, code, client):

@@ -27,8 +27,8 @@ def run(db: Database, box: SecretBox, config: Config) -> dict | None:
             conn,
             box,
             rotation_days=settings.key_rotation_days,
-            ahead_seconds=settings.key_publish_ahead,
-            token_ttl_seconds=settings.access_token_ttl,
+            ahead_seconds=settings.key_publish_ahead_seconds,
+            token_ttl_seconds=settings.access_token_ttl_seconds,
         )
         return {
             "codes": deleted["codes"],

@@ -58,14 +58,14 @@ from backend.services.shared.secretbox import SecretBox
 class Settings:
     issuer: str
     audience: str
-    access_token_ttl: int
-    refresh_token_ttl: int
-    code_ttl: int
-    client_auth_window: int
+    access_token_ttl_seconds: int
+    refresh_token_ttl_seconds: int
+    code_ttl_seconds: int
+    client_auth_window_seconds: int
     client_auth_max_failures: int
     client_auth_max_failures_per_ip: int
     key_rotation_days: int
-    key_publish_ahead: int
+    key_publish_ahead_seconds: int
 
     @property
     def issuer_netloc(self) -> str:
@@ -74,18 +74,7 @@ class Settings:
     @classmethod
     def from_config(cls, config: Config) -> Settings:
         issuer = (config.oauth_issuer or config.public_url).rstrip("/")
-        return cls(
-            issuer=issuer,
-            audience=f"{issuer}/api",
-            access_token_ttl=config.oauth_access_token_ttl_seconds,
-            refresh_token_ttl=config.oauth_refresh_token_ttl_seconds,
-            code_ttl=config.oauth_code_ttl_seconds,
-            client_auth_window=config.oauth_client_auth_window_seconds,
-            client_auth_max_failures=config.oauth_client_auth_max_failures,
-            client_auth_max_failures_per_ip=config.oauth_client_auth_max_failures_per_ip,
-            key_rotation_days=config.oauth_key_rotation_days,
-            key_publish_ahead=config.oauth_key_publish_ahead_seconds,
-        )
+        return cls(**config.section("oauth_", cls) | {"issuer": issuer, "audience": f"{issuer}/api"})
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
@@ -96,7 +85,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             settings.issuer,
             alg=keys.ALGORITHM,
             refresh_token_generator=lambda **_: secrets.token_urlsafe(32),
-            expires_generator=settings.access_token_ttl,
+            expires_generator=settings.access_token_ttl_seconds,
         )
         self.audience = settings.audience
         self.keyring = keyring
@@ -178,7 +167,7 @@ class Server(AuthorizationServer):
                 user_id=request.authorization_code.user_id,
                 organization_id=client.organization_id,
                 scope=scope,
-                ttl_seconds=self.settings.refresh_token_ttl,
+                ttl_seconds=self.settings.refresh_token_ttl_seconds,
             )
             tokens.link_code_to_grant(conn, request.authorization_code.code_hash, grant_id)
         elif request.refresh_token is not None:
@@ -219,7 +208,7 @@ class Server(AuthorizationServer):
                 return None
             call = current_call.get()
             ip = call.origin.ip or "unknown"
-            window = self.settings.client_auth_window
+            window = self.settings.client_auth_window_seconds
             well_formed = clients.CLIENT_ID_FORMAT.match(client_id) is not None
             # Anything may arrive as a client_id: only a well-formed one is looked up or named in a bucket.
             client_key = client_id if well_formed else "sha256:" + hashlib.sha256(client_id.encode()).hexdigest()[:32]

@@ -28,15 +28,8 @@ class MailSettings:
 
 def settings_from(config) -> MailSettings:
     """The mail settings of a Config (the SMTP_* variables)."""
-    return MailSettings(
-        host=config.smtp_host,
-        port=config.smtp_port,
-        user=config.smtp_user,
-        password=config.smtp_password,
-        sender=config.smtp_from,
-        starttls=config.smtp_starttls,
-        console_fallback=not config.is_production,
-    )
+    smtp = config.section("smtp_", MailSettings)  # host, port, user, password, starttls
+    return MailSettings(**smtp, sender=config.smtp_from, console_fallback=not config.is_production)
 
 
 def send(settings: MailSettings, to: str, subject: str, body: str, console=None) -> None:

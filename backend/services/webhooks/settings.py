@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from backend.config import Config
 from backend.version import __version__
@@ -27,16 +27,4 @@ class EngineSettings:
 
     @classmethod
     def from_config(cls, config: Config, **overrides) -> EngineSettings:
-        settings = cls(
-            backoff_seconds=tuple(config.webhooks_backoff_seconds),
-            max_attempts=config.webhooks_max_attempts,
-            concurrency=config.webhooks_concurrency,
-            batch_size=config.webhooks_batch_size,
-            lease_seconds=config.webhooks_lease_seconds,
-            poll_seconds=config.webhooks_poll_seconds,
-            connect_timeout=config.webhooks_connect_timeout,
-            total_timeout=config.webhooks_total_timeout,
-            retry_after_cap_seconds=config.webhooks_retry_after_cap_seconds,
-            disable_after_failing_seconds=config.webhooks_disable_after_failing_seconds,
-        )
-        return replace(settings, **overrides)
+        return cls(**config.section("webhooks_", cls) | overrides)

@@ -118,17 +118,14 @@ def get_subscription(conn: psycopg.Connection, subscription_id: uuid.UUID) -> di
 class TestSendLimits:
     """How many test sends an organization may have unfinished, and queue a minute."""
 
-    max_in_flight: int = 3
-    per_minute: int = 10
-    in_flight_retry_after: int = 15  # seconds: the longest one attempt takes once an engine sends it
+    max_in_flight: int
+    per_minute: int
+    in_flight_retry_after: int  # seconds: the longest one attempt takes once an engine sends it
 
     @classmethod
     def from_config(cls, config) -> TestSendLimits:
-        return cls(
-            max_in_flight=config.webhooks_test_max_in_flight,
-            per_minute=config.webhooks_test_per_minute,
-            in_flight_retry_after=math.ceil(config.webhooks_total_timeout),
-        )
+        retry_after = math.ceil(config.webhooks_total_timeout)
+        return cls(**config.section("webhooks_test_", cls), in_flight_retry_after=retry_after)
 
 
 def queue_test_delivery(conn: psycopg.Connection, subscription_id: uuid.UUID, limits: TestSendLimits) -> dict:

@@ -79,34 +79,69 @@ interface ConfirmProps {
   danger?: boolean;
   busy?: boolean;
   error?: ApiError;
+  /** The request confirming runs (a useAction): busy while it runs, its error shown, and cleared on Cancel. */
+  action?: { busy: boolean; error: ApiError | undefined; clearError: () => void };
   onConfirm: () => void;
   onCancel: () => void;
 }
 
 /** "Are you sure?" with Cancel focused first, so Enter never destroys by accident. */
-export function ConfirmDialog({ title, children, confirmLabel, danger, busy, error, onConfirm, onCancel }: ConfirmProps) {
+export function ConfirmDialog({ title, children, confirmLabel, danger, action, onConfirm, ...props }: ConfirmProps) {
+  const busy = action ? action.busy : props.busy;
+  const error = action ? action.error : props.error;
+  function onCancel() {
+    action?.clearError();
+    props.onCancel();
+  }
   return (
     <Dialog
       title={title}
       onClose={onCancel}
       footer={
-        <>
-          <button type="button" className="button" onClick={onCancel} data-autofocus>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className={`button ${danger ? "button-danger" : "button-primary"}`}
-            onClick={onConfirm}
-            disabled={busy}
-          >
-            {busy ? "Working…" : confirmLabel}
-          </button>
-        </>
+        <DialogButtons
+          label={confirmLabel}
+          busyLabel="Working…"
+          busy={busy}
+          danger={danger}
+          focusCancel
+          onConfirm={onConfirm}
+          onCancel={onCancel}
+        />
       }
     >
       {children}
       <ErrorBanner error={error} />
     </Dialog>
+  );
+}
+
+/** A dialog's footer: Cancel, then the button that acts (disabled and saying `busyLabel` while it runs). */
+export function DialogButtons({
+  label,
+  busyLabel,
+  busy,
+  danger,
+  focusCancel,
+  onConfirm,
+  onCancel,
+}: {
+  label: string;
+  busyLabel: string;
+  busy?: boolean;
+  danger?: boolean;
+  /** Focus Cancel first, so Enter never destroys by accident. */
+  focusCancel?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  return (
+    <>
+      <button type="button" className="button" onClick={onCancel} data-autofocus={focusCancel || undefined}>
+        Cancel
+      </button>
+      <button type="button" className={`button ${danger ? "button-danger" : "button-primary"}`} onClick={onConfirm} disabled={busy}>
+        {busy ? busyLabel : label}
+      </button>
+    </>
   );
 }

@@ -9,6 +9,7 @@ export const NAV_ITEMS = [
   { to: "/deliveries", label: "Deliveries" },
   { to: "/api-keys", label: "API keys" },
   { to: "/oauth-clients", label: "OAuth clients" },
+  { to: "/lti-platforms", label: "LMS platforms" },
   { to: "/inbound", label: "Inbound events" },
   { to: "/members", label: "Members" },
   { to: "/audit", label: "Audit log" },

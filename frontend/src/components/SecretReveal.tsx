@@ -1,24 +1,5 @@
-import { useEffect, useRef, useState, type ReactNode } from "react";
-
-async function copyText(text: string, fallbackInput: HTMLInputElement | null): Promise<boolean> {
-  try {
-    if (navigator.clipboard?.writeText) {
-      await navigator.clipboard.writeText(text);
-      return true;
-    }
-  } catch {
-    // Denied (no permission, not a secure context): fall back to selecting the text.
-  }
-  if (fallbackInput) {
-    fallbackInput.select();
-    try {
-      return document.execCommand("copy");
-    } catch {
-      return false;
-    }
-  }
-  return false;
-}
+import type { ReactNode } from "react";
+import { CopyStatus, useCopy } from "./CopyField";
 
 interface SecretRevealProps {
   label: string;
@@ -30,16 +11,7 @@ interface SecretRevealProps {
 
 /** A secret the server shows once: read-only, selected on focus, with a copy button. */
 export function SecretReveal({ label, secret, children, onDone }: SecretRevealProps) {
-  const input = useRef<HTMLInputElement>(null);
-  const [copied, setCopied] = useState<"yes" | "no" | null>(null);
-
-  useEffect(() => {
-    setCopied(null);
-  }, [secret]);
-
-  async function copy() {
-    setCopied((await copyText(secret, input.current)) ? "yes" : "no");
-  }
+  const { input, copied, copy } = useCopy<HTMLInputElement>(secret);
 
   return (
     <section className="secret" aria-label={label}>
@@ -67,10 +39,7 @@ export function SecretReveal({ label, secret, children, onDone }: SecretRevealPr
           </button>
         )}
       </div>
-      <p className="secret-status" role="status" aria-live="polite">
-        {copied === "yes" && "Copied to the clipboard."}
-        {copied === "no" && "Could not copy automatically: the text is selected, press Ctrl+C (⌘C)."}
-      </p>
+      <CopyStatus copied={copied} className="secret-status" />
     </section>
   );
 }

@@ -1,8 +1,9 @@
-import { render, screen } from "@testing-library/react";
+import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../api";
+import { useAction } from "../hooks";
 import { BarList, chartPoints, LineChart, linePath } from "./charts";
 import { ConfirmDialog } from "./Dialog";
 import { formatMs, formatPercent } from "./display";
@@ -181,6 +182,40 @@ describe("ConfirmDialog", () => {
     await user.click(screen.getByRole("button", { name: "Delete…" }));
     await user.click(screen.getByRole("button", { name: "Delete" }));
     expect(confirm).toHaveBeenCalledOnce();
+  });
+
+  it("shows the error of the action it confirms, and clears it on Cancel", async () => {
+    const user = userEvent.setup();
+    let action: ReturnType<typeof useAction<[], never>> | undefined;
+    function WithAction() {
+      const [open, setOpen] = useState(true);
+      action = useAction(() => Promise.reject(new ApiError(403, "Forbidden", "organization admins only", "about:blank")));
+      return (
+        <>
+          <button onClick={() => setOpen(true)}>Delete…</button>
+          {open && (
+            <ConfirmDialog
+              title="Delete this?"
+              confirmLabel="Delete"
+              danger
+              action={action}
+              onConfirm={() => void action!.run()}
+              onCancel={() => setOpen(false)}
+            >
+              <p>It cannot be undone.</p>
+            </ConfirmDialog>
+          )}
+        </>
+      );
+    }
+    render(<WithAction />);
+    await user.click(screen.getByRole("button", { name: "Delete" }));
+    expect(await within(screen.getByRole("dialog")).findByRole("alert")).toHaveTextContent("organization admins only");
+    await user.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+    expect(action!.error).toBeUndefined();
+    await user.click(screen.getByRole("button", { name: "Delete…" }));
+    expect(within(screen.getByRole("dialog")).queryByRole("alert")).not.toBeInTheDocument();
   });
 });
 

@@ -1,5 +1,6 @@
-import { useId, type ReactNode } from "react";
+import { useId, type FormEvent, type ReactNode } from "react";
 import type { ApiError } from "../api";
+import { ErrorBanner } from "./feedback";
 
 /** The server's messages for `name`, shown under its input and linked by aria-describedby. */
 export function FieldMessages({ id, error, name }: { id: string; error: ApiError | undefined; name: string | string[] }) {
@@ -49,6 +50,120 @@ export function Field({ label, name, errorNames, error, hint, children }: FieldP
       )}
       <FieldMessages id={errorId} error={error} name={names} />
     </div>
+  );
+}
+
+/**
+ * A password input in its Field, named "password" so that password managers know it; where a
+ * new one is chosen, the hint says what it must be.
+ */
+export function PasswordField({
+  label,
+  autoComplete,
+  value,
+  onChange,
+  error,
+}: {
+  label: string;
+  autoComplete: "current-password" | "new-password";
+  value: string;
+  onChange: (value: string) => void;
+  error?: ApiError;
+}) {
+  const hint = autoComplete === "new-password" ? "At least 10 characters; a passphrase is best." : undefined;
+  return (
+    <Field label={label} name="password" error={error} hint={hint}>
+      {(props) => (
+        <input
+          {...props}
+          type="password"
+          name="password"
+          autoComplete={autoComplete}
+          required
+          value={value}
+          onChange={(event) => onChange(event.target.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+/** A form's primary button: while the request runs it is disabled and says `busyLabel`. */
+export function SubmitButton({
+  busy,
+  busyLabel,
+  disabled,
+  block,
+  children,
+}: {
+  busy: boolean;
+  busyLabel: string;
+  /** Disabled for another reason too (e.g. another request of the form runs). */
+  disabled?: boolean;
+  /** As wide as the form (the sign-in cards). */
+  block?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <button type="submit" className={block ? "button button-primary button-block" : "button button-primary"} disabled={busy || disabled}>
+      {busy ? busyLabel : children}
+    </button>
+  );
+}
+
+/** A form's buttons: submit, and Cancel where there is one. */
+export function FormActions({
+  busy,
+  busyLabel,
+  submitLabel,
+  onCancel,
+}: {
+  busy: boolean;
+  busyLabel: string;
+  submitLabel: string;
+  onCancel?: () => void;
+}) {
+  return (
+    <div className="form-actions">
+      <SubmitButton busy={busy} busyLabel={busyLabel}>
+        {submitLabel}
+      </SubmitButton>
+      {onCancel && (
+        <button type="button" className="button" onClick={onCancel}>
+          Cancel
+        </button>
+      )}
+    </div>
+  );
+}
+
+/**
+ * A form in a panel of its own, titled by its heading: first the server's errors that no field
+ * below shows (`fields` are the ones that do), then the fields and buttons.
+ */
+export function PanelForm({
+  headingId,
+  title,
+  onSubmit,
+  error,
+  fields,
+  children,
+}: {
+  headingId: string;
+  title: string;
+  onSubmit: (event: FormEvent) => void;
+  error: ApiError | undefined;
+  fields: string[];
+  children: ReactNode;
+}) {
+  return (
+    <section className="panel" aria-labelledby={headingId}>
+      <h2 id={headingId}>{title}</h2>
+      <form className="form" onSubmit={onSubmit} noValidate>
+        <ErrorBanner error={error} fields={fields} />
+        {children}
+      </form>
+    </section>
   );
 }
 

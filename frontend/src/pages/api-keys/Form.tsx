@@ -1,8 +1,7 @@
 // The form that creates an API key, offering only the tiers the organization may issue.
 import { useState, type FormEvent } from "react";
 import { createKey, type ApiKey, type TierLimits } from "../../api/apiKeys";
-import { ErrorBanner } from "../../components/feedback";
-import { Field, lines } from "../../components/forms";
+import { Field, lines, FormActions, PanelForm } from "../../components/forms";
 import { useAction } from "../../hooks";
 
 /** "Starter (1,000 requests a day, 100 a minute)": the figures the server enforces, not a copy. */
@@ -35,43 +34,38 @@ export function CreateKeyForm({
   }
 
   return (
-    <section className="panel" aria-labelledby="new-key-heading">
-      <h2 id="new-key-heading">New API key</h2>
-      <form className="form" onSubmit={submit} noValidate>
-        <ErrorBanner error={create.error} fields={["name", "tier", "ip_allowlist"]} />
-        <Field label="Name" name="name" error={create.error} hint="Who uses it, e.g. “Canvas production”.">
-          {(props) => <input {...props} name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}
-        </Field>
-        <Field label="Tier" name="tier" error={create.error}>
-          {(props) => (
-            <select {...props} name="tier" value={tier} onChange={(e) => setTier(e.target.value)}>
-              {tiers.map((option) => (
-                <option key={option.tier} value={option.tier}>
-                  {tierLabel(option)}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field
-          label="IP allowlist (optional)"
-          name="ip_allowlist"
-          error={create.error}
-          hint="One address or CIDR per line, e.g. 203.0.113.0/24. Empty allows any address."
-        >
-          {(props) => (
-            <textarea {...props} name="ip_allowlist" rows={3} value={allowlist} onChange={(e) => setAllowlist(e.target.value)} />
-          )}
-        </Field>
-        <div className="form-actions">
-          <button type="submit" className="button button-primary" disabled={create.busy}>
-            {create.busy ? "Creating…" : "Create key"}
-          </button>
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    </section>
+    <PanelForm
+      headingId="new-key-heading"
+      title="New API key"
+      onSubmit={submit}
+      error={create.error}
+      fields={["name", "tier", "ip_allowlist"]}
+    >
+      <Field label="Name" name="name" error={create.error} hint="Who uses it, e.g. “Canvas production”.">
+        {(props) => <input {...props} name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}
+      </Field>
+      <Field label="Tier" name="tier" error={create.error}>
+        {(props) => (
+          <select {...props} name="tier" value={tier} onChange={(e) => setTier(e.target.value)}>
+            {tiers.map((option) => (
+              <option key={option.tier} value={option.tier}>
+                {tierLabel(option)}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field
+        label="IP allowlist (optional)"
+        name="ip_allowlist"
+        error={create.error}
+        hint="One address or CIDR per line, e.g. 203.0.113.0/24. Empty allows any address."
+      >
+        {(props) => (
+          <textarea {...props} name="ip_allowlist" rows={3} value={allowlist} onChange={(e) => setAllowlist(e.target.value)} />
+        )}
+      </Field>
+      <FormActions busy={create.busy} busyLabel="Creating…" submitLabel="Create key" onCancel={onCancel} />
+    </PanelForm>
   );
 }

@@ -13,7 +13,8 @@ import {
 import { useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { StatusBadge, Time } from "../../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Empty, ErrorBanner, Notice, PageTitle } from "../../components/feedback";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { SecretReveal } from "../../components/SecretReveal";
 import { useAction, useApi, usePagedList } from "../../hooks";
 import { CreateKeyForm } from "./Form";
@@ -94,73 +95,66 @@ export function ApiKeysPage() {
         />
       )}
 
-      <LoadState what="API keys" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="API keys"
+        list={list}
+        empty={
           <Empty title="No API keys yet">Create one for each partner system that calls the external API.</Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="keys-table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Key id</th>
-                  <th scope="col">Tier</th>
-                  <th scope="col">IP allowlist</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((key) => (
-                  <tr key={keyId(key)} data-key-id={keyId(key)}>
-                    <th scope="row" data-label="Name">
-                      {key.name || <span className="muted">unnamed</span>}
-                    </th>
-                    <td data-label="Status">
-                      <StatusBadge status={keyStatus(key)} />
-                      {keyStatus(key) === "replaced" && key.expires_at && (
-                        <div className="muted small">
-                          until <Time value={key.expires_at} />
-                        </div>
-                      )}
-                    </td>
-                    <td data-label="Key id">
-                      <code>{keyId(key)}</code>
-                    </td>
-                    <td data-label="Tier">{key.tier}</td>
-                    <td data-label="IP allowlist">
-                      {key.ip_allowlist?.length ? key.ip_allowlist.join(", ") : <span className="muted">any address</span>}
-                    </td>
-                    <td data-label="Created">
-                      <Time value={key.created_at} />
-                    </td>
-                    <td data-label="Last used">
-                      <Time value={key.last_used_at} />
-                    </td>
-                    <td data-label="Actions">
-                      {isUsable(key) && (
-                        <div className="button-row">
-                          {keyStatus(key) === "active" && (
-                            <button type="button" className="button button-small" onClick={() => setRotating(key)}>
-                              Rotate…
-                            </button>
-                          )}
-                          <button type="button" className="button button-small button-danger" onClick={() => setRevoking(key)}>
-                            Revoke…
-                          </button>
-                        </div>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+        }
+      >
+        <Table
+          testId="keys-table"
+          columns={[
+            "Name",
+            "Status",
+            "Key id",
+            "Tier",
+            "IP allowlist",
+            "Created",
+            "Last used",
+            "Actions",
+          ]}
+        >
+          {list.items?.map((key) => (
+            <tr key={keyId(key)} data-key-id={keyId(key)}>
+              <th scope="row" data-label="Name">
+                {key.name || <span className="muted">unnamed</span>}
+              </th>
+              <td data-label="Status">
+                <StatusBadge status={keyStatus(key)} />
+                {keyStatus(key) === "replaced" && key.expires_at && (
+                  <div className="muted small">
+                    until <Time value={key.expires_at} />
+                  </div>
+                )}
+              </td>
+              <td data-label="Key id">
+                <code>{keyId(key)}</code>
+              </td>
+              <td data-label="Tier">{key.tier}</td>
+              <td data-label="IP allowlist">
+                {key.ip_allowlist?.length ? key.ip_allowlist.join(", ") : <span className="muted">any address</span>}
+              </td>
+              <td data-label="Created">
+                <Time value={key.created_at} />
+              </td>
+              <td data-label="Last used">
+                <Time value={key.last_used_at} />
+              </td>
+              <RowActions show={isUsable(key)}>
+                {keyStatus(key) === "active" && (
+                  <button type="button" className="button button-small" onClick={() => setRotating(key)}>
+                    Rotate…
+                  </button>
+                )}
+                <button type="button" className="button button-small button-danger" onClick={() => setRevoking(key)}>
+                  Revoke…
+                </button>
+              </RowActions>
+            </tr>
+          ))}
+        </Table>
+      </PagedTable>
 
       {rotating && (
         <RotateKeyDialog
@@ -180,12 +174,8 @@ export function ApiKeysPage() {
           title="Revoke this API key?"
           confirmLabel="Revoke"
           danger
-          busy={revoke.busy}
-          error={revoke.error}
-          onCancel={() => {
-            revoke.clearError();
-            setRevoking(undefined);
-          }}
+          action={revoke}
+          onCancel={() => setRevoking(undefined)}
           onConfirm={async () => {
             const result = await revoke.run(revoking);
             if (result !== undefined) {

@@ -1,7 +1,7 @@
 // Rotating a key: keep its id or take a new one, and how long the old secret keeps working.
 import { useState } from "react";
 import { keyId, rotateKey, type ApiKey } from "../../api/apiKeys";
-import { Dialog } from "../../components/Dialog";
+import { Dialog, DialogButtons } from "../../components/Dialog";
 import { ErrorBanner } from "../../components/feedback";
 import { useAction } from "../../hooks";
 
@@ -22,22 +22,16 @@ export function RotateKeyDialog({
       title={`Rotate ${apiKey.name || "API key"}`}
       onClose={onClose}
       footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={rotate.busy}
-            onClick={async () => {
-              const key = await rotate.run();
-              if (key) onRotated(key);
-            }}
-          >
-            {rotate.busy ? "Rotating…" : "Rotate"}
-          </button>
-        </>
+        <DialogButtons
+          label="Rotate"
+          busyLabel="Rotating…"
+          busy={rotate.busy}
+          onCancel={onClose}
+          onConfirm={async () => {
+            const key = await rotate.run();
+            if (key) onRotated(key);
+          }}
+        />
       }
     >
       <fieldset className="radios">

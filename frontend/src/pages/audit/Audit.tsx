@@ -1,7 +1,8 @@
 import { AUDIT_PATH, type AuditEntry } from "../../api/audit";
 import { useOrganization } from "../../auth";
 import { Breakable, FullId, Time } from "../../components/display";
-import { Empty, LoadMore, LoadState, PageTitle } from "../../components/feedback";
+import { Empty, PageTitle } from "../../components/feedback";
+import { PagedTable, Table } from "../../components/Table";
 import { usePagedList } from "../../hooks";
 
 function describeMetadata(metadata: Record<string, unknown> | null): string {
@@ -19,68 +20,61 @@ export function AuditPage() {
     <>
       <PageTitle>Audit log</PageTitle>
       <p className="muted">Who changed what in {organization.name}, newest first.</p>
-      <LoadState what="Audit log" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="Audit log"
+        list={list}
+        empty={
           <Empty title="Nothing recorded yet">Changes to subscriptions, keys and clients appear here.</Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack table-audit" data-testid="audit-table">
-              {/* Fixed widths so long details and ids wrap and every column, IP too, fits 1280 px. */}
-              <colgroup>
-                <col className="col-when" />
-                <col className="col-action" />
-                <col className="col-who" />
-                <col className="col-target" />
-                <col className="col-details" />
-                <col className="col-ip" />
-              </colgroup>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Details</th>
-                  <th scope="col">IP</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((entry) => (
-                  <tr key={entry.id}>
-                    <td data-label="When">
-                      <Time value={entry.created_at} />
-                    </td>
-                    <th scope="row" data-label="Action">
-                      <code>
-                        <Breakable text={entry.action} />
-                      </code>
-                    </th>
-                    <td data-label="Who" className="audit-who">
-                      {entry.actor_email ? <Breakable text={entry.actor_email} /> : (entry.actor_id ? <FullId value={entry.actor_id} /> : <span className="muted">system</span>)}
-                    </td>
-                    <td data-label="Target" className="audit-target">
-                      {entry.target_type ? (
-                        <>
-                          <span className="audit-target-type">
-                            <Breakable text={entry.target_type} />
-                          </span> <FullId value={entry.target_id} />
-                        </>
-                      ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
-                    <td data-label="Details" className="small">
-                      {describeMetadata(entry.metadata) || <span className="muted">—</span>}
-                    </td>
-                    <td data-label="IP">{entry.ip ?? <span className="muted">—</span>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+        }
+      >
+        {/* Fixed widths so long details and ids wrap and every column, IP too, fits 1280 px. */}
+        <Table
+          testId="audit-table"
+          className="table-audit"
+          columns={["When", "Action", "Who", "Target", "Details", "IP"]}
+          colgroup={
+            <colgroup>
+              <col className="col-when" />
+              <col className="col-action" />
+              <col className="col-who" />
+              <col className="col-target" />
+              <col className="col-details" />
+              <col className="col-ip" />
+            </colgroup>
+          }
+        >
+          {list.items?.map((entry) => (
+            <tr key={entry.id}>
+              <td data-label="When">
+                <Time value={entry.created_at} />
+              </td>
+              <th scope="row" data-label="Action">
+                <code>
+                  <Breakable text={entry.action} />
+                </code>
+              </th>
+              <td data-label="Who" className="audit-who">
+                {entry.actor_email ? <Breakable text={entry.actor_email} /> : (entry.actor_id ? <FullId value={entry.actor_id} /> : <span className="muted">system</span>)}
+              </td>
+              <td data-label="Target" className="audit-target">
+                {entry.target_type ? (
+                  <>
+                    <span className="audit-target-type">
+                      <Breakable text={entry.target_type} />
+                    </span> <FullId value={entry.target_id} />
+                  </>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+              <td data-label="Details" className="small">
+                {describeMetadata(entry.metadata) || <span className="muted">—</span>}
+              </td>
+              <td data-label="IP">{entry.ip ?? <span className="muted">—</span>}</td>
+            </tr>
+          ))}
+        </Table>
+      </PagedTable>
     </>
   );
 }

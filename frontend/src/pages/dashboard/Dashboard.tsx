@@ -6,6 +6,7 @@ import { useOrganization } from "../../auth";
 import { BarList, LineChart } from "../../components/charts";
 import { formatMs, formatNumber, formatPercent, shortId, StatusBadge, Time } from "../../components/display";
 import { Empty, LoadState, PageTitle } from "../../components/feedback";
+import { Table } from "../../components/Table";
 import { REFRESH_MS, useApi } from "../../hooks";
 
 const timeLabel = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -144,30 +145,17 @@ function KeyUsage({ tiers }: { tiers: TierUsage[] }) {
         title="Requests today"
         items={tiers.map((tier) => ({ label: tier.tier, value: tier.requests_today, detail: `(${tier.keys} keys)` }))}
       />
-      <div className="table-wrap">
-        <table className="table table-stack table-compact" data-testid="key-usage-table">
-          <thead>
-            <tr>
-              <th scope="col">Tier</th>
-              <th scope="col">Keys</th>
-              <th scope="col">Requests today</th>
-              <th scope="col">Consumers</th>
-              <th scope="col">Rate-limited</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tiers.map((tier) => (
-              <tr key={tier.tier}>
-                <th scope="row" data-label="Tier">{tier.tier}</th>
-                <td data-label="Keys">{formatNumber(tier.keys)}</td>
-                <td data-label="Requests today">{formatNumber(tier.requests_today)}</td>
-                <td data-label="Consumers">{formatNumber(tier.unique_consumers)}</td>
-                <td data-label="Rate-limited">{formatNumber(tier.rate_limit_hits)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testId="key-usage-table" className="table-compact" columns={["Tier", "Keys", "Requests today", "Consumers", "Rate-limited"]}>
+        {tiers.map((tier) => (
+          <tr key={tier.tier}>
+            <th scope="row" data-label="Tier">{tier.tier}</th>
+            <td data-label="Keys">{formatNumber(tier.keys)}</td>
+            <td data-label="Requests today">{formatNumber(tier.requests_today)}</td>
+            <td data-label="Consumers">{formatNumber(tier.unique_consumers)}</td>
+            <td data-label="Rate-limited">{formatNumber(tier.rate_limit_hits)}</td>
+          </tr>
+        ))}
+      </Table>
     </>
   );
 }

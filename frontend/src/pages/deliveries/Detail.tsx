@@ -4,6 +4,7 @@ import { Link, useParams } from "react-router-dom";
 import { deliveryPath, redeliverDelivery, type DeliveryDetail } from "../../api/deliveries";
 import { formatMs, shortId, StatusBadge, Time } from "../../components/display";
 import { Empty, ErrorBanner, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Table } from "../../components/Table";
 import { REFRESH_MS, useAction, useApi } from "../../hooks";
 
 export function DeliveryDetailPage() {
@@ -95,42 +96,28 @@ export function DeliveryDetailPage() {
               {data.attempts_log.length === 0 ? (
                 <Empty title="No attempts yet">The engine has not tried this delivery yet.</Empty>
               ) : (
-                <div className="table-wrap">
-                  <table className="table table-stack" data-testid="attempts-table">
-                    <thead>
-                      <tr>
-                        <th scope="col">#</th>
-                        <th scope="col">Started</th>
-                        <th scope="col">HTTP status</th>
-                        <th scope="col">Duration</th>
-                        <th scope="col">Error</th>
-                        <th scope="col">Response body</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.attempts_log.map((attempt, index) => (
-                        <tr key={`${attempt.attempt}-${index}`}>
-                          <td data-label="#">{attempt.attempt}</td>
-                          <td data-label="Started">
-                            <Time value={attempt.started_at} />
-                          </td>
-                          <td data-label="HTTP status">
-                            {attempt.status_code === null ? (
-                              <span className="muted">none</span>
-                            ) : (
-                              <span className={attempt.status_code < 300 ? "code-ok" : "code-bad"}>{attempt.status_code}</span>
-                            )}
-                          </td>
-                          <td data-label="Duration">{formatMs(attempt.duration_ms)}</td>
-                          <td data-label="Error">{attempt.error ?? <span className="muted">—</span>}</td>
-                          <td data-label="Response body">
-                            {attempt.response_body ? <pre className="code-inline">{attempt.response_body}</pre> : <span className="muted">empty</span>}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <Table testId="attempts-table" columns={["#", "Started", "HTTP status", "Duration", "Error", "Response body"]}>
+                  {data.attempts_log.map((attempt, index) => (
+                    <tr key={`${attempt.attempt}-${index}`}>
+                      <td data-label="#">{attempt.attempt}</td>
+                      <td data-label="Started">
+                        <Time value={attempt.started_at} />
+                      </td>
+                      <td data-label="HTTP status">
+                        {attempt.status_code === null ? (
+                          <span className="muted">none</span>
+                        ) : (
+                          <span className={attempt.status_code < 300 ? "code-ok" : "code-bad"}>{attempt.status_code}</span>
+                        )}
+                      </td>
+                      <td data-label="Duration">{formatMs(attempt.duration_ms)}</td>
+                      <td data-label="Error">{attempt.error ?? <span className="muted">—</span>}</td>
+                      <td data-label="Response body">
+                        {attempt.response_body ? <pre className="code-inline">{attempt.response_body}</pre> : <span className="muted">empty</span>}
+                      </td>
+                    </tr>
+                  ))}
+                </Table>
               )}
             </section>
 

@@ -1,6 +1,6 @@
 // /deliveries: the delivery log, filtered through the address, with bulk redelivery of dead ones.
 import { useEffect, useId, useState } from "react";
-import { Link, useSearchParams } from "react-router-dom";
+import { Link } from "react-router-dom";
 import type { Page } from "../../api";
 import { DELIVERIES_PATH, DELIVERY_STATUSES, redeliverDeadOfOrganization, type Delivery } from "../../api/deliveries";
 import {
@@ -14,14 +14,16 @@ import { useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { EventTypeFilter } from "../../components/EventTypePicker";
 import { shortId, StatusBadge, Time } from "../../components/display";
-import { Empty, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Empty, Notice, PageTitle } from "../../components/feedback";
+import { StatusFilter, useQueryParams } from "../../components/filters";
+import { PagedTable, Table } from "../../components/Table";
 import { REFRESH_MS, useAction, useApi, usePagedList } from "../../hooks";
 
 const FILTERS = ["status", "event_type", "subscription_id"] as const;
 
 export function DeliveriesPage() {
   const organization = useOrganization();
-  const [params, setParams] = useSearchParams();
+  const [params, setParam] = useQueryParams();
   const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""])) as Record<
     (typeof FILTERS)[number],
     string
@@ -29,7 +31,7 @@ export function DeliveriesPage() {
   const [autoRefresh, setAutoRefresh] = useState(true);
   const [confirmBulk, setConfirmBulk] = useState(false);
   const [notice, setNotice] = useState<string>();
-  const ids = { status: useId(), type: useId(), subscription: useId(), refresh: useId() };
+  const ids = { type: useId(), subscription: useId(), refresh: useId() };
 
   const list = usePagedList<Delivery>(
     DELIVERIES_PATH,
@@ -52,12 +54,7 @@ export function DeliveriesPage() {
     return result.count;
   });
 
-  function setFilter(name: (typeof FILTERS)[number], value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
-  }
+  const setFilter = (name: (typeof FILTERS)[number], value: string) => setParam(name, value);
 
   // The catalog first, then custom types partners push, as seen in the rows loaded so far (kept
   // while another filter loads, so the suggestions do not flicker).
@@ -87,17 +84,7 @@ export function DeliveriesPage() {
       </PageTitle>
       <Notice>{notice}</Notice>
       <form className="filters" role="search" aria-label="Filter deliveries" onSubmit={(event) => event.preventDefault()}>
-        <div className="field">
-          <label htmlFor={ids.status}>Status</label>
-          <select id={ids.status} value={filters.status} onChange={(event) => setFilter("status", event.target.value)}>
-            <option value="">Any status</option>
-            {DELIVERY_STATUSES.map((status) => (
-              <option key={status} value={status}>
-                {status}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter statuses={DELIVERY_STATUSES} value={filters.status} onChange={(status) => setFilter("status", status)} />
         <div className="field">
           <label htmlFor={ids.type}>Event type</label>
           <EventTypeFilter id={ids.type} value={filters.event_type} suggestions={eventTypes} onChange={(type) => setFilter("event_type", type)} />
@@ -126,70 +113,61 @@ export function DeliveriesPage() {
         </label>
       </form>
 
-      <LoadState what="Deliveries" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="Deliveries"
+        list={list}
+        empty={
           <Empty title={FILTERS.some((name) => filters[name]) ? "No deliveries match these filters" : "No deliveries yet"}>
             Deliveries appear when an event matches a <Link to="/subscriptions">subscription</Link>.
           </Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="deliveries-table">
-              <thead>
-                <tr>
-                  <th scope="col">Status</th>
-                  <th scope="col">Event type</th>
-                  <th scope="col">Subscription</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Last answer</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Details</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((delivery) => (
-                  <tr key={delivery.id} data-delivery-id={delivery.id} data-status={delivery.status}>
-                    <td data-label="Status">
-                      <StatusBadge status={delivery.status} />
-                    </td>
-                    <td data-label="Event type">
-                      <code>{delivery.event_type}</code>
-                    </td>
-                    <td data-label="Subscription" className="url">
-                      {subscriptionUrl.get(delivery.subscription_id) ?? shortId(delivery.subscription_id)}
-                    </td>
-                    <td data-label="Attempts">{delivery.attempts}</td>
-                    <td data-label="Last answer">
-                      {delivery.last_status_code ?? (delivery.last_error ? <span className="muted">{delivery.last_error}</span> : "—")}
-                    </td>
-                    <td data-label="Created">
-                      <Time value={delivery.created_at} />
-                    </td>
-                    <td data-label="">
-                      <Link to={`/deliveries/${delivery.id}`} aria-label={`Details of delivery ${shortId(delivery.id)} (${delivery.event_type})`}>
-                        Details
-                      </Link>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+        }
+      >
+        <Table
+          testId="deliveries-table"
+          columns={[
+            "Status",
+            "Event type",
+            "Subscription",
+            "Attempts",
+            "Last answer",
+            "Created",
+            <span className="visually-hidden">Details</span>,
+          ]}
+        >
+          {list.items?.map((delivery) => (
+            <tr key={delivery.id} data-delivery-id={delivery.id} data-status={delivery.status}>
+              <td data-label="Status">
+                <StatusBadge status={delivery.status} />
+              </td>
+              <td data-label="Event type">
+                <code>{delivery.event_type}</code>
+              </td>
+              <td data-label="Subscription" className="url">
+                {subscriptionUrl.get(delivery.subscription_id) ?? shortId(delivery.subscription_id)}
+              </td>
+              <td data-label="Attempts">{delivery.attempts}</td>
+              <td data-label="Last answer">
+                {delivery.last_status_code ?? (delivery.last_error ? <span className="muted">{delivery.last_error}</span> : "—")}
+              </td>
+              <td data-label="Created">
+                <Time value={delivery.created_at} />
+              </td>
+              <td data-label="">
+                <Link to={`/deliveries/${delivery.id}`} aria-label={`Details of delivery ${shortId(delivery.id)} (${delivery.event_type})`}>
+                  Details
+                </Link>
+              </td>
+            </tr>
+          ))}
+        </Table>
+      </PagedTable>
 
       {confirmBulk && (
         <ConfirmDialog
           title="Redeliver dead deliveries?"
           confirmLabel="Redeliver dead"
-          busy={bulk.busy}
-          error={bulk.error}
-          onCancel={() => {
-            bulk.clearError();
-            setConfirmBulk(false);
-          }}
+          action={bulk}
+          onCancel={() => setConfirmBulk(false)}
           onConfirm={async () => {
             const count = await bulk.run();
             if (count !== undefined) {

@@ -2,11 +2,9 @@
 import { useState } from "react";
 import { AUTOGRADER_SECRETS_PATH, rotateAutograderSecret, type AutograderSecret } from "../../api/inbound";
 import type { Organization } from "../../api/auth";
-import { Dialog } from "../../components/Dialog";
 import { Time } from "../../components/display";
 import { ErrorBanner, LoadState } from "../../components/feedback";
-import { FieldMessages } from "../../components/forms";
-import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../../components/GraceChoices";
+import { DEFAULT_GRACE_SECONDS, RotateSecretDialog } from "../../components/GraceChoices";
 import { SecretReveal } from "../../components/SecretReveal";
 import { useAction, useApi } from "../../hooks";
 
@@ -73,31 +71,21 @@ export function AutograderSecretPanel({ organization }: { organization: Organiza
         {data && !data.configured && <p>This organization has no autograder secret of its own yet.</p>}
       </LoadState>
       {dialog && (
-        <Dialog
+        <RotateSecretDialog
           title="Rotate the autograder secret"
-          onClose={() => {
-            rotate.clearError();
-            setDialog(false);
-          }}
-          footer={
-            <>
-              <button type="button" className="button" onClick={() => setDialog(false)}>
-                Cancel
-              </button>
-              <button type="button" className="button button-primary" disabled={rotate.busy} onClick={() => issue(grace)}>
-                {rotate.busy ? "Rotating…" : "Rotate"}
-              </button>
-            </>
-          }
+          legend="Keep accepting the old secret for"
+          errorId="autograder-grace-error"
+          grace={grace}
+          onGraceChange={setGrace}
+          action={rotate}
+          onCancel={() => setDialog(false)}
+          onConfirm={() => issue(grace)}
         >
           <p>
             Rotating issues a new secret. During the grace period grades signed with either secret are accepted, so the
             autograder can switch without refused grades.
           </p>
-          <GraceChoices legend="Keep accepting the old secret for" value={grace} onChange={setGrace} />
-          <FieldMessages id="autograder-grace-error" error={rotate.error} name="grace_seconds" />
-          <ErrorBanner error={rotate.error} fields={["grace_seconds"]} />
-        </Dialog>
+        </RotateSecretDialog>
       )}
     </section>
   );

@@ -1,30 +1,23 @@
 // /inbound: inbound events filtered by status, one shown beside the list, dead ones retried.
-import { useId, useState } from "react";
-import { useSearchParams } from "react-router-dom";
+import { useState } from "react";
 import { INBOUND_EVENTS_PATH, INBOUND_STATUSES, retryInboundEvent, type InboundEvent } from "../../api/inbound";
 import { useOrganization } from "../../auth";
 import { shortId, StatusBadge, Time } from "../../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Empty, ErrorBanner, Notice, PageTitle } from "../../components/feedback";
+import { StatusFilter, useQueryParams } from "../../components/filters";
+import { PagedTable, Table } from "../../components/Table";
 import { REFRESH_MS, useAction, usePagedList } from "../../hooks";
 import { AutograderSecretPanel } from "./AutograderSecret";
 import { InboundDetail } from "./Detail";
 
 export function InboundPage() {
   const organization = useOrganization();
-  const [params, setParams] = useSearchParams();
+  const [params, update] = useQueryParams();
   const status = params.get("status") ?? "";
   const selected = params.get("event");
-  const statusId = useId();
   const [notice, setNotice] = useState<string>();
   const list = usePagedList<InboundEvent>(INBOUND_EVENTS_PATH, { organization_id: organization.id, status }, REFRESH_MS);
   const retry = useAction((event: InboundEvent) => retryInboundEvent(event.id));
-
-  function update(name: string, value: string | null) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
-  }
 
   return (
     <>
@@ -34,82 +27,58 @@ export function InboundPage() {
       <Notice>{notice}</Notice>
       <ErrorBanner error={retry.error} />
       <form className="filters" role="search" aria-label="Filter inbound events" onSubmit={(event) => event.preventDefault()}>
-        <div className="field">
-          <label htmlFor={statusId}>Status</label>
-          <select id={statusId} value={status} onChange={(event) => update("status", event.target.value)}>
-            <option value="">Any status</option>
-            {INBOUND_STATUSES.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter statuses={INBOUND_STATUSES} value={status} onChange={(value) => update("status", value)} />
       </form>
       {selected && <InboundDetail id={selected} onClose={() => update("event", null)} />}
-      <LoadState what="Inbound events" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="Inbound events"
+        list={list}
+        empty={
           <Empty title={status ? `No ${status} inbound events` : "No inbound events yet"}>
             Events appear here when an autograder or another configured sender posts to Questbridge.
           </Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="inbound-table">
-              <thead>
-                <tr>
-                  <th scope="col">Event</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">Received</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((event) => (
-                  <tr key={event.id} data-event-id={event.id} data-status={event.status}>
-                    <th scope="row" data-label="Event">
-                      <button type="button" className="link-button" onClick={() => update("event", event.id)}>
-                        {event.type ?? shortId(event.id)}
-                      </button>
-                    </th>
-                    <td data-label="Source">{event.source}</td>
-                    <td data-label="Status">
-                      <StatusBadge status={event.status} />
-                    </td>
-                    <td data-label="Attempts">{event.attempts}</td>
-                    <td data-label="Error">{event.error ?? <span className="muted">—</span>}</td>
-                    <td data-label="Received">
-                      <Time value={event.received_at} />
-                    </td>
-                    <td data-label="Actions">
-                      {event.status === "dead" && (
-                        <button
-                          type="button"
-                          className="button button-small"
-                          disabled={retry.busy}
-                          onClick={async () => {
-                            setNotice(undefined);
-                            const result = await retry.run(event);
-                            if (result !== undefined) {
-                              setNotice(`Event ${shortId(event.id)} queued for processing again.`);
-                              void list.reload();
-                            }
-                          }}
-                        >
-                          Retry
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+        }
+      >
+        <Table testId="inbound-table" columns={["Event", "Source", "Status", "Attempts", "Error", "Received", "Actions"]}>
+          {list.items?.map((event) => (
+            <tr key={event.id} data-event-id={event.id} data-status={event.status}>
+              <th scope="row" data-label="Event">
+                <button type="button" className="link-button" onClick={() => update("event", event.id)}>
+                  {event.type ?? shortId(event.id)}
+                </button>
+              </th>
+              <td data-label="Source">{event.source}</td>
+              <td data-label="Status">
+                <StatusBadge status={event.status} />
+              </td>
+              <td data-label="Attempts">{event.attempts}</td>
+              <td data-label="Error">{event.error ?? <span className="muted">—</span>}</td>
+              <td data-label="Received">
+                <Time value={event.received_at} />
+              </td>
+              <td data-label="Actions">
+                {event.status === "dead" && (
+                  <button
+                    type="button"
+                    className="button button-small"
+                    disabled={retry.busy}
+                    onClick={async () => {
+                      setNotice(undefined);
+                      const result = await retry.run(event);
+                      if (result !== undefined) {
+                        setNotice(`Event ${shortId(event.id)} queued for processing again.`);
+                        void list.reload();
+                      }
+                    }}
+                  >
+                    Retry
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      </PagedTable>
     </>
   );
 }

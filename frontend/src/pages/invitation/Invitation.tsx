@@ -12,7 +12,7 @@ import { useAuth } from "../../auth";
 import { Time } from "../../components/display";
 import { inviterName } from "../../components/InvitationPrompt";
 import { ErrorBanner, Loading } from "../../components/feedback";
-import { Field } from "../../components/forms";
+import { Field, PasswordField, SubmitButton } from "../../components/forms";
 import { useAction } from "../../hooks";
 import { forgetLink, linkFinished, linkToken } from "../../linkToken";
 import { LinkCard, LinkError, NoLink, sameEmail, useSignedInByLink } from "./link";
@@ -135,29 +135,17 @@ export function InvitationPage() {
             </p>
           )}
           <input type="email" name="username" autoComplete="username" value={preview.email} readOnly hidden />
-          <Field label="Choose a password" name="password" error={accept.error} hint="At least 10 characters; a passphrase is best.">
-            {(props) => (
-              <input
-                {...props}
-                type="password"
-                name="password"
-                autoComplete="new-password"
-                required
-                value={password}
-                onChange={(event) => setPassword(event.target.value)}
-              />
-            )}
-          </Field>
-          <button type="submit" className="button button-primary button-block" disabled={accept.busy || decline.busy}>
-            {accept.busy ? "Joining…" : "Accept and join"}
-          </button>
+          <PasswordField label="Choose a password" autoComplete="new-password" value={password} onChange={setPassword} error={accept.error} />
+          <SubmitButton block busy={accept.busy} disabled={decline.busy} busyLabel="Joining…">
+            Accept and join
+          </SubmitButton>
           {declineButton}
         </form>
       ) : signedInAsInvitee ? (
         <form onSubmit={onAccept} noValidate>
-          <button type="submit" className="button button-primary button-block" disabled={accept.busy || decline.busy}>
-            {accept.busy ? "Joining…" : `Accept and join ${organization}`}
-          </button>
+          <SubmitButton block busy={accept.busy} disabled={decline.busy} busyLabel="Joining…">
+            {`Accept and join ${organization}`}
+          </SubmitButton>
           {declineButton}
         </form>
       ) : me ? (
@@ -178,22 +166,10 @@ export function InvitationPage() {
           <Field label="Email" name="email">
             {(props) => <input {...props} type="email" name="email" autoComplete="username" value={preview.email} readOnly />}
           </Field>
-          <Field label="Password" name="password" error={signInError}>
-            {(props) => (
-              <input
-                {...props}
-                type="password"
-                name="password"
-                autoComplete="current-password"
-                required
-                value={password}
-                onChange={(event) => setPassword(event.target.value)}
-              />
-            )}
-          </Field>
-          <button type="submit" className="button button-primary button-block" disabled={signingIn}>
-            {signingIn ? "Signing in…" : "Sign in to accept"}
-          </button>
+          <PasswordField label="Password" autoComplete="current-password" value={password} onChange={setPassword} error={signInError} />
+          <SubmitButton block busy={signingIn} busyLabel="Signing in…">
+            Sign in to accept
+          </SubmitButton>
           {declineButton}
         </form>
       )}

@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from "react";
 import { Navigate } from "react-router-dom";
 import { resetPassword } from "../../api/auth";
-import { Field } from "../../components/forms";
+import { PasswordField, SubmitButton } from "../../components/forms";
 import { useAction } from "../../hooks";
 import { linkFinished, linkToken } from "../../linkToken";
 import { LinkCard, LinkError, NoLink, useSignedInByLink } from "./link";
@@ -33,22 +33,10 @@ export function ResetPasswordPage() {
       <p className="muted">Your new password replaces the old one and signs you out everywhere else.</p>
       {reset.error && <LinkError error={reset.error} what="reset" />}
       <form onSubmit={submit} noValidate>
-        <Field label="New password" name="password" error={reset.error} hint="At least 10 characters; a passphrase is best.">
-          {(props) => (
-            <input
-              {...props}
-              type="password"
-              name="password"
-              autoComplete="new-password"
-              required
-              value={password}
-              onChange={(event) => setPassword(event.target.value)}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button button-primary button-block" disabled={reset.busy}>
-          {reset.busy ? "Saving…" : "Set password and sign in"}
-        </button>
+        <PasswordField label="New password" autoComplete="new-password" value={password} onChange={setPassword} error={reset.error} />
+        <SubmitButton block busy={reset.busy} busyLabel="Saving…">
+          Set password and sign in
+        </SubmitButton>
       </form>
     </LinkCard>
   );

@@ -3,7 +3,7 @@ import { asApiError, type ApiError } from "../../api";
 import { changePassword } from "../../api/auth";
 import { useAuth } from "../../auth";
 import { ErrorBanner } from "../../components/feedback";
-import { Field } from "../../components/forms";
+import { Field, PasswordField, SubmitButton } from "../../components/forms";
 
 export function LoginPage() {
   const { login, error: sessionError } = useAuth();
@@ -50,22 +50,10 @@ export function LoginPage() {
               />
             )}
           </Field>
-          <Field label="Password" name="password" error={error}>
-            {(props) => (
-              <input
-                {...props}
-                type="password"
-                name="password"
-                autoComplete="current-password"
-                required
-                value={password}
-                onChange={(event) => setPassword(event.target.value)}
-              />
-            )}
-          </Field>
-          <button type="submit" className="button button-primary button-block" disabled={busy}>
-            {busy ? "Signing in…" : "Sign in"}
-          </button>
+          <PasswordField label="Password" autoComplete="current-password" value={password} onChange={setPassword} error={error} />
+          <SubmitButton block busy={busy} busyLabel="Signing in…">
+            Sign in
+          </SubmitButton>
         </form>
       </main>
     </div>
@@ -111,9 +99,9 @@ export function ChangePasswordPage() {
               <input {...props} type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} />
             )}
           </Field>
-          <button type="submit" className="button button-primary button-block" disabled={busy}>
-            {busy ? "Saving…" : "Change password"}
-          </button>
+          <SubmitButton block busy={busy} busyLabel="Saving…">
+            Change password
+          </SubmitButton>
           <button type="button" className="button button-block" onClick={() => void logout()}>
             Log out
           </button>

@@ -3,7 +3,8 @@ import { useState } from "react";
 import { invitationsPath, resendInvitation, revokeInvitation, type Invitation } from "../../api/members";
 import { ConfirmDialog } from "../../components/Dialog";
 import { Breakable, StatusBadge, Time } from "../../components/display";
-import { Empty, ErrorBanner, LoadMore, LoadState, Notice } from "../../components/feedback";
+import { Empty, ErrorBanner, Notice } from "../../components/feedback";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { useAction, usePagedList } from "../../hooks";
 
 export function InvitationsSection({ organizationId }: { organizationId: string }) {
@@ -29,82 +30,61 @@ export function InvitationsSection({ organizationId }: { organizationId: string 
       <h2 id="invitations-list-heading">Invitations</h2>
       <Notice>{notice}</Notice>
       <ErrorBanner error={resend.error} />
-      <LoadState what="Invitations" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="Invitations"
+        list={list}
+        empty={
           <Empty title="No invitations yet">Invite people by email; they join when they accept.</Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="invitations-table">
-              <thead>
-                <tr>
-                  <th scope="col">Email</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Sent</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((invitation) => {
-                  const open = invitation.status === "pending" || invitation.status === "expired";
-                  return (
-                    <tr key={invitation.id}>
-                      <th scope="row" data-label="Email">
-                        <Breakable text={invitation.email} />
-                      </th>
-                      <td data-label="Role">{invitation.role}</td>
-                      <td data-label="Status">
-                        <StatusBadge status={invitation.status} />
-                      </td>
-                      <td data-label="Sent">
-                        <Time value={invitation.sent_at} />
-                      </td>
-                      <td data-label="Expires">{open ? <Time value={invitation.expires_at} /> : <span className="muted">—</span>}</td>
-                      <td data-label="Actions">
-                        {open && (
-                          <div className="button-row">
-                            <button
-                              type="button"
-                              className="button button-small"
-                              aria-label={`Resend the invitation to ${invitation.email}`}
-                              disabled={resend.busy}
-                              onClick={() => void onResend(invitation)}
-                            >
-                              Resend
-                            </button>
-                            <button
-                              type="button"
-                              className="button button-small button-danger"
-                              aria-label={`Revoke the invitation to ${invitation.email}`}
-                              onClick={() => setRevoking(invitation)}
-                            >
-                              Revoke…
-                            </button>
-                          </div>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+        }
+      >
+        <Table testId="invitations-table" columns={["Email", "Role", "Status", "Sent", "Expires", "Actions"]}>
+          {list.items?.map((invitation) => {
+            const open = invitation.status === "pending" || invitation.status === "expired";
+            return (
+              <tr key={invitation.id}>
+                <th scope="row" data-label="Email">
+                  <Breakable text={invitation.email} />
+                </th>
+                <td data-label="Role">{invitation.role}</td>
+                <td data-label="Status">
+                  <StatusBadge status={invitation.status} />
+                </td>
+                <td data-label="Sent">
+                  <Time value={invitation.sent_at} />
+                </td>
+                <td data-label="Expires">{open ? <Time value={invitation.expires_at} /> : <span className="muted">—</span>}</td>
+                <RowActions show={open}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    aria-label={`Resend the invitation to ${invitation.email}`}
+                    disabled={resend.busy}
+                    onClick={() => void onResend(invitation)}
+                  >
+                    Resend
+                  </button>
+                  <button
+                    type="button"
+                    className="button button-small button-danger"
+                    aria-label={`Revoke the invitation to ${invitation.email}`}
+                    onClick={() => setRevoking(invitation)}
+                  >
+                    Revoke…
+                  </button>
+                </RowActions>
+              </tr>
+            );
+          })}
+        </Table>
+      </PagedTable>
 
       {revoking && (
         <ConfirmDialog
           title={`Revoke the invitation to ${revoking.email}?`}
           confirmLabel="Revoke"
           danger
-          busy={revoke.busy}
-          error={revoke.error}
-          onCancel={() => {
-            revoke.clearError();
-            setRevoking(undefined);
-          }}
+          action={revoke}
+          onCancel={() => setRevoking(undefined)}
           onConfirm={async () => {
             if ((await revoke.run(revoking)) === undefined) return;
             setNotice(`The invitation to ${revoking.email} was revoked; its link no longer works.`);

@@ -1,8 +1,7 @@
 // The form an admin invites someone with, by email and role.
 import { useState, type FormEvent } from "react";
 import { inviteMember, ROLES, type Invitation } from "../../api/members";
-import { ErrorBanner } from "../../components/feedback";
-import { Field } from "../../components/forms";
+import { Field, FormActions, PanelForm } from "../../components/forms";
 import { useAction } from "../../hooks";
 
 export function InviteForm({
@@ -25,44 +24,33 @@ export function InviteForm({
   }
 
   return (
-    <section className="panel" aria-labelledby="invite-heading">
-      <h2 id="invite-heading">Invite a member</h2>
-      <form className="form" onSubmit={submit} noValidate>
-        <ErrorBanner error={invite.error} fields={["email", "role"]} />
-        <Field label="Email" name="email" error={invite.error} hint="They get an email with a link to accept or decline.">
-          {(props) => (
-            <input
-              {...props}
-              type="email"
-              name="email"
-              autoComplete="off"
-              required
-              maxLength={254}
-              value={email}
-              onChange={(event) => setEmail(event.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Role" name="role" error={invite.error}>
-          {(props) => (
-            <select {...props} name="role" value={role} onChange={(event) => setRole(event.target.value)}>
-              {ROLES.map((option) => (
-                <option key={option.value} value={option.value}>
-                  {option.label}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <div className="form-actions">
-          <button type="submit" className="button button-primary" disabled={invite.busy}>
-            {invite.busy ? "Inviting…" : "Send invitation"}
-          </button>
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    </section>
+    <PanelForm headingId="invite-heading" title="Invite a member" onSubmit={submit} error={invite.error} fields={["email", "role"]}>
+      <Field label="Email" name="email" error={invite.error} hint="They get an email with a link to accept or decline.">
+        {(props) => (
+          <input
+            {...props}
+            type="email"
+            name="email"
+            autoComplete="off"
+            required
+            maxLength={254}
+            value={email}
+            onChange={(event) => setEmail(event.target.value)}
+          />
+        )}
+      </Field>
+      <Field label="Role" name="role" error={invite.error}>
+        {(props) => (
+          <select {...props} name="role" value={role} onChange={(event) => setRole(event.target.value)}>
+            {ROLES.map((option) => (
+              <option key={option.value} value={option.value}>
+                {option.label}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <FormActions busy={invite.busy} busyLabel="Inviting…" submitLabel="Send invitation" onCancel={onCancel} />
+    </PanelForm>
   );
 }

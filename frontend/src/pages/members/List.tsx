@@ -5,7 +5,8 @@ import { leaveOrganization, membersPath, removeMember, sendPasswordReset, type M
 import { useAuth, useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { Breakable, Time } from "../../components/display";
-import { LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Notice, PageTitle } from "../../components/feedback";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { useAction, usePagedList } from "../../hooks";
 import { InvitationsSection } from "./Invitations";
 import { InviteForm } from "./InviteForm";
@@ -88,64 +89,46 @@ export function MembersPage() {
 
       <section className="panel" aria-labelledby="members-heading">
         <h2 id="members-heading">People</h2>
-        <LoadState what="Members" loading={members.loading} error={members.error} hasData={Boolean(members.items)} onRetry={members.reload}>
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="members-table">
-              <thead>
-                <tr>
-                  <th scope="col">Email</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Joined</th>
-                  {isAdmin && <th scope="col">Actions</th>}
-                </tr>
-              </thead>
-              <tbody>
-                {members.items?.map((member) => {
-                  const self = member.user_id === me?.id;
-                  return (
-                    <tr key={member.user_id}>
-                      <th scope="row" data-label="Email">
-                        <Breakable text={member.email} />
-                        {self && <span className="muted small"> (you)</span>}
-                      </th>
-                      <td data-label="Name">{member.display_name || <span className="muted">—</span>}</td>
-                      <td data-label="Role">{member.role}</td>
-                      <td data-label="Joined">
-                        <Time value={member.created_at} />
-                      </td>
-                      {isAdmin && (
-                        <td data-label="Actions">
-                          {!self && (
-                            <div className="button-row">
-                              <button
-                                type="button"
-                                className="button button-small"
-                                aria-label={`Send ${member.email} a password reset`}
-                                onClick={() => setConfirm({ kind: "reset", member })}
-                              >
-                                Send password reset…
-                              </button>
-                              <button
-                                type="button"
-                                className="button button-small button-danger"
-                                aria-label={`Remove ${member.email}`}
-                                onClick={() => setConfirm({ kind: "remove", member })}
-                              >
-                                Remove…
-                              </button>
-                            </div>
-                          )}
-                        </td>
-                      )}
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-          <LoadMore list={members} />
-        </LoadState>
+        <PagedTable what="Members" list={members}>
+          <Table testId="members-table" columns={["Email", "Name", "Role", "Joined", isAdmin && "Actions"]}>
+          {members.items?.map((member) => {
+            const self = member.user_id === me?.id;
+            return (
+              <tr key={member.user_id}>
+                <th scope="row" data-label="Email">
+                  <Breakable text={member.email} />
+                  {self && <span className="muted small"> (you)</span>}
+                </th>
+                <td data-label="Name">{member.display_name || <span className="muted">—</span>}</td>
+                <td data-label="Role">{member.role}</td>
+                <td data-label="Joined">
+                  <Time value={member.created_at} />
+                </td>
+                {isAdmin && (
+                  <RowActions show={!self}>
+                    <button
+                      type="button"
+                      className="button button-small"
+                      aria-label={`Send ${member.email} a password reset`}
+                      onClick={() => setConfirm({ kind: "reset", member })}
+                    >
+                      Send password reset…
+                    </button>
+                    <button
+                      type="button"
+                      className="button button-small button-danger"
+                      aria-label={`Remove ${member.email}`}
+                      onClick={() => setConfirm({ kind: "remove", member })}
+                    >
+                      Remove…
+                    </button>
+                  </RowActions>
+                )}
+              </tr>
+            );
+          })}
+          </Table>
+        </PagedTable>
       </section>
 
       {/* Keyed by the invitations sent from here, so a new one is listed at once. */}
@@ -162,12 +145,8 @@ export function MembersPage() {
           }
           confirmLabel={confirm.kind === "leave" ? "Leave" : confirm.kind === "remove" ? "Remove" : "Send reset link"}
           danger={confirm.kind !== "reset"}
-          busy={act.busy}
-          error={act.error}
-          onCancel={() => {
-            act.clearError();
-            setConfirm(undefined);
-          }}
+          action={act}
+          onCancel={() => setConfirm(undefined)}
           onConfirm={() => void onConfirm()}
         >
           {confirm.kind === "leave" ? (

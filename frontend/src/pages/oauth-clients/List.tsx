@@ -4,7 +4,8 @@ import { CLIENTS_PATH, deleteClient, rotateClientSecret, type OAuthClient } from
 import { useOrganization } from "../../auth";
 import { ConfirmDialog } from "../../components/Dialog";
 import { Time } from "../../components/display";
-import { Empty, LoadMore, LoadState, Notice, PageTitle } from "../../components/feedback";
+import { Empty, Notice, PageTitle } from "../../components/feedback";
+import { PagedTable, RowActions, Table } from "../../components/Table";
 import { SecretReveal } from "../../components/SecretReveal";
 import { useAction, usePagedList } from "../../hooks";
 import { CreateClientForm } from "./Form";
@@ -72,89 +73,70 @@ export function OAuthClientsPage() {
         />
       )}
 
-      <LoadState what="OAuth clients" loading={list.loading} error={list.error} hasData={Boolean(list.items)} onRetry={list.reload}>
-        {list.items && list.items.length === 0 ? (
+      <PagedTable
+        what="OAuth clients"
+        list={list}
+        empty={
           <Empty title="No OAuth clients yet">Register each LMS platform that connects to Questbridge.</Empty>
-        ) : (
-          <div className="table-wrap">
-            <table className="table table-stack" data-testid="clients-table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Client id</th>
-                  <th scope="col">Redirect URIs</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items?.map((client) => (
-                  <tr key={client.client_id}>
-                    <th scope="row" data-label="Name">
-                      {clientName(client)}
-                      {client.client_type === "public" && <div className="muted small">public client</div>}
-                    </th>
-                    <td data-label="Client id">
-                      <code>{client.client_id}</code>
-                    </td>
-                    <td data-label="Redirect URIs">
-                      {(client.redirect_uris ?? []).map((uri) => (
-                        <div key={uri} className="url">
-                          {uri}
-                        </div>
-                      ))}
-                    </td>
-                    <td data-label="Scopes">
-                      <span className="types">
-                        {clientScopes(client).map((scope) => (
-                          <code key={scope}>{scope}</code>
-                        ))}
-                      </span>
-                    </td>
-                    <td data-label="Created">
-                      <Time value={client.created_at} />
-                    </td>
-                    <td data-label="Actions">
-                      <div className="button-row">
-                        {client.client_type !== "public" && (
-                          <button
-                            type="button"
-                            className="button button-small"
-                            onClick={() => setConfirm({ client, action: "rotate" })}
-                          >
-                            Rotate secret…
-                          </button>
-                        )}
-                        <button
-                          type="button"
-                          className="button button-small button-danger"
-                          onClick={() => setConfirm({ client, action: "delete" })}
-                        >
-                          Delete…
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
+        }
+      >
+        <Table testId="clients-table" columns={["Name", "Client id", "Redirect URIs", "Scopes", "Created", "Actions"]}>
+          {list.items?.map((client) => (
+            <tr key={client.client_id}>
+              <th scope="row" data-label="Name">
+                {clientName(client)}
+                {client.client_type === "public" && <div className="muted small">public client</div>}
+              </th>
+              <td data-label="Client id">
+                <code>{client.client_id}</code>
+              </td>
+              <td data-label="Redirect URIs">
+                {(client.redirect_uris ?? []).map((uri) => (
+                  <div key={uri} className="url">
+                    {uri}
+                  </div>
                 ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <LoadMore list={list} />
-      </LoadState>
+              </td>
+              <td data-label="Scopes">
+                <span className="types">
+                  {clientScopes(client).map((scope) => (
+                    <code key={scope}>{scope}</code>
+                  ))}
+                </span>
+              </td>
+              <td data-label="Created">
+                <Time value={client.created_at} />
+              </td>
+              <RowActions>
+                {client.client_type !== "public" && (
+                  <button
+                    type="button"
+                    className="button button-small"
+                    onClick={() => setConfirm({ client, action: "rotate" })}
+                  >
+                    Rotate secret…
+                  </button>
+                )}
+                <button
+                  type="button"
+                  className="button button-small button-danger"
+                  onClick={() => setConfirm({ client, action: "delete" })}
+                >
+                  Delete…
+                </button>
+              </RowActions>
+            </tr>
+          ))}
+        </Table>
+      </PagedTable>
 
       {confirm && (
         <ConfirmDialog
           title={confirm.action === "rotate" ? "Rotate the client secret?" : "Delete this OAuth client?"}
           confirmLabel={confirm.action === "rotate" ? "Rotate" : "Delete"}
           danger={confirm.action === "delete"}
-          busy={pending.busy}
-          error={pending.error}
-          onCancel={() => {
-            pending.clearError();
-            setConfirm(undefined);
-          }}
+          action={pending}
+          onCancel={() => setConfirm(undefined)}
           onConfirm={async () => {
             const { client, action } = confirm;
             if (action === "rotate") {

@@ -12,11 +12,10 @@ import {
   type SubscriptionFields,
   type TestSendResult,
 } from "../../api/subscriptions";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { ConfirmDialog } from "../../components/Dialog";
 import { Time } from "../../components/display";
 import { ErrorBanner, LoadState, Notice, PageTitle } from "../../components/feedback";
-import { FieldMessages } from "../../components/forms";
-import { DEFAULT_GRACE_SECONDS, GraceChoices } from "../../components/GraceChoices";
+import { DEFAULT_GRACE_SECONDS, RotateSecretDialog } from "../../components/GraceChoices";
 import { SecretReveal } from "../../components/SecretReveal";
 import { useAction, useApi } from "../../hooks";
 import { SubscriptionForm } from "./Form";
@@ -177,12 +176,8 @@ export function SubscriptionDetailPage() {
           title="Delete this subscription?"
           confirmLabel="Delete"
           danger
-          busy={remove.busy}
-          error={remove.error}
-          onCancel={() => {
-            remove.clearError();
-            setDialog(null);
-          }}
+          action={remove}
+          onCancel={() => setDialog(null)}
           onConfirm={async () => {
             const result = await remove.run();
             if (result !== undefined) navigate("/subscriptions", { replace: true });
@@ -199,12 +194,8 @@ export function SubscriptionDetailPage() {
         <ConfirmDialog
           title="Redeliver dead deliveries?"
           confirmLabel="Redeliver"
-          busy={redeliverDead.busy}
-          error={redeliverDead.error}
-          onCancel={() => {
-            redeliverDead.clearError();
-            setDialog(null);
-          }}
+          action={redeliverDead}
+          onCancel={() => setDialog(null)}
           onConfirm={async () => {
             const result = await redeliverDead.run();
             if (result) {
@@ -222,39 +213,23 @@ export function SubscriptionDetailPage() {
       )}
 
       {dialog === "rotate" && (
-        <Dialog
+        <RotateSecretDialog
           title="Rotate the signing secret"
-          onClose={() => {
-            rotate.clearError();
-            setDialog(null);
+          legend="Keep signing with the old secret for"
+          errorId="grace-error"
+          grace={grace}
+          onGraceChange={setGrace}
+          action={rotate}
+          onCancel={() => setDialog(null)}
+          onConfirm={async () => {
+            const result = await rotate.run(grace);
+            if (result) {
+              setNewSecret(result.secret);
+              setDialog(null);
+              void subscription.reload();
+            }
           }}
-          footer={
-            <>
-              <button type="button" className="button" onClick={() => setDialog(null)}>
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-primary"
-                disabled={rotate.busy}
-                onClick={async () => {
-                  const result = await rotate.run(grace);
-                  if (result) {
-                    setNewSecret(result.secret);
-                    setDialog(null);
-                    void subscription.reload();
-                  }
-                }}
-              >
-                {rotate.busy ? "Rotating…" : "Rotate"}
-              </button>
-            </>
-          }
-        >
-          <GraceChoices legend="Keep signing with the old secret for" value={grace} onChange={setGrace} />
-          <FieldMessages id="grace-error" error={rotate.error} name="grace_seconds" />
-          <ErrorBanner error={rotate.error} fields={["grace_seconds"]} />
-        </Dialog>
+        />
       )}
     </>
   );

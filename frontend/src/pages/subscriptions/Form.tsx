@@ -4,7 +4,7 @@ import type { ApiError } from "../../api";
 import { EVENT_TYPES_PATH, type EventType, type SubscriptionFields } from "../../api/subscriptions";
 import { EventTypePicker, normalizeTypes } from "../../components/EventTypePicker";
 import { ErrorBanner } from "../../components/feedback";
-import { Field, FieldMessages, hasFieldError } from "../../components/forms";
+import { Field, FieldMessages, FormActions, hasFieldError } from "../../components/forms";
 import { useApi } from "../../hooks";
 
 export function SubscriptionForm({
@@ -105,16 +105,7 @@ export function SubscriptionForm({
           </span>
         </label>
       )}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {busy ? "Saving…" : submitLabel}
-        </button>
-        {onCancel && (
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
+      <FormActions busy={busy} busyLabel="Saving…" submitLabel={submitLabel} onCancel={onCancel} />
     </form>
   );
 }

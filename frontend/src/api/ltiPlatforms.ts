@@ -1,0 +1,69 @@
+// LMS platforms (LTI 1.3): the Canvas or Moodle sites that launch learners into Questbridge, and
+// the tool's own addresses that their admins paste in.
+import { api } from "../api";
+
+/** The tool's side of a registration: what a platform's admin enters about Questbridge. */
+export interface ToolUrls {
+  login_url: string;
+  launch_url: string;
+  jwks_url: string;
+  redirect_uris: string[];
+  deep_linking_url: string;
+  canvas_config_url: string;
+}
+
+/** What the platform's admin gives us, and what a platform's form edits. */
+export interface PlatformFields {
+  name: string;
+  issuer: string;
+  client_id: string;
+  deployment_ids: string[];
+  auth_login_url: string;
+  auth_token_url: string;
+  key_set_url: string;
+  /** Left out (null) when the token endpoint's own URL is the audience. */
+  auth_token_audience: string | null;
+}
+
+export interface LtiPlatform extends PlatformFields {
+  id: string;
+  organization_id: string;
+  created_at: string;
+  tool: ToolUrls;
+}
+
+export const PLATFORMS_PATH = "/api/lti/platforms";
+
+/** The form's fields, in the order the form shows them (for its field errors). */
+export const PLATFORM_FIELDS: (keyof PlatformFields)[] = [
+  "name",
+  "issuer",
+  "client_id",
+  "deployment_ids",
+  "auth_login_url",
+  "auth_token_url",
+  "key_set_url",
+  "auth_token_audience",
+];
+
+export function platformPath(id: string): string {
+  return `${PLATFORMS_PATH}/${encodeURIComponent(id)}`;
+}
+
+/** The request body: an empty audience is not sent. */
+function body(fields: PlatformFields): Record<string, unknown> {
+  const { auth_token_audience, ...rest } = fields;
+  return auth_token_audience ? { ...rest, auth_token_audience } : rest;
+}
+
+export function createPlatform(organizationId: string, fields: PlatformFields): Promise<LtiPlatform> {
+  return api<LtiPlatform>(PLATFORMS_PATH, { method: "POST", body: { organization_id: organizationId, ...body(fields) } });
+}
+
+export function updatePlatform(id: string, fields: PlatformFields): Promise<LtiPlatform> {
+  return api<LtiPlatform>(platformPath(id), { method: "PUT", body: body(fields) });
+}
+
+export function deletePlatform(id: string): Promise<unknown> {
+  return api(platformPath(id), { method: "DELETE" });
+}

@@ -1,0 +1,74 @@
+// What a platform's admin pastes into Canvas or Moodle about Questbridge, in each LMS's own words.
+import type { ReactNode } from "react";
+import type { ToolUrls } from "../../api/ltiPlatforms";
+import { CopyField } from "../../components/CopyField";
+
+/** A field of the LMS's form: its label there, which of our addresses goes in it, and a hint. */
+type PasteValue = [label: string, value: keyof ToolUrls, hint?: string];
+
+const ONE_PER_LINE = "One per line.";
+
+const CANVAS_MANUAL: PasteValue[] = [
+  ["Redirect URIs", "redirect_uris", ONE_PER_LINE],
+  ["Target Link URI", "launch_url"],
+  ["OpenID Connect Initiation Url", "login_url"],
+  ["Public JWK URL", "jwks_url", "With the JWK method “Public JWK URL”."],
+  [
+    "Deep linking Target Link URI",
+    "deep_linking_url",
+    "For the Link Selection and Assignment Selection placements, message type LtiDeepLinkingRequest.",
+  ],
+];
+
+const MOODLE_MANUAL: PasteValue[] = [
+  ["Tool URL", "launch_url"],
+  ["Public keyset", "jwks_url"],
+  ["Initiate login URL", "login_url"],
+  ["Redirection URI(s)", "redirect_uris", ONE_PER_LINE],
+  ["Content Selection URL", "deep_linking_url", "With “Supports Deep Linking (Content-Item Message)” ticked."],
+];
+
+function PasteList({ tool, values }: { tool: ToolUrls; values: PasteValue[] }) {
+  return (
+    <div className="paste-list">
+      {values.map(([label, key, hint]) => (
+        <CopyField key={label} label={label} value={tool[key]} hint={hint} />
+      ))}
+    </div>
+  );
+}
+
+function PasteSection({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  return (
+    <section className="panel" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export function CanvasValues({ tool }: { tool: ToolUrls }) {
+  return (
+    <PasteSection id="canvas-heading" title="Canvas">
+      <p className="muted">
+        Admin › Developer Keys › + Developer Key › LTI Key. Choose the method <strong>Enter URL</strong> and paste the JSON
+        URL; then turn the key on and deploy it (Settings › Apps › + App › By Client ID).
+      </p>
+      <PasteList tool={tool} values={[["JSON URL", "canvas_config_url", "Configures everything below at once."]]} />
+      <h3>Or, with the method Manual Entry</h3>
+      <PasteList tool={tool} values={CANVAS_MANUAL} />
+    </PasteSection>
+  );
+}
+
+export function MoodleValues({ tool }: { tool: ToolUrls }) {
+  return (
+    <PasteSection id="moodle-heading" title="Moodle">
+      <p className="muted">
+        Site administration › Plugins › Activity modules › External tool › Manage tools › configure a tool manually. Choose
+        LTI version <strong>LTI 1.3</strong> and public key type <strong>Keyset URL</strong>.
+      </p>
+      <PasteList tool={tool} values={MOODLE_MANUAL} />
+    </PasteSection>
+  );
+}
