@@ -4,10 +4,10 @@ and the developer-key JSON Canvas reads."""
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
-from backend.auth import login_required, request_origin, user_transaction
-from backend.routes.common import PageQuery, json_body, not_blank, page, query_args
+from backend.auth import login_required, request_origin
+from backend.routes.common import Changes, PageQuery, as_user, done, json_body, listed, not_blank, query_args
 from backend.runtime import current_runtime
 from backend.services.lti import platforms
 
@@ -42,11 +42,8 @@ class PlatformSchema(Schema.from_dict(_platform_fields(required=True))):
     organization_id = fields.UUID(required=True)
 
 
-class PlatformChangesSchema(Schema.from_dict(_platform_fields(required=False))):
-    @validates_schema
-    def _not_empty(self, data, **kwargs):
-        if not data:
-            raise ValidationError(f"send at least one of {', '.join(platforms.FIELDS)}")
+class PlatformChangesSchema(Changes.from_dict(_platform_fields(required=False))):
+    nothing_sent = f"send at least one of {', '.join(platforms.FIELDS)}"
 
 
 class PlatformQuery(PageQuery):
@@ -54,7 +51,7 @@ class PlatformQuery(PageQuery):
 
 
 class CanvasConfigQuery(Schema):
-    platform_id = fields.UUID(required=True)
+    platform_id = fields.UUID(load_default=None)  # None: before the platform is registered here
 
 
 def _tool_urls() -> platforms.ToolUrls:
@@ -80,48 +77,50 @@ def canvas_configuration():
     return jsonify(configuration)
 
 
+@bp.get("/api/lti/tool")
+@login_required
+def tool():
+    """What an admin pastes into the LMS before registering the platform here (the LMS gives the
+    client id and deployment id only after)."""
+    return jsonify(_tool_urls().for_platform())
+
+
 @bp.post("/api/lti/platforms")
 @login_required
 def create_platform():
     data = json_body(PlatformSchema())
     organization_id = data.pop("organization_id")
     checked = platforms.check_urls(data, current_runtime().target_policy)
-    with user_transaction() as conn:
-        platform = platforms.create_platform(
-            conn, user_id=g.identity.user_id, organization_id=organization_id, fields=checked, origin=request_origin()
-        )
+    platform = as_user(
+        platforms.create_platform,
+        user_id=g.identity.user_id,
+        organization_id=organization_id,
+        fields=checked,
+        origin=request_origin(),
+    )
     return jsonify(_shown(platform)), 201
 
 
 @bp.get("/api/lti/platforms")
 @login_required
 def list_platforms():
-    args = query_args(PlatformQuery())
-    with user_transaction() as conn:
-        rows, next_cursor = platforms.list_platforms(conn, args["organization_id"], args["limit"], args["cursor"])
-    return jsonify(page([_shown(row) for row in rows], next_cursor))
+    return listed(platforms.list_platforms, PlatformQuery(), shown=_shown)
 
 
 @bp.get("/api/lti/platforms/<uuid:platform_id>")
 @login_required
 def get_platform(platform_id):
-    with user_transaction() as conn:
-        platform = platforms.get_platform(conn, platform_id)
-    return jsonify(_shown(platform))
+    return jsonify(_shown(as_user(platforms.get_platform, platform_id)))
 
 
 @bp.put("/api/lti/platforms/<uuid:platform_id>")
 @login_required
 def update_platform(platform_id):
     changes = platforms.check_urls(json_body(PlatformChangesSchema()), current_runtime().target_policy)
-    with user_transaction() as conn:
-        platform = platforms.update_platform(conn, platform_id, changes, request_origin())
-    return jsonify(_shown(platform))
+    return jsonify(_shown(as_user(platforms.update_platform, platform_id, changes, request_origin())))
 
 
 @bp.delete("/api/lti/platforms/<uuid:platform_id>")
 @login_required
 def delete_platform(platform_id):
-    with user_transaction() as conn:
-        platforms.delete_platform(conn, platform_id, request_origin())
-    return "", 204
+    return done(platforms.delete_platform, platform_id, request_origin())

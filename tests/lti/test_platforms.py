@@ -297,7 +297,19 @@ def test_canvas_json_is_the_developer_key_configuration(client, admin_headers, o
     assert "Canvas" not in response.get_data(as_text=True)  # nothing of the registration is disclosed
 
 
-def test_canvas_json_needs_a_known_platform_id(client):
-    assert_problem(client.get("/lti/canvas.json"), 422, "platform_id")
+def test_a_platform_id_must_be_known(client):
     assert_problem(client.get("/lti/canvas.json?platform_id=nope"), 422, "platform_id")
     assert_problem(client.get(f"/lti/canvas.json?platform_id={uuid.uuid4()}"), 404)
+
+
+def test_the_tool_urls_and_canvas_json_come_before_the_platform(client, admin_headers, org):
+    """The LMS hands out the client id only once the tool's URLs are pasted into it: the admin gets
+    them, and Canvas its JSON, before any platform is registered here."""
+    tool = client.get("/api/lti/tool", headers=admin_headers)
+    assert tool.status_code == 200
+    registered = register(client, admin_headers, org)["tool"]
+    assert tool.get_json() == registered | {"canvas_config_url": f"{BASE}/lti/canvas.json"}
+    unnamed = client.get("/lti/canvas.json")
+    assert unnamed.status_code == 200
+    assert unnamed.get_json() == client.get(registered["canvas_config_url"].removeprefix(BASE)).get_json()
+    assert client.get("/api/lti/tool").status_code == 401

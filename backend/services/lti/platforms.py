@@ -61,16 +61,18 @@ class ToolUrls:
     def jwks_url(self) -> str:
         return f"{self.base_url}/lti/jwks.json"
 
-    def for_platform(self, platform_id) -> dict:
+    def for_platform(self, platform_id=None) -> dict:
         """The `tool` object of a platform: what its admin pastes into the LMS. Deep-linking
-        requests are launches too, so they go to the launch URL."""
+        requests are launches too, so they go to the launch URL. Without a platform (the LMS gives
+        the client id only once these are pasted) the Canvas URL names none."""
+        canvas = f"{self.base_url}/lti/canvas.json"
         return {
             "login_url": self.login_url,
             "launch_url": self.launch_url,
             "jwks_url": self.jwks_url,
             "redirect_uris": [self.launch_url],
             "deep_linking_url": self.launch_url,
-            "canvas_config_url": f"{self.base_url}/lti/canvas.json?{urlencode({'platform_id': str(platform_id)})}",
+            "canvas_config_url": f"{canvas}?{urlencode({'platform_id': str(platform_id)})}" if platform_id else canvas,
         }
 
 
@@ -159,11 +161,11 @@ def delete_platform(conn: psycopg.Connection, platform_id: uuid.UUID, origin: Re
     )
 
 
-def canvas_configuration(conn: psycopg.Connection, platform_id: uuid.UUID, urls: ToolUrls) -> dict:
-    """Canvas's developer-key JSON for a registered platform. Canvas fetches it without our
-    session, so it says nothing about the platform beyond the tool's own URLs; an unknown id is 404.
-    conn runs as service_role."""
-    if not conn.execute(SQL["platform_exists"], {"id": platform_id}).fetchone()["found"]:
+def canvas_configuration(conn: psycopg.Connection, platform_id: uuid.UUID | None, urls: ToolUrls) -> dict:
+    """Canvas's developer-key JSON, for a registered platform or (platform_id None) before one is.
+    Canvas fetches it without our session, so it says nothing about the platform beyond the tool's
+    own URLs; an unknown id is 404. conn runs as service_role."""
+    if platform_id is not None and not conn.execute(SQL["platform_exists"], {"id": platform_id}).fetchone()["found"]:
         raise NotFound("platform not found")
     placements = [
         {"placement": placement, "message_type": "LtiDeepLinkingRequest", "target_link_uri": urls.launch_url}
