@@ -1,6 +1,6 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { empty, renderApp, rowWith } from "../../test/app";
 import { FakeApi, OTHER_ORG, problem } from "../../test/server";
 
@@ -192,12 +192,37 @@ describe("LMS platforms", () => {
     await user.type(within(form).getByLabelText("Name"), "Canvas");
     await user.click(within(form).getByRole("button", { name: "Save changes" }));
     expect(await screen.findByText("Platform saved.")).toBeInTheDocument();
-    const { id: _id, organization_id: _org, created_at: _at, tool: _tool, auth_token_audience: _aud, ...fields } = PLATFORM;
+    const { id: _id, organization_id: _org, created_at: _at, tool: _tool, ...fields } = PLATFORM;
     expect(server.to(`PUT /api/lti/platforms/${ID}`)[0].body).toEqual({
       ...fields,
       name: "Canvas",
       deployment_ids: ["7:e9b1c4"],
+      auth_token_audience: null,
     });
+  });
+
+  it("keeps a token audience when saving, and clears it once emptied", async () => {
+    const user = userEvent.setup();
+    const audience = "https://riverside.instructure.com/login/oauth2/token";
+    const withAudience = { ...PLATFORM, auth_token_audience: audience };
+    const server = new FakeApi({
+      [`GET /api/lti/platforms/${ID}`]: { body: withAudience },
+      [`PUT /api/lti/platforms/${ID}`]: (call) => ({ body: { ...withAudience, ...(call.body as object) } }),
+    });
+    renderApp(`/lti-platforms/${ID}`);
+    const form = await screen.findByRole("region", { name: "What the platform gave" });
+    expect(within(form).getByLabelText("Token audience (optional)")).toHaveValue(audience);
+    await user.click(within(form).getByRole("button", { name: "Save changes" }));
+    expect(await screen.findByText("Platform saved.")).toBeInTheDocument();
+    const { id: _id, organization_id: _org, created_at: _at, tool: _tool, ...fields } = withAudience;
+    expect(server.to(`PUT /api/lti/platforms/${ID}`)[0].body).toEqual(fields);
+
+    const again = await screen.findByRole("region", { name: "What the platform gave" });
+    await user.clear(within(again).getByLabelText("Token audience (optional)"));
+    await user.type(within(again).getByLabelText("Token audience (optional)"), "   ");
+    await user.click(within(again).getByRole("button", { name: "Save changes" }));
+    await vi.waitFor(() => expect(server.to(`PUT /api/lti/platforms/${ID}`)).toHaveLength(2));
+    expect(server.to(`PUT /api/lti/platforms/${ID}`)[1].body).toEqual({ ...fields, auth_token_audience: null });
   });
 
   it("deletes a platform only once confirmed", async () => {
