@@ -34,6 +34,9 @@ export interface LtiPlatform extends PlatformFields {
 
 export const PLATFORMS_PATH = "/api/lti/platforms";
 
+/** The tool's addresses before any platform is registered (Canvas's JSON URL without a platform_id). */
+export const TOOL_PATH = "/api/lti/tool";
+
 /** The form's fields, in the order the form shows them (for its field errors). */
 export const PLATFORM_FIELDS: (keyof PlatformFields)[] = [
   "name",

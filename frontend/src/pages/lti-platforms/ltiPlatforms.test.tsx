@@ -16,6 +16,9 @@ const TOOL = {
   canvas_config_url: `https://qb.example/lti/canvas.json?platform_id=${ID}`,
 };
 
+// What GET /api/lti/tool gives before any platform exists: Canvas's JSON URL has no platform_id.
+const NEW_TOOL = { ...TOOL, canvas_config_url: "https://qb.example/lti/canvas.json" };
+
 const PLATFORM = {
   id: ID,
   organization_id: OTHER_ORG.id,
@@ -72,11 +75,35 @@ describe("LMS platforms", () => {
     expect(screen.queryByRole("button", { name: "Load more" })).not.toBeInTheDocument();
   });
 
+  it("shows what to paste into the LMS before asking for what it gave", async () => {
+    const server = new FakeApi({ "GET /api/lti/tool": { body: NEW_TOOL } });
+    renderApp("/lti-platforms/new");
+    const paste = await screen.findByRole("region", { name: "1. Paste these into your LMS" });
+    const canvas = await within(paste).findByRole("region", { name: "Canvas" });
+    const moodle = within(paste).getByRole("region", { name: "Moodle" });
+    expect(within(canvas).getByLabelText("JSON URL")).toHaveValue("https://qb.example/lti/canvas.json");
+    expect(within(canvas).getByLabelText("Target Link URI")).toHaveValue(TOOL.launch_url);
+    expect(within(moodle).getByLabelText("Tool URL")).toHaveValue(TOOL.launch_url);
+    expect(within(moodle).getByLabelText("Public keyset")).toHaveValue(TOOL.jwks_url);
+    expect(within(moodle).getByLabelText("Redirection URI(s)")).toHaveValue(TOOL.redirect_uris.join("\n"));
+    expect(within(canvas).getByRole("heading", { level: 3, name: "Canvas" })).toBeInTheDocument();
+
+    const form = screen.getByRole("region", { name: "2. Enter what the LMS gave you" });
+    expect(within(form).getByLabelText("Client id")).toHaveValue("");
+    // Step 1 comes first on the page, and no two elements share an id.
+    expect(paste.compareDocumentPosition(form) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    const ids = [...document.querySelectorAll("[id]")].map((element) => element.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(server.to("POST /api/lti/platforms")).toHaveLength(0);
+    expect(server.to("GET /api/lti/tool")).toHaveLength(1);
+  });
+
   it("registers a platform, showing field errors at their fields and a duplicate's conflict", async () => {
     const user = userEvent.setup();
     let posts = 0;
     const server = new FakeApi({
       "GET /api/lti/platforms": { body: empty },
+      "GET /api/lti/tool": { body: NEW_TOOL },
       "POST /api/lti/platforms": () => {
         posts += 1;
         if (posts === 1) {
