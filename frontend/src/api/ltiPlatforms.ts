@@ -34,6 +34,9 @@ export interface LtiPlatform extends PlatformFields {
 
 export const PLATFORMS_PATH = "/api/lti/platforms";
 
+/** The tool's addresses before any platform is registered (Canvas's JSON URL without a platform_id). */
+export const TOOL_PATH = "/api/lti/tool";
+
 /** The form's fields, in the order the form shows them (for its field errors). */
 export const PLATFORM_FIELDS: (keyof PlatformFields)[] = [
   "name",
@@ -50,18 +53,25 @@ export function platformPath(id: string): string {
   return `${PLATFORMS_PATH}/${encodeURIComponent(id)}`;
 }
 
-/** The request body: an empty audience is not sent. */
-function body(fields: PlatformFields): Record<string, unknown> {
-  const { auth_token_audience, ...rest } = fields;
-  return auth_token_audience ? { ...rest, auth_token_audience } : rest;
-}
-
+/** Registering leaves an empty audience out: the platform has none unless one is given. */
 export function createPlatform(organizationId: string, fields: PlatformFields): Promise<LtiPlatform> {
-  return api<LtiPlatform>(PLATFORMS_PATH, { method: "POST", body: { organization_id: organizationId, ...body(fields) } });
+  const { auth_token_audience, ...rest } = fields;
+  const audience = auth_token_audience ? { auth_token_audience } : {};
+  return api<LtiPlatform>(PLATFORMS_PATH, {
+    method: "POST",
+    body: { organization_id: organizationId, ...rest, ...audience },
+  });
 }
 
+/**
+ * PUT is a partial update (a field left out keeps its value), so an emptied audience is sent as
+ * null, which clears it.
+ */
 export function updatePlatform(id: string, fields: PlatformFields): Promise<LtiPlatform> {
-  return api<LtiPlatform>(platformPath(id), { method: "PUT", body: body(fields) });
+  return api<LtiPlatform>(platformPath(id), {
+    method: "PUT",
+    body: { ...fields, auth_token_audience: fields.auth_token_audience || null },
+  });
 }
 
 export function deletePlatform(id: string): Promise<unknown> {

@@ -1,26 +1,46 @@
-// /lti-platforms/new: register an LMS platform, then open it to see what to paste into it.
+// /lti-platforms/new: first what to paste into the LMS (it hands out the client and deployment ids
+// only once it has the tool's URLs), then the form for what the LMS gave; saving opens the platform.
 import { useNavigate } from "react-router-dom";
-import { createPlatform, type PlatformFields } from "../../api/ltiPlatforms";
+import { createPlatform, TOOL_PATH, type PlatformFields, type ToolUrls } from "../../api/ltiPlatforms";
 import { useOrganization } from "../../auth";
-import { PageTitle } from "../../components/feedback";
-import { useAction } from "../../hooks";
+import { LoadState, PageTitle } from "../../components/feedback";
+import { useAction, useApi } from "../../hooks";
 import { NO_PLATFORM, PlatformForm } from "./Form";
+import { CanvasValues, MoodleValues } from "./PasteValues";
 
 export function NewLtiPlatformPage() {
   const organization = useOrganization();
   const navigate = useNavigate();
+  const tool = useApi<ToolUrls>(TOOL_PATH);
   const create = useAction((values: PlatformFields) => createPlatform(organization.id, values));
 
   return (
     <>
       <PageTitle>New LMS platform</PageTitle>
-      <p className="muted">
-        Enter what the platform's admin sees for the tool (in Canvas, the developer key; in Moodle, the tool's configuration
-        details). Once saved, this platform's page shows what to paste back into the platform.
-      </p>
+      <section className="step" aria-labelledby="new-platform-paste-heading">
+        <h2 id="new-platform-paste-heading">1. Paste these into your LMS</h2>
+        <p className="muted">
+          Canvas and Moodle give the client id and deployment id only once the tool is set up in them. Paste these values
+          there first, in Canvas or in Moodle.
+        </p>
+        <LoadState
+          what="Tool addresses"
+          loading={tool.loading}
+          error={tool.error}
+          hasData={Boolean(tool.data)}
+          onRetry={tool.reload}
+        >
+          {tool.data && (
+            <div className="grid-2">
+              <CanvasValues tool={tool.data} level={3} />
+              <MoodleValues tool={tool.data} level={3} />
+            </div>
+          )}
+        </LoadState>
+      </section>
       <PlatformForm
         headingId="new-platform-heading"
-        title="Platform"
+        title="2. Enter what the LMS gave you"
         initial={NO_PLATFORM}
         submitLabel="Register platform"
         busy={create.busy}

@@ -38,32 +38,37 @@ function PasteList({ tool, values }: { tool: ToolUrls; values: PasteValue[] }) {
   );
 }
 
-function PasteSection({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+/** A panel's heading level: 2 on a platform's page, 3 under the New page's "1. Paste these…". */
+type Level = 2 | 3;
+
+function PasteSection({ id, title, level, children }: { id: string; title: string; level: Level; children: ReactNode }) {
+  const Heading = level === 2 ? "h2" : "h3";
   return (
     <section className="panel" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
+      <Heading id={id}>{title}</Heading>
       {children}
     </section>
   );
 }
 
-export function CanvasValues({ tool }: { tool: ToolUrls }) {
+export function CanvasValues({ tool, level = 2 }: { tool: ToolUrls; level?: Level }) {
+  const Subheading = level === 2 ? "h3" : "h4";
   return (
-    <PasteSection id="canvas-heading" title="Canvas">
+    <PasteSection id="canvas-heading" title="Canvas" level={level}>
       <p className="muted">
         Admin › Developer Keys › + Developer Key › LTI Key. Choose the method <strong>Enter URL</strong> and paste the JSON
         URL; then turn the key on and deploy it (Settings › Apps › + App › By Client ID).
       </p>
       <PasteList tool={tool} values={[["JSON URL", "canvas_config_url", "Configures everything below at once."]]} />
-      <h3>Or, with the method Manual Entry</h3>
+      <Subheading>Or, with the method Manual Entry</Subheading>
       <PasteList tool={tool} values={CANVAS_MANUAL} />
     </PasteSection>
   );
 }
 
-export function MoodleValues({ tool }: { tool: ToolUrls }) {
+export function MoodleValues({ tool, level = 2 }: { tool: ToolUrls; level?: Level }) {
   return (
-    <PasteSection id="moodle-heading" title="Moodle">
+    <PasteSection id="moodle-heading" title="Moodle" level={level}>
       <p className="muted">
         Site administration › Plugins › Activity modules › External tool › Manage tools › configure a tool manually. Choose
         LTI version <strong>LTI 1.3</strong> and public key type <strong>Keyset URL</strong>.

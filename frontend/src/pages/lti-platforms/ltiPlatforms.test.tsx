@@ -1,6 +1,6 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { empty, renderApp, rowWith } from "../../test/app";
 import { FakeApi, OTHER_ORG, problem } from "../../test/server";
 
@@ -15,6 +15,9 @@ const TOOL = {
   deep_linking_url: "https://qb.example/lti/launch?deep_link=1",
   canvas_config_url: `https://qb.example/lti/canvas.json?platform_id=${ID}`,
 };
+
+// What GET /api/lti/tool gives before any platform exists: Canvas's JSON URL has no platform_id.
+const NEW_TOOL = { ...TOOL, canvas_config_url: "https://qb.example/lti/canvas.json" };
 
 const PLATFORM = {
   id: ID,
@@ -72,11 +75,35 @@ describe("LMS platforms", () => {
     expect(screen.queryByRole("button", { name: "Load more" })).not.toBeInTheDocument();
   });
 
+  it("shows what to paste into the LMS before asking for what it gave", async () => {
+    const server = new FakeApi({ "GET /api/lti/tool": { body: NEW_TOOL } });
+    renderApp("/lti-platforms/new");
+    const paste = await screen.findByRole("region", { name: "1. Paste these into your LMS" });
+    const canvas = await within(paste).findByRole("region", { name: "Canvas" });
+    const moodle = within(paste).getByRole("region", { name: "Moodle" });
+    expect(within(canvas).getByLabelText("JSON URL")).toHaveValue("https://qb.example/lti/canvas.json");
+    expect(within(canvas).getByLabelText("Target Link URI")).toHaveValue(TOOL.launch_url);
+    expect(within(moodle).getByLabelText("Tool URL")).toHaveValue(TOOL.launch_url);
+    expect(within(moodle).getByLabelText("Public keyset")).toHaveValue(TOOL.jwks_url);
+    expect(within(moodle).getByLabelText("Redirection URI(s)")).toHaveValue(TOOL.redirect_uris.join("\n"));
+    expect(within(canvas).getByRole("heading", { level: 3, name: "Canvas" })).toBeInTheDocument();
+
+    const form = screen.getByRole("region", { name: "2. Enter what the LMS gave you" });
+    expect(within(form).getByLabelText("Client id")).toHaveValue("");
+    // Step 1 comes first on the page, and no two elements share an id.
+    expect(paste.compareDocumentPosition(form) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    const ids = [...document.querySelectorAll("[id]")].map((element) => element.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(server.to("POST /api/lti/platforms")).toHaveLength(0);
+    expect(server.to("GET /api/lti/tool")).toHaveLength(1);
+  });
+
   it("registers a platform, showing field errors at their fields and a duplicate's conflict", async () => {
     const user = userEvent.setup();
     let posts = 0;
     const server = new FakeApi({
       "GET /api/lti/platforms": { body: empty },
+      "GET /api/lti/tool": { body: NEW_TOOL },
       "POST /api/lti/platforms": () => {
         posts += 1;
         if (posts === 1) {
@@ -192,12 +219,37 @@ describe("LMS platforms", () => {
     await user.type(within(form).getByLabelText("Name"), "Canvas");
     await user.click(within(form).getByRole("button", { name: "Save changes" }));
     expect(await screen.findByText("Platform saved.")).toBeInTheDocument();
-    const { id: _id, organization_id: _org, created_at: _at, tool: _tool, auth_token_audience: _aud, ...fields } = PLATFORM;
+    const { id: _id, organization_id: _org, created_at: _at, tool: _tool, ...fields } = PLATFORM;
     expect(server.to(`PUT /api/lti/platforms/${ID}`)[0].body).toEqual({
       ...fields,
       name: "Canvas",
       deployment_ids: ["7:e9b1c4"],
+      auth_token_audience: null,
     });
+  });
+
+  it("keeps a token audience when saving, and clears it once emptied", async () => {
+    const user = userEvent.setup();
+    const audience = "https://riverside.instructure.com/login/oauth2/token";
+    const withAudience = { ...PLATFORM, auth_token_audience: audience };
+    const server = new FakeApi({
+      [`GET /api/lti/platforms/${ID}`]: { body: withAudience },
+      [`PUT /api/lti/platforms/${ID}`]: (call) => ({ body: { ...withAudience, ...(call.body as object) } }),
+    });
+    renderApp(`/lti-platforms/${ID}`);
+    const form = await screen.findByRole("region", { name: "What the platform gave" });
+    expect(within(form).getByLabelText("Token audience (optional)")).toHaveValue(audience);
+    await user.click(within(form).getByRole("button", { name: "Save changes" }));
+    expect(await screen.findByText("Platform saved.")).toBeInTheDocument();
+    const { id: _id, organization_id: _org, created_at: _at, tool: _tool, ...fields } = withAudience;
+    expect(server.to(`PUT /api/lti/platforms/${ID}`)[0].body).toEqual(fields);
+
+    const again = await screen.findByRole("region", { name: "What the platform gave" });
+    await user.clear(within(again).getByLabelText("Token audience (optional)"));
+    await user.type(within(again).getByLabelText("Token audience (optional)"), "   ");
+    await user.click(within(again).getByRole("button", { name: "Save changes" }));
+    await vi.waitFor(() => expect(server.to(`PUT /api/lti/platforms/${ID}`)).toHaveLength(2));
+    expect(server.to(`PUT /api/lti/platforms/${ID}`)[1].body).toEqual({ ...fields, auth_token_audience: null });
   });
 
   it("deletes a platform only once confirmed", async () => {
