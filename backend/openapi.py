@@ -22,7 +22,7 @@ from flask import Flask
 # The OAuth protocol endpoints answer HTML pages or RFC 6749/7009/7662 JSON and are described by
 # /.well-known/oauth-authorization-server instead.
 UNDOCUMENTED = re.compile(
-    r"^/(admin|static)(/|$)|^/api/docs|^/api/openapi\.json$|^/metrics$"
+    r"^/(admin|learn|static)(/|$)|^/api/docs|^/api/openapi\.json$|^/metrics$"
     r"|^/api/oauth/(authorize|login|token|revoke|introspect)$"
 )
 CONVERTER_TYPES = {

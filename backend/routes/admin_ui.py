@@ -1,5 +1,5 @@
-"""The admin UI: the built React app (frontend/dist) served at /admin, with deep links falling back
-to index.html and hashed assets cached for a year."""
+"""The React app (frontend/dist): the admin UI at /admin and the learner pages at /learn, with deep
+links falling back to index.html and hashed assets (always under /admin/assets) cached for a year."""
 
 from __future__ import annotations
 
@@ -48,10 +48,7 @@ def _secured(response):
     return response
 
 
-@bp.get("/admin")
-@bp.get("/admin/")
-@bp.get("/admin/<path:path>")
-def serve(path: str = ""):
+def _built() -> Path:
     dist = _dist()
     if not (dist / "index.html").is_file():
         raise ServiceUnavailable(
@@ -59,6 +56,22 @@ def serve(path: str = ""):
             "(or `cd frontend && npm install && npm run build`), then reload",
             retry_after=60,
         )
+    return dist
+
+
+def _shell(dist: Path):
+    """The app shell for every client-side route (deep links), revalidated on each load so a new
+    build is picked up at once."""
+    response = send_from_directory(dist, "index.html", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return _secured(response)
+
+
+@bp.get("/admin")
+@bp.get("/admin/")
+@bp.get("/admin/<path:path>")
+def serve(path: str = ""):
+    dist = _built()
     if path.startswith(ASSETS):
         # Hashed file names: a missing one is a real 404, never the app shell (which would be
         # parsed as JavaScript or CSS and hide the error).
@@ -73,8 +86,13 @@ def serve(path: str = ""):
         response = send_from_directory(dist, path, max_age=0)
         response.headers["Cache-Control"] = "no-cache"
         return _secured(response)
-    # The app shell for / and for every client-side route (deep links), revalidated on each load
-    # so a new build is picked up at once.
-    response = send_from_directory(dist, "index.html", max_age=0)
-    response.headers["Cache-Control"] = "no-cache"
-    return _secured(response)
+    return _shell(dist)
+
+
+@bp.get("/learn")
+@bp.get("/learn/")
+@bp.get("/learn/<path:path>")
+def serve_learner(path: str = ""):
+    """The learner pages (/learn/quests/<id>, where an LTI launch lands) are client routes of the
+    same app: every path gets its shell, whose files load from /admin."""
+    return _shell(_built())

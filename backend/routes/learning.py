@@ -71,6 +71,13 @@ def get_quest(quest_id):
     return answered(learning.get_quest, quest_id)
 
 
+@bp.get("/api/quests/<uuid:quest_id>/progress")
+@login_required
+def quest_progress(quest_id):
+    """The learner page's view: the quest, its tasks and the caller's own submissions and grades."""
+    return answered(learning.learner_progress, g.identity.user_id, quest_id)
+
+
 @bp.post("/api/quests/<uuid:quest_id>/tasks")
 @login_required
 def create_task(quest_id):

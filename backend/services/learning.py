@@ -91,6 +91,18 @@ def list_tasks(conn: psycopg.Connection, quest_id, limit: int, cursor: str | Non
     return paginate(conn.execute(SQL["list_tasks"], params).fetchall(), limit)
 
 
+def learner_progress(conn: psycopg.Connection, user_id, quest_id) -> dict:
+    """What the learner page shows: the quest, every task of it, and on each task the caller's own
+    submissions (newest first) with their grades."""
+    quest = get_quest(conn, quest_id)
+    keys = {"quest_id": quest_id, "user_id": user_id}
+    tasks = conn.execute(SQL["learner_tasks"], keys).fetchall()
+    submissions: dict = {task["id"]: [] for task in tasks}
+    for submission in conn.execute(SQL["learner_submissions"], keys).fetchall():
+        submissions[submission["task_id"]].append(submission)
+    return quest | {"tasks": [task | {"submissions": submissions[task["id"]]} for task in tasks]}
+
+
 def submit(conn: psycopg.Connection, user_id, task_id, content: str) -> dict:
     """The caller hands in work for a task of one of their organizations."""
     task = get_task(conn, task_id)

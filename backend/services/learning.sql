@@ -100,3 +100,23 @@ update public.notifications
 set read_at = coalesce(read_at, now())
 where id = %(id)s and user_id = %(user_id)s
 returning id, user_id, organization_id, type, title, body, data, read_at, created_at;
+
+-- name: learner_tasks --
+-- Every task of a quest, oldest first, with whether the caller completed it (the learner page).
+select t.id, t.quest_id, t.organization_id, t.title, t.description, t.pillar, t.xp, t.created_at,
+       exists (
+         select 1 from public.task_completions c where c.task_id = t.id and c.user_id = %(user_id)s
+       ) as completed
+from public.tasks t
+where t.quest_id = %(quest_id)s
+order by t.created_at, t.id;
+
+-- name: learner_submissions --
+-- The caller's own submissions to a quest's tasks, newest first: an org admin opening the page
+-- sees only their own work too, not every learner's.
+select s.id, s.task_id, s.content, s.status, s.score, s.max_score, s.feedback, s.graded_at,
+       s.created_at, s.updated_at
+from public.submissions s
+join public.tasks t on t.id = s.task_id
+where t.quest_id = %(quest_id)s and s.user_id = %(user_id)s
+order by s.created_at desc, s.id desc;

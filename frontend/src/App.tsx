@@ -1,7 +1,9 @@
+import type { ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation, useSearchParams } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth";
 import { Empty, ErrorBanner, Loading, PageTitle } from "./components/feedback";
 import { Layout } from "./components/Layout";
+import { LearnerLayout } from "./components/LearnerLayout";
 import { ApiKeysPage } from "./pages/api-keys/List";
 import { AuditPage } from "./pages/audit/Audit";
 import { DashboardPage } from "./pages/dashboard/Dashboard";
@@ -11,6 +13,7 @@ import { InboundPage } from "./pages/inbound/List";
 import { LtiPlatformDetailPage } from "./pages/lti-platforms/Detail";
 import { LtiPlatformsPage } from "./pages/lti-platforms/List";
 import { NewLtiPlatformPage } from "./pages/lti-platforms/New";
+import { QuestPage } from "./pages/learn/QuestPage";
 import { InvitationPage } from "./pages/invitation/Invitation";
 import { ResetPasswordPage } from "./pages/invitation/ResetPassword";
 import { ChangePasswordPage, LoginPage } from "./pages/login/Login";
@@ -21,6 +24,12 @@ import { SubscriptionsPage } from "./pages/subscriptions/List";
 import { NewSubscriptionPage } from "./pages/subscriptions/New";
 
 export const BASENAME = "/admin";
+/** The learner pages (where an LTI launch lands) are a second area of the same app. */
+export const LEARN_BASENAME = "/learn";
+
+export function isLearnerPath(pathname: string): boolean {
+  return pathname === LEARN_BASENAME || pathname.startsWith(`${LEARN_BASENAME}/`);
+}
 
 /** Where to go after signing in: a path inside the app only, never another site. */
 export function safeNext(next: string | null): string {
@@ -62,7 +71,8 @@ function AfterLogin() {
   return <Navigate to={safeNext(params.get("next"))} replace />;
 }
 
-export function AppRoutes() {
+/** `children` once someone is signed in (with a password they may keep); `signedOut` before. */
+function SignedIn({ signedOut, children }: { signedOut: ReactNode; children: ReactNode }) {
   const { me, error, refresh } = useAuth();
   if (me === undefined) {
     return (
@@ -79,42 +89,70 @@ export function AppRoutes() {
             <ErrorBanner error={error} onRetry={() => void refresh()} />
           </div>
         )}
-        <SignedOutRoutes />
+        {signedOut}
       </>
     );
   }
   if (me.must_change_password) return <ChangePasswordPage />;
+  return <>{children}</>;
+}
+
+export function AppRoutes() {
   return (
-    <Routes>
-      <Route path="/login" element={<AfterLogin />} />
-      {LINK_ROUTES}
-      <Route element={<Layout />}>
-        <Route index element={<DashboardPage />} />
-        <Route path="subscriptions" element={<SubscriptionsPage />} />
-        <Route path="subscriptions/new" element={<NewSubscriptionPage />} />
-        <Route path="subscriptions/:id" element={<SubscriptionDetailPage />} />
-        <Route path="deliveries" element={<DeliveriesPage />} />
-        <Route path="deliveries/:id" element={<DeliveryDetailPage />} />
-        <Route path="api-keys" element={<ApiKeysPage />} />
-        <Route path="oauth-clients" element={<OAuthClientsPage />} />
-        <Route path="lti-platforms" element={<LtiPlatformsPage />} />
-        <Route path="lti-platforms/new" element={<NewLtiPlatformPage />} />
-        <Route path="lti-platforms/:id" element={<LtiPlatformDetailPage />} />
-        <Route path="inbound" element={<InboundPage />} />
-        <Route path="members" element={<MembersPage />} />
-        <Route path="audit" element={<AuditPage />} />
-        <Route path="*" element={<NotFoundPage />} />
-      </Route>
-    </Routes>
+    <SignedIn signedOut={<SignedOutRoutes />}>
+      <Routes>
+        <Route path="/login" element={<AfterLogin />} />
+        {LINK_ROUTES}
+        <Route element={<Layout />}>
+          <Route index element={<DashboardPage />} />
+          <Route path="subscriptions" element={<SubscriptionsPage />} />
+          <Route path="subscriptions/new" element={<NewSubscriptionPage />} />
+          <Route path="subscriptions/:id" element={<SubscriptionDetailPage />} />
+          <Route path="deliveries" element={<DeliveriesPage />} />
+          <Route path="deliveries/:id" element={<DeliveryDetailPage />} />
+          <Route path="api-keys" element={<ApiKeysPage />} />
+          <Route path="oauth-clients" element={<OAuthClientsPage />} />
+          <Route path="lti-platforms" element={<LtiPlatformsPage />} />
+          <Route path="lti-platforms/new" element={<NewLtiPlatformPage />} />
+          <Route path="lti-platforms/:id" element={<LtiPlatformDetailPage />} />
+          <Route path="inbound" element={<InboundPage />} />
+          <Route path="members" element={<MembersPage />} />
+          <Route path="audit" element={<AuditPage />} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Routes>
+    </SignedIn>
+  );
+}
+
+function LearnerNotFoundPage() {
+  return (
+    <>
+      <PageTitle>Page not found</PageTitle>
+      <Empty title="There is no page at this address">Open your quest again from your course.</Empty>
+    </>
+  );
+}
+
+/** The learner area (under /learn): signing in keeps the address, so the quest opens right after. */
+export function LearnerRoutes() {
+  return (
+    <SignedIn signedOut={<LoginPage title="Questbridge" intro="Sign in to open your quest." />}>
+      <Routes>
+        <Route element={<LearnerLayout />}>
+          <Route path="quests/:id" element={<QuestPage />} />
+          <Route path="*" element={<LearnerNotFoundPage />} />
+        </Route>
+      </Routes>
+    </SignedIn>
   );
 }
 
 export function App() {
+  const learner = isLearnerPath(window.location.pathname);
   return (
     <AuthProvider>
-      <BrowserRouter basename={BASENAME}>
-        <AppRoutes />
-      </BrowserRouter>
+      <BrowserRouter basename={learner ? LEARN_BASENAME : BASENAME}>{learner ? <LearnerRoutes /> : <AppRoutes />}</BrowserRouter>
     </AuthProvider>
   );
 }

@@ -43,6 +43,10 @@ def ui_client(app, dist):
         "/admin/deliveries?status=dead",
         "/admin/login?next=%2Fdeliveries",
         "/admin/no/such/page",
+        # The learner pages, where an LTI launch lands, are client routes of the same app.
+        "/learn",
+        "/learn/quests/6f1c0c1e-1111-4222-8333-944444444444",
+        "/learn/no/such/page",
     ],
 )
 def test_every_app_route_gets_the_app_shell_uncached(ui_client, path):
@@ -103,6 +107,13 @@ def test_files_outside_the_build_are_never_served(ui_client, path):
     assert "not for the browser" not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("path", ["/learn/robots.txt", "/learn/assets/index-abc123.js", "/learn/../outside.txt"])
+def test_under_learn_every_path_is_the_app_shell_never_a_file(ui_client, path):
+    response = ui_client.get(path)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == INDEX
+
+
 def test_unchanged_shell_answers_304(ui_client):
     first = ui_client.get("/admin/")
     assert first.headers.get("ETag")
@@ -119,7 +130,7 @@ def test_head_works_and_writes_are_refused(ui_client):
 
 def test_without_a_build_the_answer_says_how_to_build_it(app, tmp_path):
     app.config["ADMIN_UI_DIST"] = str(tmp_path / "never-built")
-    for path in ("/admin", "/admin/subscriptions", "/admin/assets/index-abc123.js"):
+    for path in ("/admin", "/admin/subscriptions", "/admin/assets/index-abc123.js", "/learn/quests/x"):
         response = app.test_client().get(path)
         assert response.status_code == 503
         assert response.mimetype == "application/problem+json"

@@ -43,8 +43,32 @@ export function OrganizationSwitcher() {
   );
 }
 
+/** The first thing Tab reaches: straight to the page's <main id="main">. */
+export function SkipLink() {
+  return (
+    <a className="skip-link" href="#main">
+      Skip to content
+    </a>
+  );
+}
+
+/** Who is signed in, and Log out: the top bar's right end, in the admin and the learner pages. */
+export function SignedInAs() {
+  const { me, logout } = useAuth();
+  return (
+    <>
+      <span className="user-email" title="Signed in as">
+        {me?.email}
+      </span>
+      <button type="button" className="button button-small" onClick={() => void logout()}>
+        Log out
+      </button>
+    </>
+  );
+}
+
 export function Layout() {
-  const { me, organization, logout } = useAuth();
+  const { organization } = useAuth();
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
   const navId = useId();
@@ -53,9 +77,7 @@ export function Layout() {
 
   return (
     <div className="shell">
-      <a className="skip-link" href="#main">
-        Skip to content
-      </a>
+      <SkipLink />
       <header className="topbar">
         <button
           type="button"
@@ -69,12 +91,7 @@ export function Layout() {
         <span className="brand">Questbridge</span>
         <div className="topbar-right">
           <OrganizationSwitcher />
-          <span className="user-email" title="Signed in as">
-            {me?.email}
-          </span>
-          <button type="button" className="button button-small" onClick={() => void logout()}>
-            Log out
-          </button>
+          <SignedInAs />
         </div>
       </header>
       <nav

@@ -38,6 +38,10 @@ const TONES: Record<string, string> = {
   ignored: "neutral",
   accepted: "ok",
   declined: "neutral",
+  // A learner's work (the learner pages).
+  submitted: "info",
+  graded: "ok",
+  completed: "ok",
 };
 
 export function StatusBadge({ status }: { status: string }) {

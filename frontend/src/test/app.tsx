@@ -1,6 +1,7 @@
 import { render, within } from "@testing-library/react";
+import type { ReactNode } from "react";
 import { MemoryRouter, useLocation } from "react-router-dom";
-import { AppRoutes } from "../App";
+import { AppRoutes, LearnerRoutes } from "../App";
 import { AuthProvider } from "../auth";
 import { ORG } from "./server";
 
@@ -13,16 +14,25 @@ function Where() {
   return <output data-testid="location">{`${location.pathname}${location.search}`}</output>;
 }
 
-/** The app at `path`; the address it ends up at is in the `location` test id. */
-export function renderApp(path: string) {
+function renderAt(path: string, routes: ReactNode) {
   return render(
     <AuthProvider>
       <MemoryRouter initialEntries={[path]}>
-        <AppRoutes />
+        {routes}
         <Where />
       </MemoryRouter>
     </AuthProvider>,
   );
+}
+
+/** The app at `path`; the address it ends up at is in the `location` test id. */
+export function renderApp(path: string) {
+  return renderAt(path, <AppRoutes />);
+}
+
+/** The learner area at `path` (relative to /learn, e.g. "/quests/<id>"), as main.tsx renders it there. */
+export function renderLearner(path: string) {
+  return renderAt(path, <LearnerRoutes />);
 }
 
 /** The row of a table that mentions `text` (emails break across <wbr>, so not by accessible name). */

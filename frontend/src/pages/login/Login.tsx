@@ -5,7 +5,14 @@ import { useAuth } from "../../auth";
 import { ErrorBanner } from "../../components/feedback";
 import { Field, PasswordField, SubmitButton } from "../../components/forms";
 
-export function LoginPage() {
+/** The sign-in card; the learner pages give it their own title and words. */
+export function LoginPage({
+  title = "Questbridge admin",
+  intro = "Sign in to manage your organization's integrations.",
+}: {
+  title?: string;
+  intro?: string;
+}) {
   const { login, error: sessionError } = useAuth();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -32,8 +39,8 @@ export function LoginPage() {
   return (
     <div className="login-page">
       <main className="login-card" id="main">
-        <h1>Questbridge admin</h1>
-        <p className="muted">Sign in to manage your organization's integrations.</p>
+        <h1>{title}</h1>
+        <p className="muted">{intro}</p>
         <ErrorBanner error={error ?? sessionError} fields={["email", "password"]} />
         <form onSubmit={submit} noValidate>
           <Field label="Email" name="email" error={error}>
