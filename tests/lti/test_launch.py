@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
 
-from backend.services.learning import create_quest
+from backend.services.learning import create_quest, create_task
 from backend.services.lti import maintenance
 from tests.lti.lms import CLIENT_ID, DEPLOYMENT_ID, ISSUER, KID, LMS, LTI, pem_pair
 from tests.support import AuthActions, World, one, rows
@@ -370,3 +372,52 @@ def test_maintenance_deletes_the_login_states_no_launch_answered(lti):
     runtime = lti.app.extensions["questbridge"]
     assert maintenance.run(runtime.db, runtime.secretbox, runtime.config)["states_deleted"] == 2
     assert_page(lti.client.post("/lti/launch", data=form), 400, "already used or has expired")
+
+
+def test_the_launched_session_submits_work_from_its_own_pages_only(lti):
+    with lti.world.as_user(lti.org["admin"]) as conn:
+        task = create_task(conn, lti.quest["id"], "Loops", "code", 10)
+    assert lti.client.post("/lti/launch", data=lti.lms.authorize(login(lti))).status_code == 303
+    token = lti.client.get("/api/auth/me").get_json()["csrf_token"]
+    url, body = f"/api/tasks/{task['id']}/submissions", {"content": "print(1)"}
+    # The learner page in the LMS frame is same-origin to us: its fetches pass.
+    same_origin = {"X-CSRF-Token": token, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
+    assert lti.client.post(url, json=body, headers=same_origin).status_code == 201
+    # The LMS page (or any other site) sending the cookie along is refused, token or not.
+    cross_site = {"X-CSRF-Token": token, "Sec-Fetch-Site": "cross-site", "Origin": "https://lms.example.edu"}
+    assert lti.client.post(url, json=body, headers=cross_site).status_code == 403
+    assert lti.client.post(url, json=body, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 403
+
+
+def test_a_forged_signature_is_refused_without_burning_the_state(lti):
+    form = lti.lms.authorize(login(lti))
+    _, _, other_key = pem_pair()
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    forged = {
+        "id_token": jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": KID}),
+        "state": form["state"],
+    }
+    before = counts(lti)
+    assert_page(lti.client.post("/lti/launch", data=forged), 401, "signature does not verify")
+    assert counts(lti) == before
+    assert lti.client.post("/lti/launch", data=form).status_code == 303
+
+
+def test_two_concurrent_posts_of_one_launch_sign_in_once(lti):
+    form = lti.lms.authorize(login(lti))
+    cookie = lti.client.get_cookie("qb_lti_state", path="/lti/launch").value
+    clients = [lti.app.test_client() for _ in range(4)]
+    for client in clients:
+        client.set_cookie("qb_lti_state", cookie, path="/lti/launch")
+    start = threading.Barrier(len(clients))
+    before = counts(lti)
+
+    def post(client):
+        start.wait()
+        return client.post("/lti/launch", data=form).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = sorted(pool.map(post, clients))
+    assert statuses == [303, 400, 400, 400]
+    after = counts(lti)
+    assert {table: after[table] - before[table] for table in COUNTED} == dict.fromkeys(COUNTED, 1)
