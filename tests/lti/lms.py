@@ -83,7 +83,8 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
             f'<input type="hidden" name="{name}" value="{html.escape(launch_data[name])}">'
             for name in ("id_token", "state")
         )
-        page = f'<form method="post" action="{html.escape(launch_data["launch_url"])}">{fields}</form>'
+        action = html.escape(launch_data["launch_url"])
+        page = f'<form method="post" action="{action}">{fields}</form><script>document.forms[0].submit()</script>'
         return Response(page, content_type="text/html")
 
 
