@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
@@ -104,10 +105,12 @@ def test_login_redirects_to_the_platform_with_the_authentication_request(lti):
         "lti_message_hint": "hint-7",
     }
     assert len(query["state"]) >= 32 and len(query["nonce"]) >= 32
-    assert query["state"] != login(lti).split("state=")[1]  # fresh each time
+    again = dict(parse_qsl(urlsplit(login(lti)).query))
+    assert again["state"] != query["state"] and again["nonce"] != query["nonce"]  # fresh each time
     stored = rows(lti.db, "select state_hash, nonce, expires_at - created_at as ttl from public.lti_login_states")
     assert query["nonce"] in {row["nonce"] for row in stored}
     assert all(row["state_hash"] != query["state"] for row in stored)  # only its hash is kept
+    assert {row["ttl"] for row in stored} == {timedelta(minutes=10)}
 
 
 def test_the_state_cookie_is_cross_site_and_partitioned(lti):
