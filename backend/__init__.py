@@ -24,6 +24,7 @@ from backend.services.inbound import autograder
 from backend.services.inbound.handlers import Handlers
 from backend.services.inbound.signatures import Source
 from backend.services.lti.keys import ToolKeys
+from backend.services.lti.keysets import KeySets
 from backend.services.oauth.server import OAuth
 from backend.services.shared.passwords import PasswordHasher
 from backend.services.shared.secretbox import SecretBox
@@ -52,15 +53,18 @@ def create_app(config: Config | None = None) -> Flask:
 
     database = Database(resolve_database_url(config), min_size=config.pool_min_size, max_size=config.pool_max_size)
     secretbox = SecretBox(config.secret_key)
+    target_policy = TargetPolicy.parse(config.webhooks_allowed_targets, config.webhooks_require_https)
     app.extensions[EXTENSION] = Runtime(
         config=config,
         db=database,
         hasher=PasswordHasher(cheap=config.env == "test"),
         verifier=TokenVerifier(config),
         secretbox=secretbox,
-        target_policy=TargetPolicy.parse(config.webhooks_allowed_targets, config.webhooks_require_https),
+        target_policy=target_policy,
         oauth=OAuth(config, database, secretbox),
         lti_keys=ToolKeys(database, secretbox),
+        # The LMS platforms' key sets, cached in this process and refetched once on an unknown kid.
+        lti_key_sets=KeySets(target_policy, config.lti_key_set_cache_seconds),
         # INBOUND_SOURCES as Source objects (the config validated them).
         inbound_sources={name: Source.from_config(name, spec) for name, spec in config.inbound_sources.items()},
         # What the inbox applies, per (source, event type); events of any other type are stored `ignored`.
@@ -101,6 +105,7 @@ def _blueprints() -> tuple:
         invitations,
         learning,
         lti,
+        lti_launch,
         monitoring,
         oauth,
         oauth_clients,
@@ -110,8 +115,8 @@ def _blueprints() -> tuple:
         webhooks,
     )
 
-    modules = (health, auth, organizations, invitations, learning, lti, webhook_ops, webhooks, monitoring, docs)
-    modules += (autograder, inbound, api_keys, external, admin_ui, oauth, oauth_login, oauth_clients, api_v1)
+    modules = (health, auth, organizations, invitations, learning, lti, lti_launch, webhook_ops, webhooks, monitoring)
+    modules += (docs, autograder, inbound, api_keys, external, admin_ui, oauth, oauth_login, oauth_clients, api_v1)
     return tuple(module.bp for module in modules)
 
 

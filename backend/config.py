@@ -264,6 +264,9 @@ class Config:
     lti_key_publish_ahead_seconds: int = setting(
         "LTI_KEY_PUBLISH_AHEAD_SECONDS", integer(0), "86400", "the next LTI key is published this long before it signs"
     )
+    lti_key_set_cache_seconds: int = setting(
+        "LTI_KEY_SET_CACHE_SECONDS", integer(0), "300", "how long a platform's key set is kept before it is refetched"
+    )
     oauth_client_auth_window_seconds: int = setting(
         "OAUTH_CLIENT_AUTH_WINDOW_SECONDS", integer(1), "900", "window of the client-authentication lockouts"
     )

@@ -20,24 +20,35 @@ LOGIN_PATH = "/api/oauth/login"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def page(template: str, status: int = 200, *, form_targets: tuple[str, ...] = (), **context):
-    """A server-rendered page that no one may frame or cache, with a per-response style nonce."""
+def page(template: str, status: int = 200, *, form_targets: tuple[str, ...] = (), framed_by: str = "", **context):
+    """A server-rendered page that no one may frame (unless `framed_by` names who may: an LMS
+    frames the launch's pages) or cache, with a per-response style nonce."""
     nonce = secrets.token_urlsafe(16)
     response = make_response(render_template(template, csp_nonce=nonce, **context), status)
     # form-action also governs where the form's answer may redirect: the client's redirect URI.
     form_action = " ".join(("'self'", *form_targets))
+    ancestors = framed_by or "'none'"
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; style-src 'nonce-{nonce}'; form-action {form_action}; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        f"frame-ancestors {ancestors}; base-uri 'none'"
     )
-    response.headers["X-Frame-Options"] = "DENY"
+    if not framed_by:
+        response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers.update(NO_STORE)
     return response
 
 
-def message(heading: str, text: str, status: int, detail: str | None = None):
-    return page("oauth/message.html", status, heading=heading, message=text, detail=detail, is_error=status >= 400)
+def message(heading: str, text: str, status: int, detail: str | None = None, framed_by: str = ""):
+    return page(
+        "oauth/message.html",
+        status,
+        framed_by=framed_by,
+        heading=heading,
+        message=text,
+        detail=detail,
+        is_error=status >= 400,
+    )
 
 
 def login_nonce_cookie() -> str:

@@ -20,10 +20,11 @@ from flask import Flask
 
 # Routes that are not JSON API operations.
 # The OAuth protocol endpoints answer HTML pages or RFC 6749/7009/7662 JSON and are described by
-# /.well-known/oauth-authorization-server instead.
+# /.well-known/oauth-authorization-server instead; the LTI launch endpoints are the browser's
+# steps of LTI 1.3's OIDC login (HTML pages and redirects), described by that specification.
 UNDOCUMENTED = re.compile(
     r"^/(admin|learn|static)(/|$)|^/api/docs|^/api/openapi\.json$|^/metrics$"
-    r"|^/api/oauth/(authorize|login|token|revoke|introspect)$"
+    r"|^/api/oauth/(authorize|login|token|revoke|introspect)$|^/lti/(login|launch)$"
 )
 CONVERTER_TYPES = {
     "uuid": {"type": "string", "format": "uuid"},

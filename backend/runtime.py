@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from backend.services.inbound.handlers import Handlers
     from backend.services.inbound.signatures import Source
     from backend.services.lti.keys import ToolKeys
+    from backend.services.lti.keysets import KeySets
     from backend.services.oauth.server import OAuth
     from backend.services.shared.passwords import PasswordHasher
     from backend.services.shared.secretbox import SecretBox
@@ -35,6 +36,7 @@ class Runtime:
     target_policy: TargetPolicy
     oauth: OAuth
     lti_keys: ToolKeys
+    lti_key_sets: KeySets
     inbound_sources: dict[str, Source]
     inbox_handlers: Handlers
     metrics: CollectorRegistry

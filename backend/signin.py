@@ -9,8 +9,11 @@ from flask import current_app, request
 from backend.auth import issue_access_token, request_origin
 from backend.config import Config
 from backend.csrf import session_csrf_token
+from backend.net import transport_scheme
 from backend.runtime import current_runtime
 from backend.services.accounts import signin
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def password_sign_in(email: str, password: str) -> signin.LoginResult:
@@ -85,3 +88,29 @@ def _set_cookie(response, config: Config, name: str, value: str, max_age: int) -
     response.set_cookie(
         name, value, max_age=max_age, httponly=True, samesite="Lax", secure=config.session_cookie_secure, path="/"
     )
+
+
+def set_framed_cookie(response, name: str, value: str, max_age: int, path: str = "/") -> None:
+    """A cookie an LMS launch sets, which must come back on requests inside the LMS's frame (a
+    cross-site context): SameSite=None, hence Secure, and Partitioned (CHIPS: browsers that block
+    third-party cookies keep a partitioned one, per top-level site). Browsers take Secure cookies
+    from http://localhost and 127.0.0.1 too; on any other plain-http host they would drop it, so
+    there it falls back to SameSite=Lax (then only a launch in a new window works)."""
+    secure = cross_site_cookies_work()
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="None" if secure else "Lax",
+        secure=secure,
+        partitioned=secure,
+        path=path,
+    )
+
+
+def cross_site_cookies_work() -> bool:
+    """Whether this request can be answered with a SameSite=None (Secure) cookie the browser keeps."""
+    if current_runtime().config.session_cookie_secure or transport_scheme() == "https":
+        return True
+    return request.host.rsplit(":", 1)[0].strip("[]") in LOOPBACK_HOSTS

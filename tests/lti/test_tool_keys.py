@@ -154,7 +154,7 @@ def test_the_scheduled_job_rotates_when_due_and_deletes_retired_keys(make_app, d
     app = make_app(lti_key_rotation_days=1, lti_key_publish_ahead_seconds=600)
     runtime = app.extensions["questbridge"]
     first = maintenance.run(runtime.db, runtime.secretbox, runtime.config)
-    assert first == {"keys_retired": 0, "key_scheduled": None}  # a fresh key is not due
+    assert first == {"keys_retired": 0, "key_scheduled": None, "states_deleted": 0}  # a fresh key is not due
     with runtime.db.transaction("service_role") as conn:
         conn.execute("update public.lti_tool_keys set activates_at = activates_at - interval '2 days'")
     due = maintenance.run(runtime.db, runtime.secretbox, runtime.config)

@@ -117,3 +117,24 @@ def test_the_tool_keys_belong_to_the_system(seeded, identity, statement):
     with pytest.raises(errors.InsufficientPrivilege):
         seeded.run(identity, statement)
     assert seeded.run("service_role", "select * from public.lti_tool_keys")[1] == before
+
+
+LAUNCH_TABLES = ("lti_login_states", "lti_user_links", "lti_resource_links", "lti_launches")
+LAUNCH_STATEMENTS = [
+    *(f"select * from public.{table}" for table in LAUNCH_TABLES),
+    *(f"delete from public.{table}" for table in LAUNCH_TABLES),
+    "insert into public.lti_user_links (platform_id, subject, user_id)"
+    " select id, 'sub-of-someone', %(me)s from public.lti_platforms",
+    "insert into public.lti_login_states (state_hash, nonce, platform_id, expires_at)"
+    " select 'h', 'a-nonce-of-my-choosing-0123', id, now() + interval '1 hour' from public.lti_platforms",
+    "update public.lti_resource_links set quest_id = null",
+]
+
+
+@pytest.mark.parametrize("identity", ["anon", "member_a", "admin_a"])
+@pytest.mark.parametrize("statement", LAUNCH_STATEMENTS)
+def test_what_proves_a_launch_belongs_to_the_system(seeded, identity, statement):
+    """States, nonces, user links, resource links and launches: no user role reads or writes them
+    (an admin maps a link through the API, which checks it as the admin first)."""
+    with pytest.raises(errors.InsufficientPrivilege):
+        seeded.run(identity, statement, {"me": seeded.world.users.get(identity)})

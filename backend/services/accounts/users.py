@@ -29,8 +29,11 @@ def create_user(
     *,
     must_change_password: bool = False,
     display_name: str | None = None,
+    signs_in_elsewhere: bool = False,
 ) -> uuid.UUID:
-    """A new local account (auth.users + profile + credentials); password None means invite-only."""
+    """A new local account (auth.users + profile + credentials); password None means invite-only,
+    unless the account `signs_in_elsewhere` (through an LMS launch): then it has no password and
+    none to choose."""
     user_id = uuid.uuid4()
     email = normalize_email(email)
     conn.execute(SQL["insert_auth_user"], {"id": user_id, "email": email})
@@ -40,7 +43,7 @@ def create_user(
         {
             "user_id": user_id,
             "password_hash": hasher.hash(password) if password is not None else None,
-            "must_change_password": must_change_password or password is None,
+            "must_change_password": must_change_password or (password is None and not signs_in_elsewhere),
         },
     )
     return user_id

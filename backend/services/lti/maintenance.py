@@ -1,4 +1,5 @@
-"""The scheduled LTI key job: delete retired tool keys and rotate the current one when it is due.
+"""The scheduled LTI job: delete retired tool keys, rotate the current one when it is due, and
+delete the login states no launch answered in time.
 One runner at a time across every process (an advisory lock)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import structlog
 
 from backend.config import Config
 from backend.db import Database
-from backend.services.lti import keys
+from backend.services.lti import keys, launch
 from backend.services.shared import signing_keys
 from backend.services.shared.secretbox import SecretBox
 
@@ -29,7 +30,12 @@ def run(db: Database, box: SecretBox, config: Config) -> dict | None:
             ahead_seconds=config.lti_key_publish_ahead_seconds,
             signed_lifetime_seconds=keys.SIGNED_LIFETIME_SECONDS,
         )
-        return {"keys_retired": retired, "key_scheduled": rotated["kid"] if rotated else None}
+        expired = launch.delete_expired_states(conn)
+        return {
+            "keys_retired": retired,
+            "key_scheduled": rotated["kid"] if rotated else None,
+            "states_deleted": expired,
+        }
 
     result = db.try_singleton(LOCK_KEY, maintain)
     if result is not None:
