@@ -10,14 +10,14 @@ import re
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
-from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
 
 from backend import oauth_pages as pages
-from backend.auth import request_origin
+from backend.auth import request_origin, token_required
 from backend.csrf import cross_site_reason, csrf_token_ok
 from backend.net import transport_scheme
 from backend.runtime import current_runtime
-from backend.services.oauth import clients, exercisable_scopes, tokens
+from backend.services.oauth import clients, exercisable_scopes, openid, tokens
 from backend.services.oauth.adapters import HttpRequest, Reply, basic_credentials
 from backend.services.oauth.grants import User
 from backend.services.oauth.server import OAuth
@@ -103,6 +103,7 @@ AUTHORIZATION_PARAMETERS = (
     "redirect_uri",
     "scope",
     "state",
+    "nonce",
     "code_challenge",
     "code_challenge_method",
 )
@@ -110,12 +111,13 @@ AUTHORIZATION_PARAMETERS = (
 
 def _malformed_parameter() -> str | None:
     """The first authorization parameter that is too long or holds characters RFC 6749 does not
-    allow in it, if any: only visible ASCII and spaces, and no quote or backslash outside `state`."""
+    allow in it, if any: only visible ASCII and spaces, and no quote or backslash outside `state` and
+    `nonce` (OpenID Connect's opaque echo)."""
     for name in AUTHORIZATION_PARAMETERS:
         for value in request.values.getlist(name):
             if len(value) > MAX_PARAMETER_LENGTH or any(not 0x20 <= ord(ch) <= 0x7E for ch in value):
                 return name
-            if name != "state" and ('"' in value or "\\" in value):
+            if name not in ("state", "nonce") and ('"' in value or "\\" in value):
                 return name
     return None
 
@@ -142,9 +144,16 @@ def metadata():
     return response
 
 
+@bp.get("/.well-known/openid-configuration")
+def openid_configuration():
+    response = jsonify(_oauth().openid_configuration())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = jsonify(_oauth().keyring.jwks())
+    response = jsonify(_oauth().jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -178,7 +187,7 @@ def authorize():
             # Consent given before for these scopes: straight back to the client with a code. With
             # nothing left to offer, the grant answers access_denied the same way, without a page.
             reply = oauth.server.create_authorization_response(
-                oauth_request, grant_user=User(session["user_id"]), grant=grant
+                oauth_request, grant_user=User(session["user_id"], session["signed_in_at"]), grant=grant
             )
             return _reply(reply)
         return pages.consent_page(conn, grant, session, scopes)
@@ -216,7 +225,7 @@ def authorize_decision():
         # The form's scope may have been edited: what is recorded (and granted) is narrowed again.
         scopes = exercisable_scopes(grant.request.scope.split(), role)
         if decision == "yes":
-            user = User(session["user_id"])
+            user = User(session["user_id"], session["signed_in_at"])
             if scopes:
                 tokens.record_consent(
                     conn,
@@ -254,3 +263,15 @@ def revoke():
 @bp.post("/api/oauth/introspect")
 def introspect():
     return _server_call(lambda server, req: server.create_endpoint_response("introspection", req))
+
+
+# -- OpenID Connect userinfo ------------------------------------------------------------------------------
+
+
+@bp.route("/api/oauth/userinfo", methods=["GET", "POST"])
+@token_required("openid")
+def userinfo(conn):
+    """The signed-in user's claims, as the token's scopes allow (OpenID Connect Core 5.3)."""
+    response = jsonify(openid.user_info(conn, g.identity.user_id, " ".join(sorted(g.identity.scopes))))
+    response.headers.update(pages.NO_STORE)
+    return response
