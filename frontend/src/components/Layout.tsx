@@ -69,9 +69,9 @@ export function Layout() {
         <span className="brand">Questbridge</span>
         <div className="topbar-right">
           <OrganizationSwitcher />
-          <span className="user-email" title="Signed in as">
+          <NavLink className="user-email" title="Signed in as: your profile" to="/profile">
             {me?.email}
-          </span>
+          </NavLink>
           <button type="button" className="button button-small" onClick={() => void logout()}>
             Log out
           </button>
