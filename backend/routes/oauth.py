@@ -10,6 +10,7 @@ import re
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError
 from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
 
 from backend import oauth_pages as pages
@@ -169,11 +170,14 @@ def authorize():
         return pages.malformed_page(malformed)
     oauth_request = _oauth_request()
     with runtime.db.transaction("service_role") as conn, oauth.server.bound(conn, request_origin()):
+        session = pages.find_session(conn)
+        # The signed-in user, if any, so that OpenID Connect's prompt=none answers login_required
+        # only when there is nobody signed in.
+        end_user = User(session["user_id"], session["signed_in_at"]) if session else None
         try:
-            grant = oauth.server.get_consent_grant(oauth_request)
+            grant = oauth.server.get_consent_grant(oauth_request, end_user=end_user)
         except OAuth2Error as error:
             return _authorization_error(error)
-        session = pages.find_session(conn)
         if session is None:
             return redirect(url_for("oauth_login.login_page", next=request.full_path), 302)
         client = grant.request.client
@@ -186,10 +190,11 @@ def authorize():
         if not scopes or set(scopes) <= tokens.consented_scopes(conn, session["user_id"], client.client_id):
             # Consent given before for these scopes: straight back to the client with a code. With
             # nothing left to offer, the grant answers access_denied the same way, without a page.
-            reply = oauth.server.create_authorization_response(
-                oauth_request, grant_user=User(session["user_id"], session["signed_in_at"]), grant=grant
-            )
+            reply = oauth.server.create_authorization_response(oauth_request, grant_user=end_user, grant=grant)
             return _reply(reply)
+        if "none" in request.args.get("prompt", "").split():  # no page may be shown: say so to the client
+            no_page = ConsentRequiredError(state=grant.request.payload.state, redirect_uri=grant.redirect_uri)
+            return _redirect_error(no_page, see_other=False)
         return pages.consent_page(conn, grant, session, scopes)
 
 

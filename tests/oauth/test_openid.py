@@ -183,3 +183,44 @@ def test_clients_register_the_openid_scopes_and_no_unknown_one(client, admin_hea
         headers=admin_headers,
     )
     assert response.status_code == 422 and "scopes" in response.get_json()["errors"]
+
+
+def test_the_id_token_key_rotates_like_the_access_token_keys(app, client, db, rp, named):
+    from backend.services.oauth import maintenance
+
+    runtime = app.extensions["questbridge"]
+    old_kid = jwt.get_unverified_header(code_flow(app, client, rp, named)["id_token"])["kid"]
+    assert maintenance.run(runtime.db, runtime.secretbox, runtime.config)["id_token_key_scheduled"] is None
+    with db.transaction("service_role") as conn:
+        conn.execute("update public.oidc_signing_keys set activates_at = now() - interval '30 days'")
+    due = maintenance.run(runtime.db, runtime.secretbox, runtime.config)
+    assert due["id_token_key_scheduled"] and due["id_token_key_scheduled"] != old_kid
+    runtime.oauth.id_token_keys.reload()  # what every process does within a minute
+    published = [key["kid"] for key in client.get("/.well-known/jwks.json").get_json()["keys"] if key["kty"] == "RSA"]
+    assert published == [old_kid, due["id_token_key_scheduled"]]  # the next key is published a day ahead
+    still_old = code_flow(app, client, rp, named)["id_token"]
+    assert jwt.get_unverified_header(still_old)["kid"] == old_kid
+    with db.transaction("service_role") as conn:
+        conn.execute(
+            "update public.oidc_signing_keys set activates_at = activates_at - interval '2 days' where kid = %s",
+            (due["id_token_key_scheduled"],),
+        )
+    runtime.oauth.id_token_keys.reload()
+    rotated = code_flow(app, client, rp, named)["id_token"]
+    assert jwt.get_unverified_header(rotated)["kid"] == due["id_token_key_scheduled"]
+    assert verified_id_token(client, rotated, rp["client_id"])["sub"] == str(named["id"])
+
+
+def test_prompt_none_never_shows_a_page(app, client, rp, named):
+    _verifier, challenge = pkce_pair()
+    query = authorize_query(rp, challenge, scope=OIDC, prompt="none", state="s-1")
+    signed_out = app.test_client().get("/api/oauth/authorize?" + query)
+    assert signed_out.status_code == 302
+    assert query_of(signed_out.headers["Location"]) == {"error": "login_required", "state": "s-1", "iss": ISSUER}
+    browser = signed_in(app, named)
+    not_yet = browser.get("/api/oauth/authorize?" + query)
+    assert not_yet.status_code == 302
+    assert query_of(not_yet.headers["Location"]) == {"error": "consent_required", "state": "s-1", "iss": ISSUER}
+    code_flow(app, client, rp, named)  # consents to openid profile email
+    silent = browser.get("/api/oauth/authorize?" + query)
+    assert silent.status_code == 302 and query_of(silent.headers["Location"])["code"]
