@@ -23,9 +23,10 @@ SQL = queries_beside(__file__)
 
 def user_info(conn: psycopg.Connection, user_id, scope: str) -> dict:
     """The standard claims of `user_id` that `scope` allows: sub always; email and email_verified
-    with `email`; name, given_name, family_name with `profile`. Every address is verified: accounts
-    are made by invitation or by an admin, and a password is set only through a link mailed there.
-    preferred_username is the email address, so it is given only when `email` is granted too."""
+    with `email`; name, given_name, family_name with `profile`. email_verified is true: an address
+    is either proven by accepting an emailed invitation link or set by an operator (cli
+    create-user, create-admin); there is no self-service sign-up. preferred_username is the email
+    address, so it is given only when `email` is granted too."""
     row = conn.execute(SQL["user_claims"], {"user_id": user_id}).fetchone()
     if row is None:
         return {"sub": str(user_id)}
