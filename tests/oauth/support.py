@@ -154,3 +154,13 @@ def client_credentials(http, client: dict, **extra):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def audit_actions(db, org) -> list[dict]:
+    """The organization's OAuth audit entries, oldest first."""
+    with db.transaction("service_role") as conn:
+        return conn.execute(
+            "select action, actor_id, target_id, metadata from public.audit_log"
+            " where organization_id = %s and action like 'oauth_%%' order by id",
+            (org["id"],),
+        ).fetchall()

@@ -21,8 +21,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from backend.services.oauth import CLIENT_CREDENTIALS_SCOPES, clients, exercisable_scopes, tokens
-from backend.services.oauth.adapters import call_conn
+from backend.services.oauth.adapters import call_conn, current_call
 from backend.services.oauth.clients import Client
+from backend.services.shared import audit
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 TOKEN_AUTH_METHODS = [*SECRET_AUTH_METHODS, "none"]
@@ -267,10 +268,22 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         self.request.scope = " ".join(requested)
 
     def create_token_response(self):
-        principal = User(self.request.client.principal_id)
+        client: Client = self.request.client
+        principal = User(client.principal_id)
         self.request.user = principal
         token = self.generate_token(user=principal, scope=self.request.scope, include_refresh_token=False)
         self.save_token(token)
+        # No user consented to this token: the organization's audit log is where it shows.
+        audit.record(
+            call_conn(),
+            "oauth_client.token_issued",
+            organization_id=client.organization_id,
+            target_type="oauth_client",
+            target_id=client.client_id,
+            metadata={"grant_type": "client_credentials", "scope": self.request.scope},
+            origin=current_call.get().origin,
+            actor_id=client.principal_id,
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
