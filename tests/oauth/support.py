@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from tests.support import audit_entries
+
 REDIRECT_URI = "https://lms.example.edu/oauth/callback"
 LOOPBACK_REDIRECT_URI = "http://127.0.0.1/callback"
 
@@ -158,9 +160,4 @@ def bearer(token: str) -> dict:
 
 def audit_actions(db, org) -> list[dict]:
     """The organization's OAuth audit entries, oldest first."""
-    with db.transaction("service_role") as conn:
-        return conn.execute(
-            "select action, actor_id, target_id, metadata from public.audit_log"
-            " where organization_id = %s and action like 'oauth_%%' order by id",
-            (org["id"],),
-        ).fetchall()
+    return audit_entries(db, org, "oauth_")
