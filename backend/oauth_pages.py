@@ -109,7 +109,15 @@ def consent_page(conn, grant, session: dict, scopes: list[str]):
     data = grant.request.payload.data
     params = [
         (name, data[name])
-        for name in ("response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method")
+        for name in (
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+        )
         if data.get(name)
     ]
     params.append(("scope", " ".join(scopes)))

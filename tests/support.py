@@ -62,6 +62,17 @@ def rows(db, query: str, *params) -> list[dict]:
         return conn.execute(query, params).fetchall()
 
 
+def audit_entries(db, org: dict, action_prefix: str) -> list[dict]:
+    """The organization's audit entries whose action starts with `action_prefix`, oldest first."""
+    return rows(
+        db,
+        "select actor_id, action, target_id, metadata from public.audit_log"
+        " where organization_id = %s and starts_with(action, %s) order by id",
+        org["id"],
+        action_prefix,
+    )
+
+
 def walk_pages(client, url, headers, limit):
     """Every item of a list endpoint, following next_cursor; also returns the number of pages."""
     items, cursor, pages = [], None, 0

@@ -9,7 +9,7 @@ from backend.auth import bearer_session_id, login_required, request_origin, user
 from backend.csrf import refuse_cross_site_sign_in, require_csrf_proof, session_csrf_token
 from backend.db import as_service_role
 from backend.errors import TooManyRequests, Unauthorized
-from backend.routes.common import json_body
+from backend.routes.common import Names, PersonName, json_body, names_of
 from backend.runtime import current_runtime
 from backend.services.accounts import invitations, password_changes, sessions, signin, users
 from backend.services.shared import audit
@@ -26,6 +26,11 @@ class LoginSchema(Schema):
 class PasswordResetSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=16, max=256))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class MyNamesSchema(Names):
+    given_name = PersonName(required=True)
+    family_name = PersonName(required=True)
 
 
 class PasswordChangeSchema(Schema):
@@ -99,6 +104,8 @@ def me():
         id=str(g.identity.user_id),
         email=profile["email"] if profile else g.identity.email,
         display_name=profile["display_name"] if profile else None,
+        given_name=profile["given_name"] if profile else None,
+        family_name=profile["family_name"] if profile else None,
         platform_admin=bool(profile and profile["platform_admin"]),
         must_change_password=g.identity.must_change_password,
         organizations=organizations,
@@ -106,6 +113,18 @@ def me():
         # What the admin UI sends back as X-CSRF-Token; only pages of our origin can read it here.
         csrf_token=session_csrf_token(cookie) if cookie else None,
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.put("/me")
+@login_required
+def set_my_names():
+    """Set one's given and family names (what OpenID Connect relying parties such as Moodle read)."""
+    data = json_body(MyNamesSchema())
+    with user_transaction() as conn:
+        names = users.set_my_names(conn, **names_of(data))
+    response = jsonify(id=str(g.identity.user_id), **names)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -128,6 +128,32 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class PersonName(fields.String):
+    """A given or family name: at most 100 characters, trimmed; blank or null is no name."""
+
+    MAX_LENGTH = 100
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(text) > self.MAX_LENGTH:
+            raise ValidationError(f"Longer than maximum length {self.MAX_LENGTH}.")
+        return text or None
+
+
+class Names(marshmallow.Schema):
+    """The optional given_name and family_name of a person (OpenID Connect's profile claims)."""
+
+    given_name = PersonName(load_default=None)
+    family_name = PersonName(load_default=None)
+
+
+def names_of(data: dict) -> dict:
+    return {"given_name": data["given_name"], "family_name": data["family_name"]}
+
+
 class NoBody(marshmallow.Schema):
     """Actions that take no fields: an empty body or `{}`, anything else is refused."""
 

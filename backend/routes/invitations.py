@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from backend.auth import authenticate_request, login_required, request_origin, user_transaction
 from backend.csrf import refuse_cross_site_sign_in
 from backend.errors import Forbidden
-from backend.routes.common import PageQuery, done, json_body, listed
+from backend.routes.common import Names, PageQuery, done, json_body, listed, names_of
 from backend.runtime import current_runtime
 from backend.services.accounts import invitations, mail, sessions
 from backend.services.accounts.invitations import IssuedLink
@@ -18,7 +18,7 @@ from backend.signin import signed_in_response
 bp = Blueprint("invitations", __name__)
 
 
-class InvitationSchema(Schema):
+class InvitationSchema(Names):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     role = fields.String(required=True, validate=validate.OneOf(["admin", "member"]))
 
@@ -31,7 +31,7 @@ class TokenSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=16, max=256))
 
 
-class AcceptSchema(TokenSchema):
+class AcceptSchema(TokenSchema, Names):
     # Only for an email without an account yet: the password of the account accepting creates.
     password = fields.String(load_default=None, validate=validate.Length(min=1, max=1024))
 
@@ -61,7 +61,13 @@ def invite_member(org_id):
     data = json_body(InvitationSchema())
     with user_transaction() as conn:
         issued = invitations.invite(
-            conn, org_id, data["email"], data["role"], request_origin(), current_runtime().config.invitation_ttl_seconds
+            conn,
+            org_id,
+            data["email"],
+            data["role"],
+            request_origin(),
+            current_runtime().config.invitation_ttl_seconds,
+            names=names_of(data),
         )
     return jsonify(_sent(issued)), 201
 
@@ -132,7 +138,13 @@ def accept_invitation_link():
     origin = request_origin()
     with runtime.db.transaction("service_role") as conn:
         joined = invitations.accept_with_token(
-            conn, runtime.hasher, data["token"], data["password"], identity and identity.user_id, origin
+            conn,
+            runtime.hasher,
+            data["token"],
+            data["password"],
+            identity and identity.user_id,
+            origin,
+            names=names_of(data),
         )
         session = (
             sessions.create_session(conn, joined.user["id"], runtime.config.session_ttl_seconds, origin)

@@ -10,14 +10,15 @@ import re
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
-from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from authlib.oidc.core.errors import ConsentRequiredError
+from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
 
 from backend import oauth_pages as pages
-from backend.auth import request_origin
+from backend.auth import request_origin, token_required
 from backend.csrf import cross_site_reason, csrf_token_ok
 from backend.net import transport_scheme
 from backend.runtime import current_runtime
-from backend.services.oauth import clients, exercisable_scopes, tokens
+from backend.services.oauth import clients, exercisable_scopes, openid, tokens
 from backend.services.oauth.adapters import HttpRequest, Reply, basic_credentials
 from backend.services.oauth.grants import User
 from backend.services.oauth.server import OAuth
@@ -103,6 +104,7 @@ AUTHORIZATION_PARAMETERS = (
     "redirect_uri",
     "scope",
     "state",
+    "nonce",
     "code_challenge",
     "code_challenge_method",
 )
@@ -110,12 +112,13 @@ AUTHORIZATION_PARAMETERS = (
 
 def _malformed_parameter() -> str | None:
     """The first authorization parameter that is too long or holds characters RFC 6749 does not
-    allow in it, if any: only visible ASCII and spaces, and no quote or backslash outside `state`."""
+    allow in it, if any: only visible ASCII and spaces, and no quote or backslash outside `state` and
+    `nonce` (OpenID Connect's opaque echo)."""
     for name in AUTHORIZATION_PARAMETERS:
         for value in request.values.getlist(name):
             if len(value) > MAX_PARAMETER_LENGTH or any(not 0x20 <= ord(ch) <= 0x7E for ch in value):
                 return name
-            if name != "state" and ('"' in value or "\\" in value):
+            if name not in ("state", "nonce") and ('"' in value or "\\" in value):
                 return name
     return None
 
@@ -142,9 +145,16 @@ def metadata():
     return response
 
 
+@bp.get("/.well-known/openid-configuration")
+def openid_configuration():
+    response = jsonify(_oauth().openid_configuration())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = jsonify(_oauth().keyring.jwks())
+    response = jsonify(_oauth().jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -160,11 +170,14 @@ def authorize():
         return pages.malformed_page(malformed)
     oauth_request = _oauth_request()
     with runtime.db.transaction("service_role") as conn, oauth.server.bound(conn, request_origin()):
+        session = pages.find_session(conn)
+        # The signed-in user, if any, so that OpenID Connect's prompt=none answers login_required
+        # only when there is nobody signed in.
+        end_user = User(session["user_id"], session["signed_in_at"]) if session else None
         try:
-            grant = oauth.server.get_consent_grant(oauth_request)
+            grant = oauth.server.get_consent_grant(oauth_request, end_user=end_user)
         except OAuth2Error as error:
             return _authorization_error(error)
-        session = pages.find_session(conn)
         if session is None:
             return redirect(url_for("oauth_login.login_page", next=request.full_path), 302)
         client = grant.request.client
@@ -177,10 +190,11 @@ def authorize():
         if not scopes or set(scopes) <= tokens.consented_scopes(conn, session["user_id"], client.client_id):
             # Consent given before for these scopes: straight back to the client with a code. With
             # nothing left to offer, the grant answers access_denied the same way, without a page.
-            reply = oauth.server.create_authorization_response(
-                oauth_request, grant_user=User(session["user_id"]), grant=grant
-            )
+            reply = oauth.server.create_authorization_response(oauth_request, grant_user=end_user, grant=grant)
             return _reply(reply)
+        if "none" in request.args.get("prompt", "").split():  # no page may be shown: say so to the client
+            no_page = ConsentRequiredError(state=grant.request.payload.state, redirect_uri=grant.redirect_uri)
+            return _redirect_error(no_page, see_other=False)
         return pages.consent_page(conn, grant, session, scopes)
 
 
@@ -216,7 +230,7 @@ def authorize_decision():
         # The form's scope may have been edited: what is recorded (and granted) is narrowed again.
         scopes = exercisable_scopes(grant.request.scope.split(), role)
         if decision == "yes":
-            user = User(session["user_id"])
+            user = User(session["user_id"], session["signed_in_at"])
             if scopes:
                 tokens.record_consent(
                     conn,
@@ -254,3 +268,15 @@ def revoke():
 @bp.post("/api/oauth/introspect")
 def introspect():
     return _server_call(lambda server, req: server.create_endpoint_response("introspection", req))
+
+
+# -- OpenID Connect userinfo ------------------------------------------------------------------------------
+
+
+@bp.route("/api/oauth/userinfo", methods=["GET", "POST"])
+@token_required("openid")
+def userinfo(conn):
+    """The signed-in user's claims, as the token's scopes allow (OpenID Connect Core 5.3)."""
+    response = jsonify(openid.user_info(conn, g.identity.user_id, " ".join(sorted(g.identity.scopes))))
+    response.headers.update(pages.NO_STORE)
+    return response

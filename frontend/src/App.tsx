@@ -19,6 +19,7 @@ import { ResetPasswordPage } from "./pages/invitation/ResetPassword";
 import { ChangePasswordPage, LoginPage } from "./pages/login/Login";
 import { MembersPage } from "./pages/members/List";
 import { OAuthClientsPage } from "./pages/oauth-clients/List";
+import { ProfilePage } from "./pages/profile/Profile";
 import { SubscriptionDetailPage } from "./pages/subscriptions/Detail";
 import { SubscriptionsPage } from "./pages/subscriptions/List";
 import { NewSubscriptionPage } from "./pages/subscriptions/New";
@@ -118,6 +119,7 @@ export function AppRoutes() {
           <Route path="inbound" element={<InboundPage />} />
           <Route path="members" element={<MembersPage />} />
           <Route path="audit" element={<AuditPage />} />
+          <Route path="profile" element={<ProfilePage />} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>
       </Routes>

@@ -89,6 +89,12 @@ def academy(live, live_world):
     }
 
 
+@pytest.fixture
+def register_live(live, academy):
+    """Register another client of the academy, as its admin, over real HTTP; returns the 201 body."""
+    return lambda **overrides: register(_Http(live.url), academy["headers"], academy["org"], **overrides)
+
+
 class _Http:
     """Just enough of Flask's test client for `register` over real HTTP."""
 

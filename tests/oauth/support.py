@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from tests.support import audit_entries
+
 REDIRECT_URI = "https://lms.example.edu/oauth/callback"
 LOOPBACK_REDIRECT_URI = "http://127.0.0.1/callback"
 
@@ -154,3 +156,8 @@ def client_credentials(http, client: dict, **extra):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def audit_actions(db, org) -> list[dict]:
+    """The organization's OAuth audit entries, oldest first."""
+    return audit_entries(db, org, "oauth_")

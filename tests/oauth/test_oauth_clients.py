@@ -10,6 +10,7 @@ import pytest
 
 from tests.oauth.support import (
     REDIRECT_URI,
+    audit_actions,
     bearer,
     client_credentials,
     register,
@@ -21,15 +22,6 @@ from tests.support import assert_problem
 def stored(db, client_id) -> dict:
     with db.transaction("service_role") as conn:
         return conn.execute("select * from public.oauth_clients where client_id = %s", (client_id,)).fetchone()
-
-
-def audit_actions(db, org) -> list[dict]:
-    with db.transaction("service_role") as conn:
-        return conn.execute(
-            "select action, actor_id, target_id, metadata from public.audit_log"
-            " where organization_id = %s and action like 'oauth_%%' order by id",
-            (org["id"],),
-        ).fetchall()
 
 
 # -- creating ------------------------------------------------------------------------------------
@@ -263,6 +255,7 @@ def test_deleting_a_client_stops_its_tokens_and_removes_its_principal(app, clien
     assert [e["action"] for e in audit_actions(db, org)] == [
         "oauth_client.created",
         "oauth_consent.granted",
+        "oauth_client.token_issued",  # the machine token, audited as its principal
         "oauth_client.deleted",
     ]
 

@@ -178,12 +178,17 @@ def test_jwks_is_generated_on_first_use_and_holds_no_private_parts(client, db):
         assert conn.execute("select count(*) as n from public.oauth_signing_keys").fetchone()["n"] == 0
     response = client.get("/.well-known/jwks.json")
     assert response.status_code == 200 and "max-age" in response.headers["Cache-Control"]
-    (key,) = response.get_json()["keys"]
+    # One access-token key (ES256) and one id_token key (RS256), both without private parts.
+    key, rsa = sorted(response.get_json()["keys"], key=lambda k: k["kty"])
     assert key["kty"] == "EC" and key["crv"] == "P-256" and key["alg"] == "ES256" and key["use"] == "sig"
     assert key["kid"] and "d" not in key
+    assert rsa["kty"] == "RSA" and rsa["alg"] == "RS256" and rsa["use"] == "sig" and rsa["kid"]
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(rsa)
     with db.transaction("service_role") as conn:
         row = conn.execute("select kid, private_key_encrypted from public.oauth_signing_keys").fetchone()
+        rsa_row = conn.execute("select kid, private_key_encrypted from public.oidc_signing_keys").fetchone()
     assert row["kid"] == key["kid"] and b"PRIVATE KEY" not in bytes(row["private_key_encrypted"])
+    assert rsa_row["kid"] == rsa["kid"] and b"PRIVATE KEY" not in bytes(rsa_row["private_key_encrypted"])
 
 
 def test_rotation_publishes_the_next_key_ahead_and_switches_when_it_activates(app, client, lms, db):
@@ -195,7 +200,7 @@ def test_rotation_publishes_the_next_key_ahead_and_switches_when_it_activates(ap
         result = keys.rotate(conn, runtime.secretbox, ahead_seconds=3600, token_ttl_seconds=3600)
     assert result["created"] and result["kid"] != old_kid
     oauth.keyring.reload()  # what every process does within a minute
-    published = [k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]]
+    published = [k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"] if k["kty"] == "EC"]
     assert published == [old_kid, result["kid"]]
     still_old = client_credentials(client, lms).get_json()["access_token"]
     assert jwt.get_unverified_header(still_old)["kid"] == old_kid  # the next key does not sign yet

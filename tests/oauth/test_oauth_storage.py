@@ -137,7 +137,14 @@ def run_as(db, user: dict | None, statement: str, params=()):
 
 @pytest.mark.parametrize(
     "table",
-    ["oauth_grants", "oauth_authorization_codes", "oauth_refresh_tokens", "oauth_access_tokens", "oauth_signing_keys"],
+    [
+        "oauth_grants",
+        "oauth_authorization_codes",
+        "oauth_refresh_tokens",
+        "oauth_access_tokens",
+        "oauth_signing_keys",
+        "oidc_signing_keys",
+    ],
 )
 @pytest.mark.parametrize("who", ["admin", "learner", "anon"])
 def test_codes_grants_tokens_and_keys_are_closed_to_users(app, client, lms, learner, org, db, table, who):

@@ -12,8 +12,8 @@ import time
 import jwt
 import pytest
 
-from tests.oauth.support import authorize as run_authorization
 from tests.oauth.support import (
+    audit_actions,
     basic_auth,
     bearer,
     client_credentials,
@@ -25,6 +25,7 @@ from tests.oauth.support import (
     signed_in,
     user_tokens,
 )
+from tests.oauth.support import authorize as run_authorization
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -267,6 +268,15 @@ def test_client_credentials_acts_as_the_principal_without_a_refresh_token(client
     assert body["scope"] == "read:profile read:quests"
     claims = claims_of(body["access_token"])
     assert claims["sub"] == lms["principal_id"] and claims["client_id"] == lms["client_id"]
+
+
+def test_client_credentials_tokens_are_audited_as_the_principal(client, lms, org, db):
+    client_credentials(client, lms, scope="read:quests")
+    (entry,) = [e for e in audit_actions(db, org) if e["action"] == "oauth_client.token_issued"]
+    assert str(entry["actor_id"]) == lms["principal_id"] and entry["target_id"] == lms["client_id"]
+    assert entry["metadata"] == {"grant_type": "client_credentials", "scope": "read:quests"}
+    oauth_error(client_credentials(client, lms, scope="webhooks:manage"), "invalid_scope")
+    assert len([e for e in audit_actions(db, org) if e["action"] == "oauth_client.token_issued"]) == 1
 
 
 @pytest.mark.parametrize("scope", ["read:progress", "webhooks:manage", "read:quests write:submissions", "admin"])

@@ -10,7 +10,7 @@ import pytest
 
 from backend.services.keys.format import parse_key
 from backend.services.shared.digest import secret_digest
-from tests.support import assert_problem
+from tests.support import assert_problem, audit_entries
 
 KEYS = "/v1/admin/external/keys"
 
@@ -25,15 +25,6 @@ def create(client, headers, org, **overrides) -> dict:
 def stored(db, key_id) -> dict:
     with db.transaction("service_role") as conn:
         return conn.execute("select * from public.api_keys where key_id = %s", (key_id,)).fetchone()
-
-
-def audit_entries(db, org) -> list[dict]:
-    with db.transaction("service_role") as conn:
-        return conn.execute(
-            "select actor_id, action, target_id, metadata from public.audit_log"
-            " where organization_id = %s and action like 'api_key.%%' order by id",
-            (org["id"],),
-        ).fetchall()
 
 
 # -- creating ----------------------------------------------------------------------------------
@@ -78,7 +69,7 @@ def test_each_key_has_its_own_id_and_a_256_bit_secret(client, admin_headers, org
 
 def test_creation_is_audited_without_the_secret(client, admin_headers, org, db):
     body = create(client, admin_headers, org, ip_allowlist=["192.0.2.0/24"])
-    entries = audit_entries(db, org)
+    entries = audit_entries(db, org, "api_key.")
     assert [(e["action"], e["target_id"], e["actor_id"]) for e in entries] == [
         ("api_key.created", body["key_id"], org["admin"]["id"])
     ]
@@ -193,7 +184,7 @@ def test_update_renames_and_replaces_the_allowlist(client, admin_headers, org, d
     assert response.get_json()["ip_allowlist"] == ["2001:db8::/48"]
     response = client.put(f"{KEYS}/{key['key_id']}", json={"ip_allowlist": []}, headers=admin_headers)
     assert response.get_json()["ip_allowlist"] == []
-    assert [e["metadata"]["changed"] for e in audit_entries(db, org)[1:]] == [
+    assert [e["metadata"]["changed"] for e in audit_entries(db, org, "api_key.")[1:]] == [
         ["name"],
         ["ip_allowlist"],
         ["ip_allowlist"],
@@ -233,7 +224,7 @@ def test_revoke_is_204_idempotent_and_audited(client, admin_headers, org, db):
     assert stored(db, key["key_id"])["revoked_at"] == revoked_at
     shown = client.get(f"{KEYS}/{key['key_id']}", headers=admin_headers).get_json()
     assert shown["status"] == "revoked"
-    assert [e["action"] for e in audit_entries(db, org)] == ["api_key.created", "api_key.revoked"]
+    assert [e["action"] for e in audit_entries(db, org, "api_key.")] == ["api_key.created", "api_key.revoked"]
 
 
 def test_revoke_access(client, org, admin_headers, member_headers, stranger_headers, db):
@@ -259,11 +250,11 @@ def test_rotate_answers_the_new_key_once_and_is_audited(client, admin_headers, o
     assert body["previous_key_id"] == key["key_id"]
     assert body["previous_expires_at"].endswith("Z")
     assert body["previous_secret_expires_at"] == body["previous_expires_at"]
-    entry = audit_entries(db, org)[-1]
+    entry = audit_entries(db, org, "api_key.")[-1]
     assert entry["action"] == "api_key.rotated"
     assert entry["metadata"] == {"preserve_key_id": True, "new_key_id": key["key_id"], "grace_seconds": 60}
     for secret in (key["api_key"], body["api_key"]):
-        assert secret.split("_")[2] not in json.dumps([e["metadata"] for e in audit_entries(db, org)])
+        assert secret.split("_")[2] not in json.dumps([e["metadata"] for e in audit_entries(db, org, "api_key.")])
 
 
 def test_rotate_to_a_new_key_id_defaults_to_a_day_of_grace(client, admin_headers, org, db):

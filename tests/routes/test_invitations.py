@@ -686,3 +686,35 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin(scene, db):
         # Put the removed admin back for the next round.
         removed = second if answers["yara"] == 204 else scene.yara
         scene.world.add_member(scene.riverside, removed, role="admin")
+
+
+def test_the_names_given_with_an_invitation_or_at_acceptance_go_to_the_new_account(scene):
+    assert scene.invite(scene.riverside, scene.as_yara, "ada@example.org").status_code == 201
+    invited = scene.api().post(
+        f"/api/organizations/{scene.riverside['id']}/members",
+        json={"email": "ada@example.org", "role": "member", "given_name": "Ada", "family_name": "Lovelace"},
+        headers=scene.as_yara,
+    )
+    assert invited.status_code == 201  # renews the open invitation, now with the names
+    browser = scene.app.test_client()
+    body = {"token": scene.link("ada@example.org"), "password": NEW_PASSWORD}
+    assert browser.post("/api/invitations/accept", json=body).status_code == 200
+    me = browser.get("/api/auth/me").get_json()
+    assert (me["given_name"], me["family_name"]) == ("Ada", "Lovelace")
+    # Names sent with the acceptance win over the invitation's; an invitation without names is fine.
+    scene.invite(scene.riverside, scene.as_yara, "grace@example.org")
+    browser = scene.app.test_client()
+    body = {"token": scene.link("grace@example.org"), "password": NEW_PASSWORD}
+    accepted = browser.post("/api/invitations/accept", json=body | {"given_name": "Grace", "family_name": "Hopper"})
+    assert accepted.status_code == 200
+    me = browser.get("/api/auth/me").get_json()
+    assert (me["given_name"], me["family_name"]) == ("Grace", "Hopper")
+
+
+def test_names_over_100_characters_are_refused_by_field(scene):
+    invited = scene.api().post(
+        f"/api/organizations/{scene.riverside['id']}/members",
+        json={"email": "long@example.org", "role": "member", "family_name": "x" * 101},
+        headers=scene.as_yara,
+    )
+    assert_problem(invited, 422, "family_name")

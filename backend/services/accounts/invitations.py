@@ -55,9 +55,16 @@ class Joined:
 
 
 def invite(
-    conn: psycopg.Connection, organization_id, email: str, role: str, origin: RequestInfo, ttl_seconds: int
+    conn: psycopg.Connection,
+    organization_id,
+    email: str,
+    role: str,
+    origin: RequestInfo,
+    ttl_seconds: int,
+    names: dict | None = None,
 ) -> IssuedLink:
-    """Invite an email, or renew its open invitation; no account is looked up or created."""
+    """Invite an email, or renew its open invitation; no account is looked up or created. `names`
+    ({given_name, family_name}, each optional) are those of the account accepting may create."""
     require_admin(conn, organization_id)
     email = users.normalize_email(email)
     if conn.execute(SQL["member_with_email"], {"organization_id": organization_id, "email": email}).fetchone():
@@ -77,6 +84,8 @@ def invite(
                 "role": role,
                 "token_hash": secret_digest(token),
                 "invited_by": inviter,
+                "given_name": (names or {}).get("given_name"),
+                "family_name": (names or {}).get("family_name"),
                 "ttl": ttl_seconds,
             },
         ).fetchone()
@@ -218,9 +227,11 @@ def accept_with_token(
     password: str | None,
     signed_in_user_id,
     origin: RequestInfo,
+    names: dict | None = None,
 ) -> Joined:
     """Accept through the emailed link. A new email gets its account here, with the password chosen
-    now (the link proves control of the email); an existing account must be the one signed in.
+    now (the link proves control of the email) and the names sent now or, failing them, the
+    invitation's; an existing account must be the one signed in.
     Every refusal is raised inside the caller's transaction, so the link stays usable."""
     row = _answer_by_token(conn, token, "accepted")
     user = users.find_by_email(conn, row["email"])
@@ -238,7 +249,15 @@ def accept_with_token(
     problem = password_problem(password, row["email"])
     if problem:
         raise ValidationFailed.field("password", problem)
-    user_id = users.create_user(conn, hasher, row["email"], password)
+    names = names or {}
+    user_id = users.create_user(
+        conn,
+        hasher,
+        row["email"],
+        password,
+        given_name=names.get("given_name") or row["given_name"],
+        family_name=names.get("family_name") or row["family_name"],
+    )
     audit.record(conn, "auth.account_created", target_type="user", target_id=user_id, origin=origin, actor_id=user_id)
     return _join(conn, row, {"id": user_id, "email": row["email"]}, new_account=True, origin=origin)
 

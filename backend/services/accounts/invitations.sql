@@ -9,11 +9,13 @@ where m.organization_id = %(organization_id)s and lower(p.email) = lower(%(email
 -- name: upsert_invitation --
 -- Inviting an email that has an open invitation renews it: its role, a new link (the old one stops
 -- working) and a fresh lifetime. xmax is 0 only on a row this statement inserted.
-insert into public.invitations (organization_id, email, role, token_hash, invited_by, expires_at)
-values (%(organization_id)s, %(email)s, %(role)s, %(token_hash)s, %(invited_by)s,
+insert into public.invitations
+  (organization_id, email, role, token_hash, invited_by, given_name, family_name, expires_at)
+values (%(organization_id)s, %(email)s, %(role)s, %(token_hash)s, %(invited_by)s, %(given_name)s, %(family_name)s,
         now() + make_interval(secs => %(ttl)s))
 on conflict (organization_id, lower(email)) where status = 'pending'
 do update set role = excluded.role, token_hash = excluded.token_hash, invited_by = excluded.invited_by,
+              given_name = excluded.given_name, family_name = excluded.family_name,
               sent_at = now(), expires_at = excluded.expires_at
 returning id, (xmax = 0) as created;
 
@@ -107,7 +109,7 @@ where i.token_hash = %(token_hash)s and i.status = 'pending' and i.expires_at > 
 -- name: answer_by_token --
 update public.invitations set status = %(status)s, responded_at = now()
 where token_hash = %(token_hash)s and status = 'pending' and expires_at > now()
-returning id, organization_id, email, role;
+returning id, organization_id, email, role, given_name, family_name;
 
 -- name: insert_membership --
 -- Already a member (an operator added them meanwhile): the invitation is answered all the same.

@@ -4,7 +4,7 @@ values (%(user_id)s, %(token_hash)s, now() + make_interval(secs => %(ttl)s), %(i
 returning id;
 
 -- name: find_session --
-select s.id as session_id, p.id as user_id, p.email,
+select s.id as session_id, p.id as user_id, p.email, s.created_at as signed_in_at,
        coalesce(c.must_change_password, false) as must_change_password
 from public.auth_sessions s
 join public.profiles p on p.id = s.user_id

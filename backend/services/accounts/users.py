@@ -29,6 +29,8 @@ def create_user(
     *,
     must_change_password: bool = False,
     display_name: str | None = None,
+    given_name: str | None = None,
+    family_name: str | None = None,
     signs_in_elsewhere: bool = False,
 ) -> uuid.UUID:
     """A new local account (auth.users + profile + credentials); password None means invite-only,
@@ -37,7 +39,16 @@ def create_user(
     user_id = uuid.uuid4()
     email = normalize_email(email)
     conn.execute(SQL["insert_auth_user"], {"id": user_id, "email": email})
-    conn.execute(SQL["insert_profile"], {"id": user_id, "email": email, "display_name": display_name})
+    conn.execute(
+        SQL["insert_profile"],
+        {
+            "id": user_id,
+            "email": email,
+            "display_name": display_name,
+            "given_name": given_name,
+            "family_name": family_name,
+        },
+    )
     conn.execute(
         SQL["insert_credentials"],
         {
@@ -75,6 +86,11 @@ def set_password(conn: psycopg.Connection, hasher: PasswordHasher, user_id, new_
 def my_profile(conn: psycopg.Connection) -> dict | None:
     """The caller's profile; runs as the user (authenticated)."""
     return conn.execute(SQL["my_profile"]).fetchone()
+
+
+def set_my_names(conn: psycopg.Connection, *, given_name: str | None, family_name: str | None) -> dict:
+    """Set the caller's given and family names (None clears one); runs as the user (RLS decides)."""
+    return conn.execute(SQL["set_my_names"], {"given_name": given_name, "family_name": family_name}).fetchone()
 
 
 def my_organizations(conn: psycopg.Connection) -> list[dict]:

@@ -3,8 +3,10 @@ insert into auth.users (id, email) values (%(id)s, %(email)s);
 
 -- name: insert_profile --
 -- The auth.users trigger has already created the profile; this sets what we know locally.
-insert into public.profiles (id, email, display_name) values (%(id)s, %(email)s, %(display_name)s)
-on conflict (id) do update set email = excluded.email, display_name = excluded.display_name;
+insert into public.profiles (id, email, display_name, given_name, family_name)
+values (%(id)s, %(email)s, %(display_name)s, %(given_name)s, %(family_name)s)
+on conflict (id) do update set email = excluded.email, display_name = excluded.display_name,
+  given_name = excluded.given_name, family_name = excluded.family_name;
 
 -- name: insert_credentials --
 insert into public.local_credentials (user_id, password_hash, must_change_password, password_changed_at)
@@ -42,4 +44,10 @@ where m.user_id = (select auth.uid())
 order by o.name, o.id;
 
 -- name: my_profile --
-select id, email, display_name, platform_admin from public.profiles where id = (select auth.uid());
+select id, email, display_name, given_name, family_name, platform_admin
+from public.profiles where id = (select auth.uid());
+
+-- name: set_my_names --
+update public.profiles set given_name = %(given_name)s, family_name = %(family_name)s
+where id = (select auth.uid())
+returning given_name, family_name;

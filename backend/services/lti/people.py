@@ -95,7 +95,14 @@ def _user_of(conn: psycopg.Connection, hasher: PasswordHasher, launch: Launch) -
     if not usable or conn.execute(SQL["email_taken"], {"email": email}).fetchone()["taken"]:
         email = f"lti-{uuid.uuid4().hex}@{UNREACHABLE_DOMAIN}"
     user_id = users.create_user(
-        conn, hasher, email, None, display_name=_display_name(launch.claims), signs_in_elsewhere=True
+        conn,
+        hasher,
+        email,
+        None,
+        display_name=_display_name(launch.claims),
+        given_name=_text(launch.claims.get("given_name"), 100),
+        family_name=_text(launch.claims.get("family_name"), 100),
+        signs_in_elsewhere=True,
     )
     conn.execute(SQL["insert_link"], params | {"user_id": user_id})
     return user_id, email

@@ -9,7 +9,12 @@ SCOPES: dict[str, str] = {
     "read:progress": "See your progress: the tasks you completed, your xp and badges",
     "write:submissions": "Hand in work on tasks in your name",
     WEBHOOKS_MANAGE: "Manage your organization's webhook subscriptions (if you are one of its admins)",
+    # OpenID Connect: signing in to the application with your Questbridge account.
+    "openid": "Sign you in to the application with your Questbridge account",
+    "profile": "See your name (first and last name)",
+    "email": "See your email address",
 }
+OPENID_SCOPES = ("openid", "profile", "email")
 # Scopes only the admins of the client's organization can exercise: never offered to its members,
 # nor carried by a token issued for one (the routes would refuse the member anyway).
 ADMIN_SCOPES = frozenset({WEBHOOKS_MANAGE})

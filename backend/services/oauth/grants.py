@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import (
@@ -20,8 +21,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from backend.services.oauth import CLIENT_CREDENTIALS_SCOPES, clients, exercisable_scopes, tokens
-from backend.services.oauth.adapters import call_conn
+from backend.services.oauth.adapters import call_conn, current_call
 from backend.services.oauth.clients import Client
+from backend.services.shared import audit
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 TOKEN_AUTH_METHODS = [*SECRET_AUTH_METHODS, "none"]
@@ -30,6 +32,7 @@ TOKEN_AUTH_METHODS = [*SECRET_AUTH_METHODS, "none"]
 @dataclass(frozen=True)
 class User:
     id: uuid.UUID
+    auth_time: datetime | None = None  # when they signed in, if they just authorized in a browser
 
     def get_user_id(self):
         return self.id
@@ -44,12 +47,28 @@ class AuthorizationCode:
     scope: str
     code_challenge: str | None
     code_challenge_method: str | None
+    nonce: str | None = None
+    auth_time: datetime | None = None
 
     def get_redirect_uri(self):
         return self.redirect_uri
 
     def get_scope(self):
         return self.scope
+
+    # What Authlib's OpenIDCode puts in the id_token.
+
+    def get_nonce(self):
+        return self.nonce
+
+    def get_auth_time(self):
+        return int(self.auth_time.timestamp()) if self.auth_time else None
+
+    def get_acr(self):
+        return None
+
+    def get_amr(self):
+        return None
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=challenge,
             code_challenge_method="S256" if challenge else None,
             ttl_seconds=self.server.settings.code_ttl_seconds,
+            nonce=(data.get("nonce") or None) if "openid" in (request.scope or "").split() else None,
+            auth_time=request.user.auth_time,
         )
 
     def query_authorization_code(self, code, client):
@@ -184,6 +205,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             scope=row["scope"],
             code_challenge=row["code_challenge"],
             code_challenge_method=row["code_challenge_method"],
+            nonce=row["nonce"],
+            auth_time=row["auth_time"],
         )
 
     def delete_authorization_code(self, authorization_code):
@@ -245,10 +268,22 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         self.request.scope = " ".join(requested)
 
     def create_token_response(self):
-        principal = User(self.request.client.principal_id)
+        client: Client = self.request.client
+        principal = User(client.principal_id)
         self.request.user = principal
         token = self.generate_token(user=principal, scope=self.request.scope, include_refresh_token=False)
         self.save_token(token)
+        # No user consented to this token: the organization's audit log is where it shows.
+        audit.record(
+            call_conn(),
+            "oauth_client.token_issued",
+            organization_id=client.organization_id,
+            target_type="oauth_client",
+            target_id=client.client_id,
+            metadata={"grant_type": "client_credentials", "scope": self.request.scope},
+            origin=current_call.get().origin,
+            actor_id=client.principal_id,
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 

@@ -1,5 +1,5 @@
 """The scheduled OAuth job: delete expired codes, grants and tokens and retired keys; rotate the
-signing key when it is due. One runner at a time across every process (an advisory lock)."""
+signing keys (access tokens', id_tokens') when due. One runner at a time across every process (an advisory lock)."""
 
 from __future__ import annotations
 
@@ -23,19 +23,20 @@ def run(db: Database, box: SecretBox, config: Config) -> dict | None:
     def maintain(conn) -> dict:
         deleted = tokens.delete_expired(conn)
         retired = keys.delete_retired(conn)
-        rotated = keys.rotate_if_due(
-            conn,
-            box,
-            rotation_days=settings.key_rotation_days,
-            ahead_seconds=settings.key_publish_ahead_seconds,
-            token_ttl_seconds=settings.access_token_ttl_seconds,
-        )
+        rotation = {
+            "rotation_days": settings.key_rotation_days,
+            "ahead_seconds": settings.key_publish_ahead_seconds,
+            "token_ttl_seconds": settings.access_token_ttl_seconds,
+        }
+        rotated = keys.rotate_if_due(conn, box, **rotation)
+        id_token_rotated = keys.rotate_if_due(conn, box, **rotation, family=keys.ID_TOKEN_FAMILY)
         return {
             "codes": deleted["codes"],
             "grants": deleted["grants"],
             "access_tokens": deleted["access_tokens"],
             "keys_retired": retired,
             "key_scheduled": rotated["kid"] if rotated else None,
+            "id_token_key_scheduled": id_token_rotated["kid"] if id_token_rotated else None,
         }
 
     result = db.try_singleton(LOCK_KEY, maintain)

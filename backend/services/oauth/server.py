@@ -48,6 +48,7 @@ from backend.services.oauth.grants import (
     RefreshTokenGrant,
     Revocation,
 )
+from backend.services.oauth.openid import IdToken
 from backend.services.oauth.resource import ResourceServer, read_own_jwt
 from backend.services.shared import rate_limit
 from backend.services.shared.audit import RequestInfo
@@ -123,12 +124,12 @@ class Issuer(IssuerParameter):
 
 
 class Server(AuthorizationServer):
-    def __init__(self, settings: Settings, keyring: keys.KeyRing):
+    def __init__(self, settings: Settings, keyring: keys.KeyRing, id_token_keys: keys.IdTokenKeyRing):
         super().__init__(scopes_supported=list(SCOPES))
         self.settings = settings
         self.keyring = keyring
         self.register_token_generator("default", AccessTokenGenerator(settings, keyring))
-        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True)])
+        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), IdToken(settings, id_token_keys)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         self.register_endpoint(Revocation)
@@ -255,7 +256,8 @@ class OAuth:
         self.db = db
         self.box = box
         self.keyring = keys.KeyRing(db, box)
-        self.server = Server(self.settings, self.keyring)
+        self.id_token_keys = keys.IdTokenKeyRing(db, box)
+        self.server = Server(self.settings, self.keyring, self.id_token_keys)
         self.resource = ResourceServer(self.settings, db, self.keyring)
 
     @contextmanager
@@ -263,6 +265,35 @@ class OAuth:
         """The service_role transaction of a token, revocation or introspection request."""
         with self.db.transaction("service_role") as conn:
             yield conn
+
+    def jwks(self) -> dict:
+        """Every published key: the access tokens' (ES256) and the id_tokens' (RS256)."""
+        return {"keys": self.keyring.jwks()["keys"] + self.id_token_keys.jwks()["keys"]}
+
+    def openid_configuration(self) -> dict:
+        """OpenID Connect Discovery 1.0: the RFC 8414 metadata and what relying parties look for."""
+        issuer = self.settings.issuer
+        return self.metadata() | {
+            "userinfo_endpoint": f"{issuer}/api/oauth/userinfo",
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [keys.ID_TOKEN_ALGORITHM],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "at_hash",
+                "email",
+                "email_verified",
+                "name",
+                "given_name",
+                "family_name",
+                "preferred_username",
+            ],
+        }
 
     def metadata(self) -> dict:
         """RFC 8414 authorization server metadata (with RFC 9207's iss parameter support)."""

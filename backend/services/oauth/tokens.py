@@ -37,7 +37,10 @@ def save_code(
     code_challenge: str | None,
     code_challenge_method: str | None,
     ttl_seconds: int,
+    nonce: str | None = None,
+    auth_time=None,
 ) -> None:
+    """`nonce` and `auth_time` (when the user signed in) go into the id_token of an openid code."""
     conn.execute(
         SQL["insert_code"],
         {
@@ -48,6 +51,8 @@ def save_code(
             "scope": scope,
             "code_challenge": code_challenge,
             "code_challenge_method": code_challenge_method,
+            "nonce": nonce,
+            "auth_time": auth_time,
             "ttl": ttl_seconds,
         },
     )

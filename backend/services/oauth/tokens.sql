@@ -1,13 +1,14 @@
 -- name: insert_code --
 insert into public.oauth_authorization_codes
-  (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, code_challenge_method, expires_at)
+  (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, code_challenge_method, nonce, auth_time,
+   expires_at)
 values
   (%(code_hash)s, %(client_id)s, %(user_id)s, %(redirect_uri)s, %(scope)s, %(code_challenge)s,
-   %(code_challenge_method)s, now() + make_interval(secs => %(ttl)s));
+   %(code_challenge_method)s, %(nonce)s, %(auth_time)s, now() + make_interval(secs => %(ttl)s));
 
 -- name: lock_code --
 -- The row lock makes redemption single-use: a concurrent redemption waits, then sees used_at.
-select code_hash, client_id, user_id, redirect_uri, scope, code_challenge, code_challenge_method,
+select code_hash, client_id, user_id, redirect_uri, scope, code_challenge, code_challenge_method, nonce, auth_time,
        expires_at <= now() as expired, used_at, grant_id
 from public.oauth_authorization_codes
 where code_hash = %(code_hash)s

@@ -12,6 +12,9 @@ export interface Me {
   id: string;
   email: string;
   display_name?: string | null;
+  /** What OpenID Connect relying parties (Moodle among them) read as first and last name. */
+  given_name?: string | null;
+  family_name?: string | null;
   must_change_password?: boolean;
   organizations: Organization[];
   /** Sent back as X-CSRF-Token with unsafe requests; null when not signed in with the cookie. */
@@ -31,6 +34,16 @@ export function signIn(email: string, password: string): Promise<{ csrf_token?: 
 
 export function signOut(): Promise<unknown> {
   return api("/api/auth/logout", { method: "POST", quietUnauthorized: true });
+}
+
+export interface Names {
+  given_name: string | null;
+  family_name: string | null;
+}
+
+/** Set one's own first and last name; blank clears one. */
+export function saveNames(names: Names): Promise<Names> {
+  return api<Names>("/api/auth/me", { method: "PUT", body: names });
 }
 
 export function changePassword(currentPassword: string, newPassword: string): Promise<unknown> {

@@ -21,6 +21,9 @@ export const SCOPES = [
   { value: "read:progress", label: "Read progress" },
   { value: "write:submissions", label: "Create submissions" },
   { value: "webhooks:manage", label: "Manage webhook subscriptions" },
+  { value: "openid", label: "Sign users in (OpenID Connect)" },
+  { value: "profile", label: "The user's first and last name (OpenID Connect)" },
+  { value: "email", label: "The user's email address (OpenID Connect)" },
 ];
 
 export interface NewOAuthClient {

@@ -53,13 +53,20 @@ export function SkipLink() {
 }
 
 /** Who is signed in, and Log out: the top bar's right end, in the admin and the learner pages. */
-export function SignedInAs() {
+/** The signed-in email (a link to one's profile where the area has that page) and Log out. */
+export function SignedInAs({ profile = false }: { profile?: boolean }) {
   const { me, logout } = useAuth();
   return (
     <>
-      <span className="user-email" title="Signed in as">
-        {me?.email}
-      </span>
+      {profile ? (
+        <NavLink className="user-email" title="Signed in as: your profile" to="/profile">
+          {me?.email}
+        </NavLink>
+      ) : (
+        <span className="user-email" title="Signed in as">
+          {me?.email}
+        </span>
+      )}
       <button type="button" className="button button-small" onClick={() => void logout()}>
         Log out
       </button>
@@ -91,7 +98,7 @@ export function Layout() {
         <span className="brand">Questbridge</span>
         <div className="topbar-right">
           <OrganizationSwitcher />
-          <SignedInAs />
+          <SignedInAs profile />
         </div>
       </header>
       <nav
