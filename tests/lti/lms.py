@@ -143,6 +143,9 @@ class LMS:
             full_name=self.user.get("name"),
             email_address=self.user.get("email"),
         )
+        names = {claim: self.user[claim] for claim in ("given_name", "family_name") if claim in self.user}
+        if names:
+            launch.set_extra_claims(names)
         launch.set_resource_link_claim(self.resource_link_id, title="Week 3: loops")
         if self.custom:
             launch.set_custom_parameters_claim(self.custom)

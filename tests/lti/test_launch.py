@@ -168,8 +168,19 @@ def test_a_launch_signs_a_new_member_in_and_opens_the_quest(lti):
         assert attribute in session_cookie
     link = one(lti.db, "select user_id, subject from public.lti_user_links")
     assert link["subject"] == lti.lms.user["sub"]
-    profile = one(lti.db, "select email, display_name from public.profiles where id = %s", link["user_id"])
-    assert profile == {"email": "ada@school.test", "display_name": "Ada Lovelace"}
+    profile = one(
+        lti.db,
+        "select email, display_name, given_name, family_name, email_verified from public.profiles where id = %s",
+        link["user_id"],
+    )
+    # The address is the platform's word, never proven to us: OpenID Connect must not call it verified.
+    assert profile == {
+        "email": "ada@school.test",
+        "display_name": "Ada Lovelace",
+        "given_name": None,
+        "family_name": None,
+        "email_verified": False,
+    }
     # The platform sent the LIS Administrator role: LTI roles never make anyone an org admin.
     membership = one(lti.db, "select organization_id, role from public.memberships where user_id = %s", link["user_id"])
     assert membership == {"organization_id": lti.org["id"], "role": "member"}
@@ -190,6 +201,13 @@ def test_a_launch_signs_a_new_member_in_and_opens_the_quest(lti):
     assert me.status_code == 200, me.get_json()
     assert me.get_json()["email"] == "ada@school.test"
     assert one(lti.db, "select count(*) as n from public.lti_login_states")["n"] == 0  # the nonce is used up
+
+
+def test_the_given_and_family_name_claims_are_kept(lti):
+    lti.lms.user |= {"given_name": "Ada", "family_name": "King"}
+    assert lti.client.post("/lti/launch", data=lti.lms.authorize(login(lti))).status_code == 303
+    profile = one(lti.db, "select given_name, family_name from public.profiles where email = 'ada@school.test'")
+    assert profile == {"given_name": "Ada", "family_name": "King"}
 
 
 def test_the_next_launch_finds_the_same_user_by_platform_and_sub(lti):

@@ -224,3 +224,17 @@ def test_prompt_none_never_shows_a_page(app, client, rp, named):
     code_flow(app, client, rp, named)  # consents to openid profile email
     silent = browser.get("/api/oauth/authorize?" + query)
     assert silent.status_code == 302 and query_of(silent.headers["Location"])["code"]
+
+
+def test_an_address_an_lms_brought_is_not_called_verified(app, db):
+    """An account an LTI launch created took its email from the platform's claim, unchecked."""
+    from backend.runtime import runtime_of
+    from backend.services.accounts import users
+    from backend.services.oauth import openid
+
+    runtime = runtime_of(app)
+    with runtime.db.transaction("service_role") as conn:
+        invited = users.create_user(conn, runtime.hasher, "invited@school.test", None)
+        launched = users.create_user(conn, runtime.hasher, "lms@school.test", None, signs_in_elsewhere=True)
+        assert openid.user_info(conn, invited, "openid email")["email_verified"] is True
+        assert openid.user_info(conn, launched, "openid email")["email_verified"] is False

@@ -47,6 +47,8 @@ def create_user(
             "display_name": display_name,
             "given_name": given_name,
             "family_name": family_name,
+            # An address from an LMS's claim is the platform's word, not proven to us.
+            "email_verified": not signs_in_elsewhere,
         },
     )
     conn.execute(

@@ -3,10 +3,10 @@ insert into auth.users (id, email) values (%(id)s, %(email)s);
 
 -- name: insert_profile --
 -- The auth.users trigger has already created the profile; this sets what we know locally.
-insert into public.profiles (id, email, display_name, given_name, family_name)
-values (%(id)s, %(email)s, %(display_name)s, %(given_name)s, %(family_name)s)
+insert into public.profiles (id, email, display_name, given_name, family_name, email_verified)
+values (%(id)s, %(email)s, %(display_name)s, %(given_name)s, %(family_name)s, %(email_verified)s)
 on conflict (id) do update set email = excluded.email, display_name = excluded.display_name,
-  given_name = excluded.given_name, family_name = excluded.family_name;
+  given_name = excluded.given_name, family_name = excluded.family_name, email_verified = excluded.email_verified;
 
 -- name: insert_credentials --
 insert into public.local_credentials (user_id, password_hash, must_change_password, password_changed_at)

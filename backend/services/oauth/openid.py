@@ -23,10 +23,10 @@ SQL = queries_beside(__file__)
 
 def user_info(conn: psycopg.Connection, user_id, scope: str) -> dict:
     """The standard claims of `user_id` that `scope` allows: sub always; email and email_verified
-    with `email`; name, given_name, family_name with `profile`. email_verified is true: an address
-    is either proven by accepting an emailed invitation link or set by an operator (cli
-    create-user, create-admin); there is no self-service sign-up. preferred_username is the email
-    address, so it is given only when `email` is granted too."""
+    with `email`; name, given_name, family_name with `profile`. email_verified is the profile's: an
+    address proven by accepting an emailed invitation link or set by an operator (cli create-user,
+    create-admin) is; one an LMS launch brought is not; there is no self-service sign-up.
+    preferred_username is the email address, so it is given only when `email` is granted too."""
     row = conn.execute(SQL["user_claims"], {"user_id": user_id}).fetchone()
     if row is None:
         return {"sub": str(user_id)}
@@ -35,7 +35,7 @@ def user_info(conn: psycopg.Connection, user_id, scope: str) -> dict:
     claims = UserInfo(
         sub=str(row["id"]),
         email=row["email"],
-        email_verified=True,
+        email_verified=row["email_verified"],
         name=full_name,
         given_name=given,
         family_name=family,

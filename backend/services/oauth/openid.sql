@@ -1,6 +1,6 @@
 -- name: user_claims --
 -- What an id_token or the userinfo endpoint may say about a user (the scopes decide what it does).
-select id, email, display_name, given_name, family_name
+select id, email, email_verified, display_name, given_name, family_name
 from public.profiles
 where id = %(user_id)s;
 
