@@ -9,8 +9,11 @@ from flask import Blueprint, current_app, send_from_directory
 from werkzeug.exceptions import NotFound as MissingFile
 from werkzeug.security import safe_join
 
+from backend.auth import authenticate_request
 from backend.config import PROJECT_ROOT
-from backend.errors import NotFound, ServiceUnavailable
+from backend.errors import APIError, NotFound, ServiceUnavailable
+from backend.runtime import current_runtime
+from backend.services.lti import people
 
 bp = Blueprint("admin_ui", __name__)
 
@@ -20,20 +23,18 @@ ONE_YEAR = 365 * 24 * 3600
 
 # Everything the app loads is bundled and same-origin: no inline scripts or styles, no CDN.
 # The data: image is the empty favicon in index.html.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
+POLICY = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
 )
+CONTENT_SECURITY_POLICY = "; ".join((*POLICY, "frame-ancestors 'none'"))
 
 
 def _dist() -> Path:
@@ -41,9 +42,14 @@ def _dist() -> Path:
     return Path(current_app.config.get("ADMIN_UI_DIST") or DEFAULT_DIST)
 
 
-def _secured(response):
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Frame-Options"] = "DENY"
+def _secured(response, framed_by: list[str] | None = None):
+    """No one may frame the app, except the LMS pages `framed_by` that launched this learner."""
+    if framed_by:
+        ancestors = " ".join(("frame-ancestors 'self'", *framed_by))
+        response.headers["Content-Security-Policy"] = "; ".join((*POLICY, ancestors))
+    else:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Frame-Options"] = "DENY"  # X-Frame-Options cannot name origins
     response.headers["Referrer-Policy"] = "same-origin"
     return response
 
@@ -59,12 +65,25 @@ def _built() -> Path:
     return dist
 
 
-def _shell(dist: Path):
+def _shell(dist: Path, framed_by: list[str] | None = None):
     """The app shell for every client-side route (deep links), revalidated on each load so a new
     build is picked up at once."""
     response = send_from_directory(dist, "index.html", max_age=0)
     response.headers["Cache-Control"] = "no-cache"
-    return _secured(response)
+    return _secured(response, framed_by)
+
+
+def _launch_frames() -> list[str]:
+    """The LMS pages that framed the signed-in learner's LTI launches: the learner pages open
+    inside them. Nobody signed in (or a bad credential): none."""
+    try:
+        identity = authenticate_request()
+    except APIError:
+        return []
+    if identity is None:
+        return []
+    with current_runtime().db.transaction("service_role") as conn:
+        return people.frame_origins(conn, identity.user_id)
 
 
 @bp.get("/admin")
@@ -94,5 +113,7 @@ def serve(path: str = ""):
 @bp.get("/learn/<path:path>")
 def serve_learner(path: str = ""):
     """The learner pages (/learn/quests/<id>, where an LTI launch lands) are client routes of the
-    same app: every path gets its shell, whose files load from /admin."""
-    return _shell(_built())
+    same app: every path gets its shell, whose files load from /admin; the LMS that launched the
+    learner may frame it."""
+    dist = _built()
+    return _shell(dist, _launch_frames())

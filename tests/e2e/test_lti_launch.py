@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlencode
 
+from playwright.sync_api import expect
 from werkzeug import Response
 
 from backend.services.learning import create_quest
@@ -33,6 +34,7 @@ def test_a_launch_in_the_lms_frame_signs_the_learner_in(make_app, httpserver, br
     try:
         lms = LMS(httpserver, f"{live.url}/lti/launch")
         lms.custom = {"quest_id": str(quest["id"])}
+        lms.return_url = f"http://localhost:{httpserver.port}/course/return"  # the course page's origin frames us
         admin = AuthActions(app.test_client()).headers(org["admin"])
         assert live.http.post(f"{live.url}/api/lti/platforms", json=lms.registration_body(org), headers=admin).ok
         login = f"{live.url}/lti/login?" + urlencode(
@@ -48,6 +50,8 @@ def test_a_launch_in_the_lms_frame_signs_the_learner_in(make_app, httpserver, br
             page.goto(f"http://localhost:{httpserver.port}/course")
             frame = page.locator("#tool").element_handle().content_frame()
             frame.wait_for_url(f"{live.url}/learn/quests/{quest['id']}", timeout=10_000)
+            # The learner page itself shows inside the course page (frame-ancestors names its origin).
+            expect(frame.get_by_role("heading", name="Python")).to_be_visible()
             me = frame.evaluate("() => fetch('/api/auth/me').then(r => r.json())")
         finally:
             context.close()

@@ -108,6 +108,7 @@ class LMS:
         self.user = {"sub": f"lms-user-{uuid.uuid4().hex[:8]}", "name": "Ada Lovelace", "email": "ada@school.test"}
         self.custom: dict = {}
         self.deep_linking = False
+        self.return_url: str | None = None  # launch_presentation's: the course page that frames the tool
         self.resource_link_id = "course-7-link-3"
         self.jwks_served = {"keys": self.registration.get_jwks()}
         httpserver.expect_request("/jwks").respond_with_handler(lambda request: self._jwks())
@@ -149,6 +150,8 @@ class LMS:
         launch.set_resource_link_claim(self.resource_link_id, title="Week 3: loops")
         if self.custom:
             launch.set_custom_parameters_claim(self.custom)
+        if self.return_url:
+            launch.set_launch_presentation_claim(document_target="iframe", return_url=self.return_url)
         launch.set_ags(f"{self.base}/lineitems", f"{self.base}/lineitems/1/lineitem?type_id=7")
         if self.deep_linking:
             launch.set_dl(f"{self.base}/deep-link-return", title="Pick quests")

@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from backend.services.learning import create_quest, create_task
-from backend.services.lti import maintenance
+from backend.services.lti import maintenance, people
 from tests.lti.lms import CLIENT_ID, DEPLOYMENT_ID, ISSUER, KID, LMS, LTI, pem_pair
 from tests.support import AuthActions, World, one, rows
 
@@ -293,8 +293,14 @@ def _drop(name):
 
 
 def _times(iat_offset, exp_offset):
-    now = int(time.time())
-    return lambda claims: claims.update({"iat": now + iat_offset, "exp": now + exp_offset})
+    """iat and exp this far from when the token is made (not from when the tests were collected,
+    minutes earlier in a full run)."""
+
+    def change(claims):
+        now = int(time.time())
+        claims.update({"iat": now + iat_offset, "exp": now + exp_offset})
+
+    return change
 
 
 REFUSED = [
@@ -442,3 +448,38 @@ def test_two_concurrent_posts_of_one_launch_sign_in_once(lti):
     assert statuses == [303, 400, 400, 400]
     after = counts(lti)
     assert {table: after[table] - before[table] for table in COUNTED} == dict.fromkeys(COUNTED, 1)
+
+
+@pytest.mark.parametrize(
+    ("presentation", "issuer", "origin"),
+    [
+        ({"return_url": "https://school.instructure.com/courses/7/success"}, ISSUER, "https://school.instructure.com"),
+        (None, "https://moodle.school.test", "https://moodle.school.test"),
+        ({"return_url": "http://localhost:8080/course?x=1"}, ISSUER, "http://localhost:8080"),
+        ({"return_url": "https://user:pw@LMS.School.test:8443/c"}, ISSUER, "https://lms.school.test:8443"),
+        ({"return_url": "javascript:alert(1)"}, "https://moodle.school.test/", "https://moodle.school.test"),
+        ({"return_url": "https://a;b.test/"}, "not a url", None),
+        ({"return_url": "https://lms.test:99999/"}, None, None),
+    ],
+)
+def test_the_frame_origin_is_the_course_page_else_the_issuer(presentation, issuer, origin):
+    claims = {"iss": issuer} | ({LTI + "launch_presentation": presentation} if presentation else {})
+    assert people.launch_frame_origin(claims) == origin
+
+
+def test_the_learner_pages_may_be_framed_by_the_lms_that_launched_the_learner(lti, tmp_path):
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>Questbridge</title>")
+    lti.client.application.config["ADMIN_UI_DIST"] = str(dist)
+    quest = f"/learn/quests/{lti.quest['id']}"
+    stranger = lti.client.application.test_client().get(quest)
+    assert "frame-ancestors 'none'" in stranger.headers["Content-Security-Policy"]
+    assert stranger.headers["X-Frame-Options"] == "DENY"
+    lti.lms.return_url = "https://school.lms.test/course/7"
+    assert lti.client.post("/lti/launch", data=lti.lms.authorize(login(lti))).status_code == 303
+    learner = lti.client.get(quest)
+    assert learner.status_code == 200
+    assert "frame-ancestors 'self' https://school.lms.test;" in learner.headers["Content-Security-Policy"] + ";"
+    assert "X-Frame-Options" not in learner.headers
+    assert "frame-ancestors 'none'" in lti.client.get("/admin/").headers["Content-Security-Policy"]

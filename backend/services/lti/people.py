@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -30,6 +31,7 @@ SQL = queries_beside(__file__)
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 UNREACHABLE_DOMAIN = "lti.invalid"
+HOSTNAME = re.compile(r"^[a-z0-9.-]{1,253}\Z")  # what urlsplit lowercased; IPv6 literals are left out
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def sign_in(
             "ags_lineitem": _text(endpoint.get("lineitem"), 2048),
             "ags_lineitems": _text(endpoint.get("lineitems"), 2048),
             "ags_scopes": [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else [],
+            "frame_origin": launch_frame_origin(launch.claims),
         },
     ).fetchone()
     session = sessions.create_session(conn, user_id, session_ttl_seconds, origin)
@@ -177,3 +180,28 @@ def set_resource_link_quest(
         origin=origin,
     )
     return row
+
+
+def launch_frame_origin(claims: dict) -> str | None:
+    """The origin of the page that framed a launch: its launch_presentation return_url's (the course
+    page, on the LMS's own host: for Canvas not the issuer's), else the issuer's; None if neither is
+    a plain http(s) origin (nothing odd may reach a CSP header)."""
+    presentation = claims.get(LTI + "launch_presentation")
+    candidates = (presentation.get("return_url") if isinstance(presentation, dict) else None, claims.get("iss"))
+    for candidate in candidates:
+        if not isinstance(candidate, str):
+            continue
+        parts = urlsplit(candidate)
+        try:
+            port = parts.port
+        except ValueError:
+            continue
+        if parts.scheme in ("https", "http") and parts.hostname and HOSTNAME.match(parts.hostname):
+            return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+    return None
+
+
+def frame_origins(conn: psycopg.Connection, user_id: uuid.UUID) -> list[str]:
+    """The origins that framed the user's launches (the learner pages let them frame). conn runs as
+    service_role."""
+    return [row["frame_origin"] for row in conn.execute(SQL["frame_origins"], {"user_id": user_id})]

@@ -36,10 +36,19 @@ select exists (
 
 -- name: insert_launch --
 insert into public.lti_launches (platform_id, user_id, deployment_id, resource_link_id, quest_id, ags_lineitem,
-  ags_lineitems, ags_scopes)
+  ags_lineitems, ags_scopes, frame_origin)
 values (%(platform_id)s, %(user_id)s, %(deployment_id)s, %(resource_link_id)s, %(quest_id)s, %(ags_lineitem)s,
-  %(ags_lineitems)s, %(ags_scopes)s)
+  %(ags_lineitems)s, %(ags_scopes)s, %(frame_origin)s)
 returning id;
+
+-- name: frame_origins --
+-- Run as service_role: the origins that framed the user's launches, latest first.
+select frame_origin
+from public.lti_launches
+where user_id = %(user_id)s and frame_origin is not null
+group by frame_origin
+order by max(created_at) desc
+limit 20;
 
 -- name: resource_link_organization --
 -- Run as service_role: the organization of the platform a resource link belongs to.
