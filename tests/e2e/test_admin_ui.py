@@ -561,7 +561,7 @@ def test_oauth_clients_inbound_events_and_audit_log(page, live, admin, receiver,
     expect(heading(page, "OAuth clients")).to_be_visible()
     expect(page.get_by_text("No OAuth clients yet")).to_be_visible()
     page.get_by_role("button", name="New OAuth client").click()
-    page.get_by_label("Name").fill("Moodle")
+    page.get_by_label("Name", exact=True).fill("Moodle")  # not the profile scope's "…first and last name"
     page.get_by_label("Redirect URIs").fill("https://moodle.example.org/oauth/callback")
     page.get_by_label("read:quests").check()
     page.get_by_role("button", name="Create client").click()
