@@ -381,6 +381,16 @@ def test_an_unknown_kid_refetches_the_key_set_once(lti):
     assert counts(lti) == before
 
 
+def test_a_flood_of_unknown_kids_refetches_the_key_set_once(lti):
+    """Forged launches naming new kids, one after another: the platform is asked once, not each time."""
+    assert lti.client.post("/lti/launch", data=lti.lms.authorize(login(lti))).status_code == 303
+    before = counts(lti)
+    for kid in ("forged-1", "forged-2", "forged-3"):
+        assert_page(lti.client.post("/lti/launch", data=signed_launch(lti, kid=kid)), 401, "no RS256 signing key")
+    assert lti.lms.jwks_requests() == 2  # the first unknown kid refetched; the next ones did not
+    assert counts(lti) == before
+
+
 def test_a_rotated_platform_key_is_found_by_one_refetch(lti):
     assert lti.client.post("/lti/launch", data=lti.lms.authorize(login(lti))).status_code == 303
     _, public, key = pem_pair()

@@ -1,6 +1,7 @@
 """The platforms' public key sets (their JWKS URL), fetched through the webhook SSRF policy and
-cached per platform in memory: a `kid` not in the cached set refetches it once, no more, so a
-forged token naming random kids cannot make us hammer the platform.
+cached per platform in memory: a `kid` not in the cached set refetches it once, and such refetches
+happen at most once every REFETCH_SECONDS per platform, so forged tokens naming random kids cannot
+make us hammer the platform.
 
 The connection goes to the address the policy checked (no second DNS answer can move it), with
 the TLS name and Host of the URL; redirects are not followed.
@@ -23,6 +24,7 @@ from backend.services.webhooks import ssrf
 
 MAX_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 5.0
+REFETCH_SECONDS = 10.0  # a platform that rotates its key is refetched at once; a flood of kids is not
 
 
 class KeySetError(Exception):
@@ -94,6 +96,7 @@ class KeySets:
         self.policy = policy
         self.ttl_seconds = ttl_seconds
         self._cache: dict = {}
+        self._refetched: dict = {}  # platform id -> when a kid the cache lacked last refetched it
         self._lock = threading.Lock()
 
     def _load(self, platform_id, url: str) -> _Cached:
@@ -113,15 +116,24 @@ class KeySets:
             self._cache[platform_id] = cached
         return cached
 
+    def _may_refetch(self, platform_id, now: float) -> bool:
+        """Whether a kid the cache lacks may refetch the platform's set now (and claim the slot)."""
+        with self._lock:
+            if now - self._refetched.get(platform_id, float("-inf")) < REFETCH_SECONDS:
+                return False
+            self._refetched[platform_id] = now
+            return True
+
     def key(self, platform_id, url: str, kid: str) -> jwt.PyJWK:
         """The platform's RS256 key `kid`: from the cache while fresh, else fetched; a kid the
-        cached set lacks refetches the set once."""
+        cached set lacks refetches the set once (at most once every REFETCH_SECONDS)."""
+        now = time.monotonic()
         with self._lock:
             cached = self._cache.get(platform_id)
-        fresh = cached is not None and cached.url == url and time.monotonic() - cached.fetched_at < self.ttl_seconds
+        fresh = cached is not None and cached.url == url and now - cached.fetched_at < self.ttl_seconds
         if not fresh:
             cached = self._load(platform_id, url)
-        elif kid not in cached.keys:
+        elif kid not in cached.keys and self._may_refetch(platform_id, now):
             cached = self._load(platform_id, url)
         key = cached.keys.get(kid)
         if key is None:
