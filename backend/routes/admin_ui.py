@@ -116,4 +116,8 @@ def serve_learner(path: str = ""):
     same app: every path gets its shell, whose files load from /admin; the LMS that launched the
     learner may frame it."""
     dist = _built()
-    return _shell(dist, _launch_frames())
+    response = _shell(dist, _launch_frames())
+    # Who may frame it depends on the session: no shared cache may keep one learner's answer.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    return response

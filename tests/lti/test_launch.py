@@ -492,4 +492,5 @@ def test_the_learner_pages_may_be_framed_by_the_lms_that_launched_the_learner(lt
     assert learner.status_code == 200
     assert "frame-ancestors 'self' https://school.lms.test;" in learner.headers["Content-Security-Policy"] + ";"
     assert "X-Frame-Options" not in learner.headers
+    assert learner.headers["Cache-Control"] == "private, no-cache" and "Cookie" in learner.headers["Vary"]
     assert "frame-ancestors 'none'" in lti.client.get("/admin/").headers["Content-Security-Policy"]
